@@ -1,0 +1,3 @@
+export * from './sign';
+export * from './topics';
+export * from './message';

@@ -1,0 +1,103 @@
+/**
+ * Alink topic names (alink-protocol.md §2). Builders for one device, and a parser that says which kind of
+ * downstream message a topic carries. Pure string work, shared by the agent and the simulator.
+ */
+
+export interface DeviceIdentity {
+  productKey: string;
+  deviceName: string;
+}
+
+/** Topic builders bound to one device. */
+export function deviceTopics(id: DeviceIdentity) {
+  const sys = `/sys/${id.productKey}/${id.deviceName}`;
+  return {
+    sysPrefix: sys,
+    userPrefix: `/${id.productKey}/${id.deviceName}/user/`,
+    propertyPost: `${sys}/thing/event/property/post`,
+    propertyPostReply: `${sys}/thing/event/property/post_reply`,
+    propertySet: `${sys}/thing/service/property/set`,
+    propertySetReply: `${sys}/thing/service/property/set_reply`,
+    eventPost: (eventId: string) => `${sys}/thing/event/${eventId}/post`,
+    eventPostReply: (eventId: string) => `${sys}/thing/event/${eventId}/post_reply`,
+    eventPostReplyFilter: `${sys}/thing/event/+/post_reply`,
+    service: (serviceId: string) => `${sys}/thing/service/${serviceId}`,
+    serviceReply: (serviceId: string) => `${sys}/thing/service/${serviceId}_reply`,
+    serviceFilter: `${sys}/thing/service/+`,
+    rrpcRequest: (messageId: string) => `${sys}/rrpc/request/${messageId}`,
+    rrpcResponse: (messageId: string) => `${sys}/rrpc/response/${messageId}`,
+    rrpcRequestFilter: `${sys}/rrpc/request/+`,
+  };
+}
+
+export type DeviceTopics = ReturnType<typeof deviceTopics>;
+
+/** Custom-topic RRPC: request and response share `/ext/rrpc/{messageId}{customTopic}`. */
+export function extRrpcTopic(messageId: string, customTopic: string): string {
+  return `/ext/rrpc/${messageId}${customTopic.startsWith('/') ? '' : '/'}${customTopic}`;
+}
+
+export function extRrpcFilter(customTopic: string): string {
+  return `/ext/rrpc/+${customTopic.startsWith('/') ? '' : '/'}${customTopic}`;
+}
+
+/** What a topic is, from the device's point of view. */
+export type TopicKind =
+  | { kind: 'propertySet'; productKey: string; deviceName: string }
+  | { kind: 'propertySetReply'; productKey: string; deviceName: string }
+  | { kind: 'propertyPost'; productKey: string; deviceName: string }
+  | { kind: 'propertyPostReply'; productKey: string; deviceName: string }
+  | { kind: 'eventPost'; productKey: string; deviceName: string; eventId: string }
+  | { kind: 'eventPostReply'; productKey: string; deviceName: string; eventId: string }
+  | { kind: 'service'; productKey: string; deviceName: string; serviceId: string }
+  | { kind: 'serviceReply'; productKey: string; deviceName: string; serviceId: string }
+  | { kind: 'rrpcRequest'; productKey: string; deviceName: string; messageId: string }
+  | { kind: 'rrpcResponse'; productKey: string; deviceName: string; messageId: string }
+  | { kind: 'extRrpc'; messageId: string; customTopic: string }
+  | { kind: 'user'; productKey: string; deviceName: string; suffix: string }
+  | { kind: 'other' };
+
+/** Classifies a topic. Identifiers are whatever sits in their level; callers check them against the TSL. */
+export function parseTopic(topic: string): TopicKind {
+  const parts = topic.split('/');
+  // parts[0] is '' because every Alink topic starts with '/'.
+  if (parts[0] !== '') return { kind: 'other' };
+  if (parts[1] === 'ext' && parts[2] === 'rrpc' && parts.length >= 5 && parts[3]) {
+    return { kind: 'extRrpc', messageId: parts[3], customTopic: '/' + parts.slice(4).join('/') };
+  }
+  if (parts[1] === 'sys' && parts.length >= 6) {
+    const productKey = parts[2] ?? '';
+    const deviceName = parts[3] ?? '';
+    const rest = parts.slice(4);
+    const base = { productKey, deviceName };
+    if (rest[0] === 'rrpc' && rest.length === 3 && rest[2]) {
+      if (rest[1] === 'request') return { kind: 'rrpcRequest', ...base, messageId: rest[2] };
+      if (rest[1] === 'response') return { kind: 'rrpcResponse', ...base, messageId: rest[2] };
+    }
+    if (rest[0] === 'thing' && rest.length === 4 && rest[1] === 'event' && rest[2]) {
+      if (rest[2] === 'property') {
+        if (rest[3] === 'post') return { kind: 'propertyPost', ...base };
+        if (rest[3] === 'post_reply') return { kind: 'propertyPostReply', ...base };
+      } else {
+        if (rest[3] === 'post') return { kind: 'eventPost', ...base, eventId: rest[2] };
+        if (rest[3] === 'post_reply') return { kind: 'eventPostReply', ...base, eventId: rest[2] };
+      }
+    }
+    if (rest[0] === 'thing' && rest[1] === 'service') {
+      if (rest.length === 4 && rest[2] === 'property') {
+        if (rest[3] === 'set') return { kind: 'propertySet', ...base };
+        if (rest[3] === 'set_reply') return { kind: 'propertySetReply', ...base };
+      }
+      if (rest.length === 3 && rest[2]) {
+        const id = rest[2];
+        if (id.endsWith('_reply') && id.length > 6) return { kind: 'serviceReply', ...base, serviceId: id.slice(0, -6) };
+        return { kind: 'service', ...base, serviceId: id };
+      }
+    }
+    return { kind: 'other' };
+  }
+  if (parts.length >= 5 && parts[3] === 'user' && parts[1] && parts[2]) {
+    return { kind: 'user', productKey: parts[1], deviceName: parts[2], suffix: parts.slice(4).join('/') };
+  }
+  return { kind: 'other' };
+}
