@@ -1,0 +1,260 @@
+/**
+ * The `Agent` value: one device's runtime, composed from its configuration. Data flows one way:
+ * session (MQTT) → router → validation (Thing Model) → handler plugins → reply through the session's Uplink.
+ *
+ * Nothing here is global: two agents run side by side in one process (tests do).
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { compileThingModel, loadThingModelFile, type CompiledThingModel } from '../thing-model';
+import { loadPlugins, type PluginConfig, type PluginHost } from '../handlers/loader';
+import { createRouter, type Router, type RouterObserver } from './router';
+import { loadConfig, type AgentConfig } from './config/load';
+import type { AgentConfigInput } from './config/schema';
+import { createAgentLogger, setLogLevel } from './config/logger';
+import { Session, type DurableUplink, type SessionStateChange } from './session/session';
+import type { DisconnectCause } from './session/causes';
+import type { ReplyCache } from './transport';
+
+/** The agent's life, from `create` to `stop`; the middle three follow the session. */
+export type AgentState = 'created' | 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopping' | 'stopped';
+
+/** Emitted as `state` on every change (reconnect attempts included: `retryInMs` says when the next one runs). */
+export interface AgentStateChange {
+  state: AgentState;
+  previous: AgentState;
+  cause?: DisconnectCause;
+  error?: Error;
+  retryInMs?: number;
+}
+
+export interface AgentEvents {
+  state: [AgentStateChange];
+  /**
+   * Once per `start()`, when it resolves: the agent is running. `connected` says whether the first attempt
+   * reached the broker (a gateway that boots offline is running too, and keeps reconnecting).
+   */
+  ready: [{ connected: boolean }];
+  /** Problems that do not stop the agent (a subscription refused after a reconnect, a failed reload). Logged when nobody listens. */
+  error: [Error];
+}
+
+export interface AgentOptions {
+  /** Defaults to a pino logger on stdout at the configured `log.level`. */
+  logger?: Logger;
+  /** Where `device.secretEnv` is read; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** In-process plugins added after the configured `handlers` (embedding, tests). */
+  plugins?: PluginConfig[];
+  /** Metric hooks of the router (agent/health plugs in here). */
+  observer?: RouterObserver;
+  /**
+   * Opens the agent's stores once the configuration is known (agent/outbox and agent/inbox plug in here):
+   * the durable outbox under the session's QoS 1 publishes, and the inbox that answers redelivered requests.
+   * `close` runs at the end of `stop()`, after the connection is closed.
+   */
+  stores?: (config: AgentConfig, logger: Logger) => AgentStores | Promise<AgentStores>;
+  /** Uniform [0, 1) for the reconnect backoff draw; tests pin it. */
+  random?: () => number;
+}
+
+/** What `AgentOptions.stores` opens. */
+export interface AgentStores {
+  durable?: DurableUplink;
+  replyCache?: ReplyCache;
+  close?(): void | Promise<void>;
+}
+
+/** Everything `Agent.create` builds before anything connects. */
+interface Parts {
+  config: AgentConfig;
+  logger: Logger;
+  model: CompiledThingModel;
+  plugins: PluginHost;
+  stores: AgentStores;
+}
+
+export class Agent extends EventEmitter<AgentEvents> {
+  /** The validated configuration (the secret inside prints as `[redacted]`). */
+  readonly config: AgentConfig;
+  readonly logger: Logger;
+  readonly model: CompiledThingModel;
+  readonly plugins: PluginHost;
+  readonly session: Session;
+  readonly router: Router;
+  private currentState: AgentState = 'created';
+  private startPromise: Promise<void> | undefined;
+  private stopPromise: Promise<void> | undefined;
+  private readonly configSource: string | undefined;
+  private readonly stores: AgentStores;
+
+  /**
+   * Loads and checks everything that can be wrong before connecting: the configuration (ConfigError), the
+   * Thing Model (TslError) and the plugins (PluginError). Each error's message is one line naming the culprit.
+   */
+  static async create(configOrPath: string | AgentConfigInput, opts: AgentOptions = {}): Promise<Agent> {
+    const config = loadConfig(configOrPath, opts.env ? { env: opts.env } : {});
+    const logger = opts.logger ?? createAgentLogger({ level: config.log.level });
+    const raw = loadThingModelFile(config.thingModel.path);
+    const model = compileThingModel(raw, { enforceStep: config.thingModel.enforceStep, partialStructs: config.thingModel.partialStructs });
+    const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
+    const stores = (await opts.stores?.(config, logger)) ?? {};
+    let plugins: PluginHost;
+    try {
+      plugins = await loadPlugins([...structuredClone(config.handlers), ...(opts.plugins ?? [])], {
+        model,
+        identity,
+        logger,
+        dataDir: config.dataDir,
+        configDir: config.configDir,
+      });
+    } catch (err) {
+      await stores.close?.();
+      throw err;
+    }
+    return new Agent({ config, logger, model, plugins, stores }, opts, typeof configOrPath === 'string' ? configOrPath : undefined);
+  }
+
+  private constructor(parts: Parts, opts: AgentOptions, configSource: string | undefined) {
+    super();
+    const { config, logger, model, plugins, stores } = parts;
+    this.config = config;
+    this.logger = logger;
+    this.model = model;
+    this.plugins = plugins;
+    this.configSource = configSource;
+    this.stores = stores;
+    const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
+    this.session = new Session({
+      identity: { ...identity, ...(config.device.clientId ? { clientId: config.device.clientId } : {}) },
+      secret: config.device.secret,
+      broker: config.broker,
+      limits: config.limits.upstream,
+      logger: logger.child({ component: 'session' }),
+      ...(opts.random ? { random: opts.random } : {}),
+      ...(stores.durable ? { durable: stores.durable } : {}),
+    });
+    this.router = createRouter({
+      identity,
+      model,
+      uplink: this.session,
+      plugins,
+      rrpc: config.rrpc,
+      logger: logger.child({ component: 'router' }),
+      asyncTimeoutMs: config.deadlines.asyncMs,
+      customTopicTimeoutMs: config.deadlines.customTopicMs,
+      upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs },
+      ...(opts.observer ? { observer: opts.observer } : {}),
+      ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
+    });
+    this.session.onMessage((msg) => this.router.handle(msg));
+    this.session.on('state', (s) => this.followSession(s));
+    this.session.on('warning', (e) => this.reportError(e));
+  }
+
+  /** Where the agent is in its life. */
+  get state(): AgentState {
+    return this.currentState;
+  }
+
+  /** The error that ended the last connection attempt or connection (for health reports). */
+  get lastError(): Error | undefined {
+    return this.session.lastError;
+  }
+
+  /**
+   * Starts the plugins and connects. Resolves when the agent is running: subscriptions in place after the first
+   * successful connection, or after the first attempt failed (the agent then keeps reconnecting in the background).
+   * Rejects (and stops what it started) when a plugin fails to start or the broker refuses a subscription.
+   */
+  start(): Promise<void> {
+    this.startPromise ??= this.run();
+    return this.startPromise;
+  }
+
+  private async run(): Promise<void> {
+    if (this.currentState !== 'created') throw new Error(`start() called in state ${this.currentState}`);
+    this.setState({ state: 'starting' });
+    const { productKey, deviceName } = this.config.device;
+    this.logger.info(
+      { productKey, deviceName, broker: `${this.config.broker.scheme}://${this.config.broker.host}:${this.config.broker.port}`, protocolVersion: this.config.broker.protocolVersion, plugins: this.plugins.names },
+      'agent starting',
+    );
+    try {
+      await this.session.subscribe(this.router.subscriptions());
+      await this.plugins.start(this.router.upstream);
+      const outcome = await this.session.connect();
+      if (this.stopPromise) return;
+      if (!outcome.connected) this.logger.warn({ cause: outcome.cause }, 'broker not reachable at start; running offline and reconnecting');
+      this.emit('ready', { connected: outcome.connected });
+    } catch (err) {
+      this.logger.error({ err }, 'agent failed to start');
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * The SIGTERM path: stops taking messages, lets in-flight handlers finish (up to `shutdown.drainTimeoutMs`,
+   * then answers for them), stops the plugins, and disconnects cleanly. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.shutdown();
+    return this.stopPromise;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.setState({ state: 'stopping' });
+    const { drainTimeoutMs, disconnectTimeoutMs } = this.config.shutdown;
+    await this.router.drain(drainTimeoutMs);
+    await this.plugins.stop();
+    await this.session.stop(disconnectTimeoutMs);
+    try {
+      await this.stores.close?.();
+    } catch (err) {
+      this.logger.error({ err }, 'closing the stores failed');
+    }
+    this.setState({ state: 'stopped' });
+    this.logger.info('agent stopped');
+  }
+
+  /**
+   * SIGHUP: re-reads the configuration (the file the agent was created from, or `configOrPath`), validates it,
+   * and applies what can change without reconnecting: `log.level` and the handlers' options. Other changes are
+   * reported as needing a restart. A bad file leaves everything as it was and rejects with its one-line error.
+   */
+  async reload(configOrPath?: string | AgentConfigInput): Promise<void> {
+    const source = configOrPath ?? this.configSource;
+    if (source === undefined) throw new Error('reload() needs a configuration: the agent was created from an object');
+    const next = loadConfig(source);
+    const restartNeeded = (['device', 'broker', 'thingModel', 'dataDir', 'rrpc', 'deadlines', 'upstream', 'limits', 'health', 'outbox', 'shutdown'] as const).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]),
+    );
+    setLogLevel(this.logger, next.log.level);
+    await this.plugins.reload(structuredClone(next.handlers));
+    this.logger.info({ level: next.log.level, plugins: this.plugins.names }, 'configuration reloaded');
+    if (restartNeeded.length) this.logger.warn({ keys: restartNeeded }, 'these settings changed but apply only after a restart');
+  }
+
+  private followSession(s: SessionStateChange): void {
+    if (s.state === 'idle' || this.currentState === 'stopping' || this.currentState === 'stopped') return;
+    if (s.state === 'stopped') return;
+    this.setState({
+      state: s.state,
+      ...(s.cause ? { cause: s.cause } : {}),
+      ...(s.error ? { error: s.error } : {}),
+      ...(s.retryInMs !== undefined ? { retryInMs: s.retryInMs } : {}),
+    });
+  }
+
+  private setState(change: Omit<AgentStateChange, 'previous'>): void {
+    const previous = this.currentState;
+    this.currentState = change.state;
+    this.emit('state', { ...change, previous });
+  }
+
+  private reportError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else this.logger.error({ err: err.message }, 'agent error');
+  }
+}

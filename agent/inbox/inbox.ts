@@ -1,0 +1,190 @@
+/**
+ * The inbox: remembers the reply sent for each downstream request (property set, service call) by Alink message id,
+ * so a request the platform delivers again after a reconnect is answered the same way and not applied twice.
+ * It is the SQLite implementation of `ReplyCache`; the router calls `get(key)` before handling and
+ * `put(key, reply)` after.
+ */
+import type Database from 'better-sqlite3';
+import pino, { type Logger } from 'pino';
+import type { ReplyCache, StoredReply } from '../transport';
+import { openAgentDb, type AgentDb, type RecoveredFile, type SyncMode } from '../outbox/db';
+import { OutboxClosedError, OutboxConfigError, OutboxStorageError, errorMessage, sqliteCode } from '../outbox/errors';
+
+/** Options of {@link Inbox.open}. Give `file` (the inbox owns the handle) or `db` (shared with the outbox). */
+export interface InboxOptions {
+  /** SQLite file; usually the outbox's, shared through `db` instead. */
+  file?: string;
+  /** An open handle from `openAgentDb` (shared with the outbox); the inbox does not close it. */
+  db?: AgentDb;
+  /** How long a reply is remembered. Default 24 h, the platform's message-id uniqueness window. */
+  windowMs?: number;
+  /** Most replies remembered; the oldest go first. Default 10000. */
+  maxEntries?: number;
+  /** When `file` is given. Default `full`. */
+  synchronous?: SyncMode;
+  logger?: Logger;
+  /** Clock in epoch ms (tests). */
+  now?: () => number;
+}
+
+/** Counters of one inbox. */
+export interface InboxStats {
+  size: number;
+  hits: number;
+  misses: number;
+  stored: number;
+  /** Replies forgotten because they left the window or the bound. */
+  expired: number;
+  evicted: number;
+  /** SQLite failures; each was logged and treated as a miss or an unsaved reply. */
+  errors: number;
+  recovered?: RecoveredFile;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS inbox (
+  key TEXT PRIMARY KEY,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at);
+`;
+
+const NOOP_LOGGER = pino({ level: 'silent' });
+
+function positiveInt(key: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new OutboxConfigError(key, 'a positive integer', v);
+  return v;
+}
+
+/** Persistent, bounded de-duplication of downstream requests by key (`set:<id>`, `service:<name>:<id>`...). */
+export class Inbox implements ReplyCache {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly getStmt: Database.Statement<[string], { topic: string; payload: string; at: number }>;
+  private readonly existsStmt: Database.Statement<[string], { one: number }>;
+  private readonly upsertStmt: Database.Statement<[string, string, string, number]>;
+  private readonly expireStmt: Database.Statement<[number]>;
+  private readonly evictStmt: Database.Statement<[number]>;
+  private readonly putTx: (key: string, reply: StoredReply) => void;
+  private count: number;
+  private closed = false;
+  private readonly counters = { hits: 0, misses: 0, stored: 0, expired: 0, evicted: 0, errors: 0 };
+
+  private readonly db: Database.Database;
+
+  private constructor(
+    private readonly store: AgentDb,
+    private readonly ownsDb: boolean,
+    private readonly windowMs: number,
+    private readonly maxEntries: number,
+    options: InboxOptions,
+  ) {
+    const db = store.db;
+    this.db = db;
+    this.log = (options.logger ?? NOOP_LOGGER).child({ component: 'inbox' });
+    this.now = options.now ?? Date.now;
+    db.exec(SCHEMA);
+    this.getStmt = db.prepare('SELECT topic, payload, at FROM inbox WHERE key = ?');
+    this.existsStmt = db.prepare('SELECT 1 AS one FROM inbox WHERE key = ?');
+    this.upsertStmt = db.prepare(
+      'INSERT INTO inbox (key, topic, payload, at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET topic = excluded.topic, payload = excluded.payload, at = excluded.at',
+    );
+    this.expireStmt = db.prepare('DELETE FROM inbox WHERE at <= ?');
+    this.evictStmt = db.prepare('DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY at, rowid LIMIT ?)');
+    this.count = (db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
+    this.putTx = db.transaction((key: string, reply: StoredReply) => {
+      const now = this.now();
+      const existed = this.existsStmt.get(key) !== undefined;
+      this.upsertStmt.run(key, reply.topic, reply.payload, now);
+      if (!existed) this.count++;
+      const expired = this.expireStmt.run(now - this.windowMs).changes;
+      this.count -= expired;
+      this.counters.expired += expired;
+      if (this.count > this.maxEntries) {
+        const evicted = this.evictStmt.run(this.count - this.maxEntries).changes;
+        this.count -= evicted;
+        this.counters.evicted += evicted;
+      }
+    });
+  }
+
+  /** Opens the inbox table in `db` or `file`. Throws {@link OutboxConfigError} or {@link OutboxStorageError}. */
+  static open(options: InboxOptions): Inbox {
+    if (options.db === undefined && (typeof options.file !== 'string' || options.file === '')) {
+      throw new OutboxConfigError('file', 'a path (or a db handle in db)', options.file);
+    }
+    const windowMs = positiveInt('windowMs', options.windowMs, 24 * 60 * 60 * 1000);
+    const maxEntries = positiveInt('maxEntries', options.maxEntries, 10_000);
+    const owns = options.db === undefined;
+    const store = options.db ?? openAgentDb({ file: options.file as string, synchronous: options.synchronous, logger: options.logger?.child({ component: 'inbox' }) });
+    try {
+      return new Inbox(store, owns, windowMs, maxEntries, options);
+    } catch (e) {
+      if (owns) store.close();
+      throw new OutboxStorageError(`preparing the inbox table in ${store.file}`, sqliteCode(e), e);
+    }
+  }
+
+  /**
+   * The reply stored for `key` within the window, or undefined. A storage failure is logged and counts as a
+   * miss, so the request is handled rather than lost.
+   */
+  get(key: string): StoredReply | undefined {
+    if (this.closed) throw new OutboxClosedError(`inbox get(${key}) after close()`);
+    try {
+      const row = this.getStmt.get(key);
+      if (row && row.at > this.now() - this.windowMs) {
+        this.counters.hits++;
+        return { topic: row.topic, payload: row.payload };
+      }
+    } catch (e) {
+      this.counters.errors++;
+      this.log.error({ key, err: errorMessage(e), sqliteCode: sqliteCode(e) }, 'inbox read failed; handling the request as new');
+    }
+    this.counters.misses++;
+    return undefined;
+  }
+
+  /**
+   * Remembers the reply for `key` (committed before it returns), then forgets replies older than the window and
+   * the oldest beyond `maxEntries`. A storage failure is logged, not thrown: the reply must still go out, and the
+   * worst case is handling a redelivered request again.
+   */
+  put(key: string, reply: StoredReply): void {
+    if (this.closed) throw new OutboxClosedError(`inbox put(${key}) after close()`);
+    try {
+      this.putTx(key, reply);
+      // The reply is only remembered once it is on disk; a put is rare enough to pay its own fsync.
+      this.store.syncNow();
+      this.counters.stored++;
+    } catch (e) {
+      this.counters.errors++;
+      try {
+        // The rollback undid the row changes the in-memory count had already followed.
+        this.count = (this.db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
+      } catch {
+        // Keep the old count; the next successful put corrects it by at most the bound.
+      }
+      this.log.error({ key, err: errorMessage(e), sqliteCode: sqliteCode(e) }, 'inbox could not store a reply; a redelivery would be handled again');
+    }
+  }
+
+  /** Replies currently remembered (including any past the window not yet pruned). */
+  size(): number {
+    return this.count;
+  }
+
+  stats(): InboxStats {
+    return { size: this.count, ...this.counters, ...(this.store.recovered ? { recovered: { ...this.store.recovered } } : {}) };
+  }
+
+  /** Closes the file if the inbox opened it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsDb) this.store.close();
+  }
+}

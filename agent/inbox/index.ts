@@ -1,0 +1,2 @@
+/** The downstream de-duplication cache (see agent/outbox/README.md, "Inbox"). */
+export { Inbox, type InboxOptions, type InboxStats } from './inbox';

@@ -1,0 +1,88 @@
+/**
+ * The MQTT.js outgoing store the outbox hands to the client (`outbox.mqttOptions().outgoingStore`). It holds only
+ * the in-flight window: packets the outbox has passed to MQTT.js and the broker has not acknowledged. Each one is
+ * already durable in SQLite, so this store stays in memory; MQTT.js keeps its own job of re-sending them, in
+ * order, when a connection comes back. Everything not yet in flight waits in SQLite, not here.
+ */
+import { Readable } from 'node:stream';
+import type { IStore, Packet } from 'mqtt';
+
+type StorePacket = Parameters<IStore['put']>[0];
+type DoneCallback = Parameters<IStore['put']>[1];
+type PacketCallback = Parameters<IStore['del']>[1];
+type StoreStream = ReturnType<IStore['createStream']>;
+
+/** What the outbox wants to hear from its store. */
+export interface InflightStoreHooks {
+  /** MQTT.js starts re-sending the window on a new connection. */
+  onReplay(count: number): void;
+  /** MQTT.js closed the store (`client.end()`): whatever was in flight will not be re-sent by it. */
+  onClose(): void;
+}
+
+/** An MQTT.js `IStore` for the outbox's in-flight window. */
+export class InflightStore implements IStore {
+  // A Map iterates in insertion order, which is the order the outbox dispatched (its sequence order).
+  private readonly packets = new Map<number, Packet>();
+
+  constructor(private readonly hooks: InflightStoreHooks) {}
+
+  /** Packets currently held. */
+  get size(): number {
+    return this.packets.size;
+  }
+
+  put(packet: StorePacket, cb: DoneCallback): this {
+    if (packet.messageId === undefined) {
+      cb(new Error(`outgoing store: a ${packet.cmd} packet without messageId cannot be stored`));
+      return this;
+    }
+    this.packets.set(packet.messageId, packet);
+    cb();
+    return this;
+  }
+
+  get(packet: Pick<Packet, 'messageId'>, cb: PacketCallback): this {
+    const p = packet.messageId === undefined ? undefined : this.packets.get(packet.messageId);
+    if (p) cb(undefined, p);
+    else cb(new Error(`outgoing store: no packet with messageId ${String(packet.messageId)}`));
+    return this;
+  }
+
+  del(packet: Pick<Packet, 'messageId'>, cb: PacketCallback): this {
+    const id = packet.messageId;
+    const p = id === undefined ? undefined : this.packets.get(id);
+    if (p && id !== undefined) {
+      this.packets.delete(id);
+      cb(undefined, p);
+    } else {
+      cb(new Error(`outgoing store: no packet with messageId ${String(id)}`));
+    }
+    return this;
+  }
+
+  /**
+   * The packets to re-send on a new connection, oldest first. Re-sent PUBLISHes carry DUP=1 (MQTT 3.1.1 §3.3.1.1,
+   * MQTT 5 §3.3.1.1), which MQTT.js's own store leaves at 0.
+   */
+  createStream(): StoreStream {
+    this.hooks.onReplay(this.packets.size);
+    // Iterate live: a packet acknowledged meanwhile is simply not visited.
+    const it = this.packets.values();
+    const stream = new Readable({
+      objectMode: true,
+      read() {
+        const next = it.next();
+        if (next.done) this.push(null);
+        else this.push(next.value.cmd === 'publish' ? { ...next.value, dup: true } : next.value);
+      },
+    });
+    return stream as unknown as StoreStream;
+  }
+
+  close(cb: DoneCallback): void {
+    this.packets.clear();
+    this.hooks.onClose();
+    cb();
+  }
+}

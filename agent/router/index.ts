@@ -1,0 +1,223 @@
+/**
+ * The router: every inbound PUBLISH → classification (a precomputed topic table) → envelope and TSL
+ * validation → the claiming plugin → exactly one reply. One small module per inbound kind:
+ * property-set.ts, service.ts, rrpc.ts, custom-topic.ts; upstream `_reply` topics go to the upstream API.
+ */
+import type { Logger } from 'pino';
+import type { CompiledThingModel } from '../../thing-model';
+import { deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../thing-model/wire';
+import type { PluginHost } from '../../handlers/loader';
+import type { CustomTopicRoute } from '../../handlers/registry';
+import type { InboundMessage, ReplyCache, Uplink } from '../transport';
+import { AlinkUpstream } from '../upstream/upstream';
+import type { Upstream } from '../upstream/types';
+import { PendingCalls } from './call';
+import type { RouterCore, RrpcBudgets } from './core';
+import { CustomTopics } from './custom-topic';
+import { EnvelopeParser } from './envelope';
+import type { RouterObserver } from './observer';
+import { PropertySetRoute } from './property-set';
+import { Replier } from './replies';
+import { RrpcRoute } from './rrpc';
+import { AsyncServiceRoute } from './service';
+
+export type { RouterObserver, InboundKind } from './observer';
+export type { RrpcBudgets } from './core';
+
+export interface RouterOptions {
+  identity: DeviceIdentity;
+  model: CompiledThingModel;
+  uplink: Uplink;
+  plugins: PluginHost;
+  /** The inbox: requests already answered get their stored reply again, without calling the handler. */
+  replyCache?: ReplyCache;
+  /** RRPC reply budgets. */
+  rrpc: RrpcBudgets;
+  logger: Logger;
+  observer?: RouterObserver;
+  /** Deadline of async services and property-set handlers; default 30 s. */
+  asyncTimeoutMs?: number;
+  /** Deadline of custom-topic handlers; defaults to `asyncTimeoutMs`. */
+  customTopicTimeoutMs?: number;
+  upstream?: {
+    /** Default wait for a platform `_reply`; 10 s. */
+    replyTimeoutMs?: number;
+    /** Per-agent upstream id source. */
+    ids?: MessageIdGenerator;
+  };
+}
+
+export interface Subscription {
+  topic: string;
+  qos: 0 | 1;
+}
+
+export interface Router {
+  /** Every filter the agent must subscribe to (after every CONNACK without a session). */
+  subscriptions(): Subscription[];
+  /** Handles one inbound PUBLISH; never throws, never rejects. */
+  handle(msg: InboundMessage): Promise<void>;
+  /**
+   * Stops taking new messages and waits up to `timeoutMs` for in-flight handlers; those still running then get
+   * their error reply ("agent is shutting down") and an aborted signal.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** Property posts, event posts and custom publishes; handed to the plugins. */
+  readonly upstream: Upstream;
+}
+
+type Route =
+  | { kind: 'set' }
+  | { kind: 'service'; serviceId: string }
+  | { kind: 'custom'; route: CustomTopicRoute };
+
+class AlinkRouter implements Router {
+  readonly upstream: AlinkUpstream;
+  private readonly core: RouterCore;
+  private readonly exact = new Map<string, Route>();
+  private readonly set: PropertySetRoute;
+  private readonly services: AsyncServiceRoute;
+  private readonly rrpc: RrpcRoute;
+  private readonly custom: CustomTopics;
+  private readonly rrpcRequestPrefix: string;
+  private readonly eventPrefix: string;
+  private readonly userPrefix: string;
+  private readonly subs: Subscription[];
+  private active = 0;
+  private draining = false;
+  private onIdle: (() => void) | undefined;
+
+  constructor(opts: RouterOptions) {
+    const topics = deviceTopics(opts.identity);
+    const logger = opts.logger;
+    this.upstream = new AlinkUpstream({
+      identity: opts.identity,
+      model: opts.model,
+      uplink: opts.uplink,
+      logger: logger.child({ component: 'upstream' }),
+      replyTimeoutMs: opts.upstream?.replyTimeoutMs,
+      ids: opts.upstream?.ids,
+    });
+    const asyncTimeoutMs = opts.asyncTimeoutMs ?? 30_000;
+    this.core = {
+      identity: opts.identity,
+      topics,
+      model: opts.model,
+      registry: opts.plugins.registry,
+      replier: new Replier(opts.uplink, logger, opts.replyCache, opts.observer),
+      envelope: new EnvelopeParser(),
+      upstream: this.upstream,
+      logger,
+      observer: opts.observer,
+      pending: new PendingCalls(),
+      inflight: new Set(),
+      asyncTimeoutMs,
+      customTopicTimeoutMs: opts.customTopicTimeoutMs ?? asyncTimeoutMs,
+      rrpc: opts.rrpc,
+    };
+    this.set = new PropertySetRoute(this.core);
+    this.services = new AsyncServiceRoute(this.core);
+    this.rrpc = new RrpcRoute(this.core);
+    this.custom = new CustomTopics(this.core);
+    this.rrpcRequestPrefix = `${topics.sysPrefix}/rrpc/request/`;
+    this.eventPrefix = `${topics.sysPrefix}/thing/event/`;
+    this.userPrefix = topics.userPrefix;
+
+    this.exact.set(topics.propertySet, { kind: 'set' });
+    const subs: Subscription[] = [{ topic: topics.propertySet, qos: 1 }];
+    for (const id of this.services.serviceIds()) {
+      const t = topics.service(id);
+      this.exact.set(t, { kind: 'service', serviceId: id });
+      subs.push({ topic: t, qos: 1 });
+    }
+    subs.push(
+      { topic: topics.rrpcRequestFilter, qos: 0 },
+      { topic: extRrpcFilter(`${topics.sysPrefix}/thing/service/+`), qos: 0 },
+      // Covers property/post_reply too.
+      { topic: topics.eventPostReplyFilter, qos: 1 },
+    );
+    for (const r of this.core.registry.customTopics) {
+      if (!r.pattern) this.exact.set(r.filter, { kind: 'custom', route: r });
+      subs.push({ topic: r.filter, qos: r.qos });
+    }
+    for (const r of this.core.registry.rrpcTopics) subs.push({ topic: extRrpcFilter(r.topic), qos: 0 });
+    this.subs = subs;
+  }
+
+  subscriptions(): Subscription[] {
+    return this.subs.map((s) => ({ ...s }));
+  }
+
+  async handle(msg: InboundMessage): Promise<void> {
+    if (this.draining) {
+      this.core.logger.debug({ topic: msg.topic }, 'message dropped: the router is draining');
+      return;
+    }
+    this.active++;
+    try {
+      await this.dispatch(msg, Date.now(), performance.now());
+    } catch (err) {
+      // Every route answers its own errors; reaching this is a router bug, and it must not take the agent down.
+      this.core.logger.error({ err, topic: msg.topic }, 'router failed on a message');
+    } finally {
+      if (--this.active === 0) this.onIdle?.();
+    }
+  }
+
+  private dispatch(msg: InboundMessage, receivedAt: number, startPerf: number): Promise<void> | void {
+    const topic = msg.topic;
+    const r = this.exact.get(topic);
+    if (r !== undefined) {
+      switch (r.kind) {
+        case 'set':
+          return this.set.handle(msg, receivedAt, startPerf);
+        case 'service':
+          return this.services.handle(msg, r.serviceId, receivedAt, startPerf);
+        case 'custom':
+          return this.custom.handle(msg, r.route, receivedAt, startPerf);
+      }
+    }
+    if (topic.startsWith(this.rrpcRequestPrefix)) {
+      const messageId = topic.slice(this.rrpcRequestPrefix.length);
+      if (messageId !== '' && !messageId.includes('/')) return this.rrpc.handleRequest(msg, messageId, receivedAt, startPerf);
+    } else if (RrpcRoute.isExt(topic)) {
+      return this.rrpc.handleExt(msg, receivedAt, startPerf);
+    } else if (topic.startsWith(this.eventPrefix) && topic.endsWith('/post_reply')) {
+      this.core.observer?.messageIn('reply');
+      return this.upstream.handleReply(msg.payload);
+    } else if (topic.startsWith(this.userPrefix)) {
+      const route = this.custom.lookup(topic);
+      if (route) return this.custom.handle(msg, route, receivedAt, startPerf);
+    }
+    this.core.observer?.messageIn('unrouted');
+    this.core.logger.debug({ topic }, 'no route for topic; dropped');
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (this.active > 0) await this.waitIdle(timeoutMs);
+    if (this.active > 0) {
+      this.core.logger.warn({ inFlight: this.active }, 'drain timeout: answering the handlers still running');
+      this.core.pending.expireAll('agent is shutting down');
+      // The error replies are being published; give them a moment.
+      await this.waitIdle(1000);
+    }
+  }
+
+  private waitIdle(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.onIdle = done;
+    });
+  }
+}
+
+/** Builds the router of one agent. The plugins must be loaded (their claims decide the subscriptions). */
+export function createRouter(opts: RouterOptions): Router {
+  return new AlinkRouter(opts);
+}

@@ -1,0 +1,114 @@
+/**
+ * `thing/service/property/set`: the whole request is validated before anything is applied (one bad value
+ * rejects it all with 460, alink-protocol.md §3.5); valid values go to their owning plugins, one call per
+ * plugin; then `set_reply`, then a property post of the new values so the cloud's view is current.
+ */
+import type { PluginSlot } from '../../handlers/registry';
+import type { InboundMessage } from '../transport';
+import { Call, runHandler, type Outcome } from './call';
+import { secondsSince, type RouterCore } from './core';
+import type { RequestEnvelope } from './envelope';
+import { okEmptyReply, replyCodeOf } from './replies';
+
+const METHOD = 'thing.service.property.set';
+
+type Apply = (values: Record<string, unknown>, call: Call) => void | PromiseLike<void>;
+
+export class PropertySetRoute {
+  private readonly replyTopic: string;
+  private readonly onPostFailed: (err: unknown) => void;
+
+  constructor(private readonly core: RouterCore) {
+    this.replyTopic = core.topics.propertySetReply;
+    this.onPostFailed = (err) => core.logger.warn({ err }, 'property post after a set failed');
+  }
+
+  async handle(msg: InboundMessage, receivedAt: number, startPerf: number): Promise<void> {
+    const core = this.core;
+    core.observer?.messageIn('propertySet');
+    const env = core.envelope.parse(msg.payload);
+    if (!env.ok) {
+      core.logger.warn({ reason: env.message }, 'malformed property set');
+      await core.replier.error(this.replyTopic, env.id, 460, env.message, 1);
+    } else {
+      const key = 'set:' + env.value.id;
+      if (core.replier.replay(key, 1) || core.inflight.has(key)) return;
+      core.inflight.add(key);
+      try {
+        await this.apply(env.value, key, receivedAt);
+      } finally {
+        core.inflight.delete(key);
+      }
+    }
+    core.observer?.handlerDone('propertySet', secondsSince(startPerf));
+  }
+
+  private async apply(req: RequestEnvelope, key: string, receivedAt: number): Promise<void> {
+    const { replier, registry } = this.core;
+    const topic = this.replyTopic;
+    if (req.method !== undefined && req.method !== METHOD) {
+      return replier.error(topic, req.id, 460, `method: expected ${METHOD}, got ${req.method}`, 1, key);
+    }
+    const v = this.core.model.validatePropertySet(req.params);
+    if (!v.ok) return replier.error(topic, req.id, 460, v.message, 1, key);
+    const values = v.value as Record<string, unknown>;
+
+    // Every owner must be able to take its values before any of them is called.
+    let first: PluginSlot | undefined;
+    let mixed = false;
+    for (const id in values) {
+      const slot = registry.properties.get(id);
+      if (!slot) return replier.error(topic, req.id, 400, `${id}: no plugin applies this property`, 1, key);
+      if (slot.state !== 'running') return replier.error(topic, req.id, 429, `${id}: plugin "${slot.name}" is not running`, 1);
+      if (first === undefined) first = slot;
+      else if (slot !== first) mixed = true;
+    }
+
+    if (first !== undefined) {
+      const deadline = receivedAt + this.core.asyncTimeoutMs;
+      const failure = mixed ? await this.applyGroups(values, req.id, receivedAt, deadline) : await this.applyOne(first, values, req.id, receivedAt, deadline);
+      if (failure) return replier.error(topic, req.id, failure.code, failure.message, 1, key);
+    }
+
+    await replier.send(topic, okEmptyReply(req.id), 1, key);
+    if (first !== undefined) this.core.upstream.postValidated(values).catch(this.onPostFailed);
+  }
+
+  private async applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Promise<Failure | undefined> {
+    const apply = slot.instance.properties?.apply as Apply | undefined;
+    if (!apply) return { code: 400, message: `plugin "${slot.name}" has no property handler` };
+    const call = new Call('propertySet', id, receivedAt, deadline, slot.logger);
+    let o = runHandler(apply, values, call, this.core.pending);
+    if (o instanceof Promise) o = await o;
+    return failureOf(o, slot, values);
+  }
+
+  private async applyGroups(values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Promise<Failure | undefined> {
+    const groups = new Map<PluginSlot, Record<string, unknown>>();
+    for (const k in values) {
+      const slot = this.core.registry.properties.get(k) as PluginSlot;
+      let g = groups.get(slot);
+      if (!g) groups.set(slot, (g = {}));
+      g[k] = values[k];
+    }
+    const results = await Promise.all([...groups].map(([slot, part]) => this.applyOne(slot, part, id, receivedAt, deadline)));
+    return results.find((f) => f !== undefined);
+  }
+}
+
+interface Failure {
+  code: number;
+  message: string;
+}
+
+function failureOf(o: Outcome<unknown>, slot: PluginSlot, values: Record<string, unknown>): Failure | undefined {
+  if (o.ok) return undefined;
+  const ids = Object.keys(values);
+  if (o.expired !== undefined) {
+    slot.logger.warn({ properties: ids, reason: o.expired }, 'property set answered with an error: handler too slow');
+    return { code: 400, message: o.expired };
+  }
+  const f = replyCodeOf(o.error);
+  slot.logger.warn({ properties: ids, code: f.code, err: o.error }, 'property handler refused the set');
+  return f;
+}

@@ -1,0 +1,73 @@
+/**
+ * Reply payloads and their publishing. The code of an error reply follows alink-protocol.md §4.3: 460 for bad
+ * input, 429 for local throttling, 400 or a device-defined 100000–110000 code for handler failures.
+ */
+import type { Logger } from 'pino';
+import { AlinkError } from '../../thing-model/codes';
+import type { MessageProperties, ReplyCache, Uplink } from '../transport';
+import type { RouterObserver } from './observer';
+
+/** Codes a device may put in its own replies; anything else a handler throws becomes 400. */
+export function replyCodeOf(err: unknown): { code: number; message: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof AlinkError) {
+    const c = err.code;
+    if (c === 400 || c === 429 || c === 460 || (c >= 100000 && c <= 110000)) return { code: c, message };
+  }
+  return { code: 400, message };
+}
+
+/** `{"id":..,"code":..,"data":{},"message":..}`; `id` is omitted when empty (nothing to echo). */
+export function errorReply(id: string, code: number, message: string): string {
+  return id === '' ? JSON.stringify({ code, data: {}, message }) : JSON.stringify({ id, code, data: {}, message });
+}
+
+/** The set_reply of success; `id` was checked to be digits, so no escaping is needed. */
+export function okEmptyReply(id: string): string {
+  return `{"id":"${id}","code":200,"data":{}}`;
+}
+
+/** Publishes replies, remembering them in the reply cache when the request had a de-dup key. */
+export class Replier {
+  constructor(
+    private readonly uplink: Uplink,
+    private readonly logger: Logger,
+    private readonly cache: ReplyCache | undefined,
+    private readonly observer: RouterObserver | undefined,
+  ) {}
+
+  async send(topic: string, payload: string | Buffer, qos: 0 | 1, cacheKey?: string, properties?: MessageProperties, messageClass = 'reply'): Promise<void> {
+    if (cacheKey !== undefined && this.cache && typeof payload === 'string') {
+      try {
+        this.cache.put(cacheKey, { topic, payload });
+      } catch (err) {
+        this.logger.warn({ err, key: cacheKey }, 'reply cache refused the reply; a redelivery would run the handler again');
+      }
+    }
+    try {
+      const receipt = await this.uplink.publish(topic, payload, { qos, properties, messageClass });
+      receipt.acked.catch(ignore);
+    } catch (err) {
+      this.logger.warn({ err, topic }, 'reply not published');
+    }
+  }
+
+  /** Sends an error reply and counts the rejection. */
+  error(topic: string, id: string, code: number, message: string, qos: 0 | 1, cacheKey?: string, properties?: MessageProperties): Promise<void> {
+    this.observer?.rejection(code);
+    // "Busy now" must not become the permanent answer to a redelivery.
+    return this.send(topic, errorReply(id, code, message), qos, code === 429 ? undefined : cacheKey, properties);
+  }
+
+  /** Re-sends the stored reply of an already answered request; true when there was one. */
+  replay(key: string, qos: 0 | 1): boolean {
+    if (!this.cache) return false;
+    const stored = this.cache.get(key);
+    if (!stored) return false;
+    this.logger.debug({ key }, 'redelivered request answered from the reply cache');
+    void this.send(stored.topic, stored.payload, qos);
+    return true;
+  }
+}
+
+function ignore(): void {}

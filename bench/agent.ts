@@ -1,0 +1,396 @@
+/**
+ * Agent benchmark (`npm run bench:agent`). On one mosquitto started here (loopback, free port, set_tcp_nodelay),
+ * a raw MQTT.js "cloud" client in this process drives three devices in turn, each alone in a child process:
+ *
+ *   echo   a raw MQTT.js client that JSON-parses each request and publishes the reply (the floor: no validation)
+ *   sdk    the official device SDK (alibabacloud-iot-device-sdk 1.2.8), its onProps answered with a set_reply
+ *          published by hand (wire/README.md §3.6: the SDK sends none itself)
+ *   agent  this agent: TSL validation, the property store, set_reply, then the property post the platform answers
+ *
+ * 1. Property-set round trips per second: `thing.service.property.set` requests with BENCH_WINDOW outstanding,
+ *    for BENCH_DURATION_MS after a warm-up; every reply is checked (code 200, same id).
+ * 2. RRPC latency: one sync service call (Calibrate, Alink JSON over `/rrpc/request/{id}`) at a time; p50/p99 of
+ *    the agent minus the echo's (the echo parses the request and answers with a fixed output).
+ * Every measurement runs BENCH_REPEAT times (default 3), devices interleaved; medians are printed with the goals:
+ * agent ≥ 0.8 × echo throughput, agent ahead of the SDK, ≤ 1 ms added at p99.
+ * Env: BENCH_DURATION_MS (default 3000), BENCH_WINDOW (default 64), BENCH_RRPC_CALLS (default 2000), BENCH_REPEAT,
+ * BENCH_LOG (the agent's log level, default info), BENCH_CPU_PROF (a folder for V8 CPU profiles of the devices).
+ */
+import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mqtt, { type MqttClient } from 'mqtt';
+import pino from 'pino';
+
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
+const WARMUP_MS = 700;
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
+const RRPC_CALLS = Number(process.env.BENCH_RRPC_CALLS ?? 2000);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const PK = 'a1GwDemo01';
+const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
+// Run from source (bench/) or from the build (dist/bench/): the TSL lives in the source tree.
+const ROOT = basename(resolve(__dirname, '..')) === 'dist' ? resolve(__dirname, '..', '..') : resolve(__dirname, '..');
+const TSL = join(ROOT, 'simulator', 'tsl', 'example-gateway.json');
+
+type Role = 'echo' | 'sdk' | 'agent';
+const ROLES: Role[] = ['echo', 'sdk', 'agent'];
+
+const sys = (dn: string) => `/sys/${PK}/${dn}`;
+const CALIBRATE_OUT = { Success: 1, Offset: 0.5, CalibratedAt: '1700000000000', Message: 'ok' };
+
+// ---------------------------------------------------------------------------------------------- devices (children)
+
+/** The echo device: parse, reply. The same two topics the agent answers, nothing else. */
+async function runEcho(url: string, dn: string): Promise<() => Promise<void>> {
+  const c = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `${PK}.${dn}`, reconnectPeriod: 0 });
+  (c.stream as unknown as { setNoDelay?(b: boolean): void }).setNoDelay?.(true);
+  const setTopic = `${sys(dn)}/thing/service/property/set`;
+  const replyTopic = `${setTopic}_reply`;
+  const rrpcPrefix = `${sys(dn)}/rrpc/request/`;
+  c.on('message', (topic, payload) => {
+    const req = JSON.parse(payload.toString()) as { id: string };
+    if (topic === setTopic) c.publish(replyTopic, JSON.stringify({ id: req.id, code: 200, data: {} }), { qos: 1 });
+    else if (topic.startsWith(rrpcPrefix)) c.publish(topic.replace('/request/', '/response/'), JSON.stringify({ id: req.id, code: 200, data: CALIBRATE_OUT }), { qos: 0 });
+  });
+  await c.subscribeAsync({ [setTopic]: { qos: 1 }, [`${rrpcPrefix}+`]: { qos: 0 } });
+  return async () => void (await c.endAsync());
+}
+
+/** The official device SDK, answering property sets as its README has the application do. */
+async function runSdk(url: string, dn: string): Promise<() => Promise<void>> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const iot = require('alibabacloud-iot-device-sdk') as { device(c: Record<string, unknown>): SdkDevice };
+  interface SdkDevice {
+    on(e: string, cb: (...a: unknown[]) => void): void;
+    onProps(cb: (res: { id: string }) => void): void;
+    publish(topic: string, msg: string, opts?: { qos: 0 | 1 }): void;
+    end(force?: boolean, cb?: () => void): void;
+  }
+  const device = iot.device({ productKey: PK, deviceName: dn, deviceSecret: SECRET, brokerUrl: url });
+  const replyTopic = `${sys(dn)}/thing/service/property/set_reply`;
+  device.onProps((res) => device.publish(replyTopic, JSON.stringify({ id: res.id, code: 200, data: {} }), { qos: 1 }));
+  device.on('error', () => undefined);
+  await new Promise<void>((r) => device.on('connect', () => r()));
+  return () => new Promise<void>((r) => device.end(false, () => r()));
+}
+
+/** This agent, configured as a gateway would be, with a Calibrate handler for the RRPC part. */
+async function runAgent(url: string, dn: string): Promise<() => Promise<void>> {
+  const { Agent } = await import('../agent/agent');
+  const { createAgentLogger } = await import('../agent/config/logger');
+  const { definePlugin } = await import('../handlers/api');
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-agent-'));
+  const agent = await Agent.create(
+    {
+      device: { productKey: PK, deviceName: dn, secret: SECRET },
+      broker: { url },
+      thingModel: { path: TSL },
+      dataDir,
+      log: { level: (process.env.BENCH_LOG ?? 'info') as 'info' },
+    },
+    {
+      logger: createAgentLogger({ level: (process.env.BENCH_LOG ?? 'info') as 'info' }, pino.destination(2)),
+      plugins: [{ module: 'bench', plugin: definePlugin({ name: 'bench', setup: () => ({ services: { Calibrate: () => CALIBRATE_OUT } }) }) }],
+    },
+  );
+  await agent.start();
+  return async () => {
+    await agent.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}
+
+async function child(role: Role, url: string, dn: string): Promise<void> {
+  const stop = await (role === 'echo' ? runEcho : role === 'sdk' ? runSdk : runAgent)(url, dn);
+  let cpu = process.cpuUsage();
+  process.on('message', (m) => {
+    if (m === 'stop') void stop().then(() => process.exit(0));
+    else if (m === 'cpu-start') cpu = process.cpuUsage();
+    else if (m === 'cpu-stop') {
+      const d = process.cpuUsage(cpu);
+      process.send?.({ cpuUs: d.user + d.system });
+    }
+  });
+  process.send?.('ready');
+}
+
+// ---------------------------------------------------------------------------------------------- broker
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+async function startMosquitto(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const bin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim();
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'set_tcp_nodelay true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000'];
+  writeFileSync(conf, lines.join('\n') + '\n');
+  const proc = spawn(bin, ['-c', conf], { stdio: 'ignore' });
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = netConnect({ host: '127.0.0.1', port }, () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('mosquitto did not start');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((r) => {
+        proc.once('exit', () => r());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- the cloud (this process)
+
+class Cloud {
+  private next = 1;
+  private readonly waiting = new Map<string, (code: number) => void>();
+
+  private constructor(private readonly c: MqttClient) {
+    const postSuffix = '/thing/event/property/post';
+    c.on('message', (topic, payload) => {
+      const msg = JSON.parse(payload.toString()) as { id: string; code?: number };
+      if (topic.endsWith(postSuffix)) {
+        // The platform answers property posts; the agent posts after every successful set.
+        c.publish(`${topic}_reply`, JSON.stringify({ id: msg.id, code: 200, data: {}, message: 'success', method: 'thing.event.property.post', version: '1.0' }), { qos: 0 });
+        return;
+      }
+      const key = topic.includes('/rrpc/response/') ? topic.slice(topic.lastIndexOf('/') + 1) : msg.id;
+      const done = this.waiting.get(key);
+      if (done) {
+        this.waiting.delete(key);
+        done(msg.code ?? -1);
+      }
+    });
+  }
+
+  static async connect(url: string): Promise<Cloud> {
+    const c = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'bench-cloud', reconnectPeriod: 0 });
+    (c.stream as unknown as { setNoDelay?(b: boolean): void }).setNoDelay?.(true);
+    await c.subscribeAsync({
+      [`/sys/${PK}/+/thing/service/property/set_reply`]: { qos: 1 },
+      [`/sys/${PK}/+/rrpc/response/+`]: { qos: 0 },
+      [`/sys/${PK}/+/thing/event/property/post`]: { qos: 0 },
+    });
+    return new Cloud(c);
+  }
+
+  /** One property set; resolves with the reply code. */
+  set(dn: string): Promise<number> {
+    const id = String(this.next++);
+    const p = new Promise<number>((r) => this.waiting.set(id, r));
+    this.c.publish(`${sys(dn)}/thing/service/property/set`, `{"id":"${id}","version":"1.0","params":{"ReportInterval":${5 * ((this.next % 700) + 1)},"WorkMode":${this.next % 3}},"method":"thing.service.property.set"}`, { qos: 1 });
+    return p;
+  }
+
+  /** One sync service call over RRPC; resolves with the reply code. */
+  rrpc(dn: string): Promise<number> {
+    const id = String(this.next++);
+    const p = new Promise<number>((r) => this.waiting.set(id, r));
+    this.c.publish(`${sys(dn)}/rrpc/request/${id}`, `{"id":"${id}","version":"1.0","params":{"Sensor":1,"ReferenceValue":25.5,"SettleSeconds":0},"method":"thing.service.Calibrate"}`, { qos: 0 });
+    return p;
+  }
+
+  forget(): void {
+    this.waiting.clear();
+  }
+
+  end(): Promise<void> {
+    return this.c.endAsync();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((_, rej) => {
+    timer = setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Asks the device process for the CPU time it used since the last `cpu-start`. */
+function deviceCpu(proc: ChildProcess, msg: 'cpu-start' | 'cpu-stop'): Promise<number> {
+  if (msg === 'cpu-start') {
+    proc.send(msg);
+    return Promise.resolve(0);
+  }
+  return withTimeout(
+    new Promise<number>((r) => {
+      const on = (m: unknown) => {
+        if (m && typeof m === 'object' && 'cpuUs' in m) {
+          proc.off('message', on);
+          r((m as { cpuUs: number }).cpuUs);
+        }
+      };
+      proc.on('message', on);
+      proc.send(msg);
+    }),
+    5000,
+    'device CPU time',
+  );
+}
+
+/**
+ * Round trips per second with WINDOW outstanding requests, after a warm-up; and the device's CPU time per round
+ * trip, which the other processes on the machine disturb less than the rate.
+ */
+async function throughput(cloud: Cloud, dn: string, proc: ChildProcess): Promise<{ rate: number; cpuUsPerOp: number }> {
+  // The device is up once one request comes back (the SDK subscribes after CONNACK without telling anyone).
+  for (let i = 0; ; i++) {
+    try {
+      await withTimeout(cloud.set(dn), 500, 'first set');
+      break;
+    } catch (e) {
+      if (i >= 20) throw e;
+    }
+  }
+  cloud.forget();
+  let counting = false;
+  let done = 0;
+  let failed = 0;
+  let stop = false;
+  const worker = async () => {
+    while (!stop) {
+      const code = await cloud.set(dn);
+      if (code !== 200) failed++;
+      if (counting) done++;
+    }
+  };
+  const workers = Array.from({ length: WINDOW }, worker);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  await deviceCpu(proc, 'cpu-start');
+  counting = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, DURATION_MS));
+  const elapsed = (performance.now() - t0) / 1000;
+  counting = false;
+  const counted = done;
+  const cpuUs = await deviceCpu(proc, 'cpu-stop');
+  stop = true;
+  await withTimeout(Promise.all(workers), 10_000, 'draining the window');
+  if (failed) throw new Error(`${dn}: ${failed} property sets were not answered with 200`);
+  return { rate: counted / elapsed, cpuUsPerOp: cpuUs / counted };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Sequential RRPC calls: p50 and p99 latency in ms. */
+async function rrpcLatency(cloud: Cloud, dn: string): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < 200; i++) await withTimeout(cloud.rrpc(dn), 2000, 'rrpc warm-up');
+  const samples: number[] = [];
+  for (let i = 0; i < RRPC_CALLS; i++) {
+    const t0 = performance.now();
+    const code = await withTimeout(cloud.rrpc(dn), 2000, 'rrpc');
+    samples.push(performance.now() - t0);
+    if (code !== 200) throw new Error(`${dn}: RRPC answered ${code}`);
+  }
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+}
+
+function startDevice(role: Role, url: string, dn: string): Promise<ChildProcess> {
+  // BENCH_CPU_PROF=dir writes a V8 CPU profile of each device process there (for finding the hot path).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
+  const proc = fork(__filename, ['--device', role, url, dn], { execArgv: [...process.execArgv, ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return withTimeout(
+    new Promise<ChildProcess>((res, rej) => {
+      proc.once('message', (m) => (m === 'ready' ? res(proc) : rej(new Error(String(m)))));
+      proc.once('exit', (code) => rej(new Error(`${role} device exited with ${code}`)));
+    }),
+    30_000,
+    `${role} device start`,
+  );
+}
+
+async function stopDevice(proc: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.send('stop');
+  await withTimeout(exited, 10_000, 'device stop').catch(() => proc.kill('SIGKILL'));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-agent-'));
+  const broker = await startMosquitto(dir);
+  const cloud = await Cloud.connect(broker.url);
+  const rate: Record<Role, number[]> = { echo: [], sdk: [], agent: [] };
+  const cpu: Record<Role, number[]> = { echo: [], sdk: [], agent: [] };
+  const lat: Record<'echo' | 'agent', { p50: number; p99: number }[]> = { echo: [], agent: [] };
+  console.log(`agent benchmark: mosquitto ${broker.url}, window ${WINDOW}, ${DURATION_MS} ms per run, ${RRPC_CALLS} RRPC calls, ${REPEAT} runs`);
+  try {
+    for (let run = 1; run <= REPEAT; run++) {
+      for (const role of ROLES) {
+        const dn = `bench-${role}-${run}`;
+        const proc = await startDevice(role, broker.url, dn);
+        try {
+          const r = await throughput(cloud, dn, proc);
+          rate[role].push(r.rate);
+          cpu[role].push(r.cpuUsPerOp);
+          let line = `run ${run} ${role.padEnd(5)} ${r.rate.toFixed(0).padStart(7)} property sets/s, ${r.cpuUsPerOp.toFixed(0).padStart(4)} µs device CPU each`;
+          if (role !== 'sdk') {
+            const l = await rrpcLatency(cloud, dn);
+            lat[role].push(l);
+            line += `   RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms`;
+          }
+          console.log(line);
+        } finally {
+          cloud.forget();
+          await stopDevice(proc);
+        }
+      }
+    }
+  } finally {
+    await cloud.end();
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const m = { echo: median(rate.echo), sdk: median(rate.sdk), agent: median(rate.agent) };
+  const p50 = { echo: median(lat.echo.map((l) => l.p50)), agent: median(lat.agent.map((l) => l.p50)) };
+  const p99 = { echo: median(lat.echo.map((l) => l.p99)), agent: median(lat.agent.map((l) => l.p99)) };
+  const ratio = m.agent / m.echo;
+  const added99 = p99.agent - p99.echo;
+  console.log('\nmedians of', REPEAT, 'runs');
+  console.log(`  property sets/s   echo ${m.echo.toFixed(0)}, sdk ${m.sdk.toFixed(0)}, agent ${m.agent.toFixed(0)}`);
+  console.log(`  device CPU/set    echo ${median(cpu.echo).toFixed(0)} µs, sdk ${median(cpu.sdk).toFixed(0)} µs, agent ${median(cpu.agent).toFixed(0)} µs`);
+  console.log(`  agent / echo      ${ratio.toFixed(2)}   (goal >= 0.80: ${ratio >= 0.8 ? 'met' : 'MISSED'})`);
+  console.log(`  agent / sdk       ${(m.agent / m.sdk).toFixed(2)}   (goal > 1: ${m.agent > m.sdk ? 'met' : 'MISSED'})`);
+  console.log(`  RRPC p50          echo ${p50.echo.toFixed(3)} ms, agent ${p50.agent.toFixed(3)} ms, added ${(p50.agent - p50.echo).toFixed(3)} ms`);
+  console.log(`  RRPC p99          echo ${p99.echo.toFixed(3)} ms, agent ${p99.agent.toFixed(3)} ms, added ${added99.toFixed(3)} ms   (goal <= 1 ms: ${added99 <= 1 ? 'met' : 'MISSED'})`);
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === '--device') {
+  child(argv[1] as Role, argv[2] as string, argv[3] as string).catch((e: unknown) => {
+    process.send?.(`failed: ${(e as Error).stack ?? String(e)}`);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(`bench:agent failed: ${(e as Error).stack ?? String(e)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,288 @@
+/**
+ * `npm run bench:sim`: how fast the simulator answers the official SDK.
+ *
+ * - RRpc round trips through `@alicloud/iot20180120` against a raw MQTT.js echo device, beside a baseline of raw
+ *   MQTT.js request/echo round trips on the same broker to the same device (a service client publishing on the
+ *   device's RRPC topic and waiting for its answer);
+ * - Pub calls through the SDK, beside raw MQTT.js publishes to the same device (timed until the device's echo);
+ * - both SDK calls at the seeds' rates (RRpc 1000/s, Pub 1600/s; open loop, latency from the scheduled start).
+ *
+ * The simulator and the echo device run in a child process, the load (SDK or raw client) in this one, so the
+ * two do not share an event loop; the child reports its own CPU time, giving the simulator's cost per call
+ * independently of how busy the machine is. Options: --seconds N (closed-loop phase length, default 4),
+ * --concurrency N (default 32), --json (only the JSON summary line).
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as $Iot from '@alicloud/iot20180120';
+import { connect, connectAsync, MqttClient } from 'mqtt';
+import pino from 'pino';
+import { CloudSimulator } from '../simulator/cloud-simulator';
+import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
+import { buildCredentials } from '../thing-model/wire';
+
+const PK = 'a1GwDemo01';
+const DN = 'gw-001';
+const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
+const SERVICE = { username: 'bench', password: 'bench-password' };
+const CHILD_FLAG = '--simulator-child';
+
+type Kind = 'rrpc-sdk' | 'rrpc-raw' | 'pub-sdk' | 'pub-raw';
+
+interface Phase {
+  name: string;
+  kind: Kind;
+  /** Closed loop: this many calls in flight. */
+  concurrency: number;
+  durationMs: number;
+  /** Open loop: calls per second, each timed from its scheduled start. */
+  rate?: number;
+}
+
+interface Summary {
+  phase: string;
+  qps: number;
+  p50: number;
+  p99: number;
+  calls: number;
+  errors: number;
+  /** CPU time of the simulator process (with its echo device) per call, ms. */
+  simCpuMsPerCall: number;
+  /** CPU time of the load process (the SDK or the raw client) per call, ms. */
+  clientCpuMsPerCall: number;
+}
+
+// ---- the simulator process ----------------------------------------------------------------------------------
+
+/** The example TSL, from bench/ (run through ts-register) or from dist/bench/ (built). */
+function tslPath(): string {
+  const candidates = [join(__dirname, '..', 'simulator', 'tsl', 'example-gateway.json'), join(__dirname, '..', '..', 'simulator', 'tsl', 'example-gateway.json')];
+  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+}
+
+async function echoDevice(mqttUrl: string): Promise<MqttClient> {
+  const creds = buildCredentials({ productKey: PK, deviceName: DN, deviceSecret: SECRET, signMethod: 'hmacsha256', secureMode: 3, timestamp: Date.now() });
+  const device = connect(mqttUrl, { ...creds, reconnectPeriod: 0 });
+  await new Promise<void>((resolve, reject) => {
+    device.once('connect', () => resolve());
+    device.once('error', reject);
+  });
+  await device.subscribeAsync([`/sys/${PK}/${DN}/rrpc/request/+`, `/${PK}/${DN}/user/#`]);
+  device.on('message', (topic, payload) => {
+    if (topic.includes('/rrpc/request/')) device.publish(topic.replace('/request/', '/response/'), payload);
+    else if (topic.endsWith('/bench-raw')) device.publish(`/${PK}/${DN}/user/echo`, payload);
+  });
+  return device;
+}
+
+async function simulatorChild(): Promise<void> {
+  const sim = new CloudSimulator(
+    {
+      accessKeys: [{ id: 'testAK', secret: 'testSecret' }],
+      products: [{ tsl: tslPath() }],
+      devices: [{ productKey: PK, deviceName: DN, deviceSecret: SECRET }],
+      mqtt: { serviceClients: [SERVICE] },
+      limits: { qps: { RRpc: 1_000_000, Pub: 1_000_000 }, replyHistory: 100 },
+    },
+    { logger: pino({ level: 'warn' }) },
+  );
+  const urls = await sim.start();
+  const device = await echoDevice(urls.mqttUrl);
+  process.on('message', (m: string) => {
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ cpuMs: (u.user + u.system) / 1000 });
+    } else if (m === 'stop') {
+      void device.endAsync().then(() => sim.stop()).then(() => process.exit(0));
+    }
+  });
+  process.send!({ ready: urls });
+}
+
+// ---- the load -----------------------------------------------------------------------------------------------
+
+async function makeCall(kind: Kind, urls: { httpUrl: string; mqttUrl: string }): Promise<{ call: () => Promise<void>; close: () => Promise<void> }> {
+  if (kind === 'rrpc-sdk' || kind === 'pub-sdk') {
+    const client = createIotClient(urls.httpUrl);
+    const runtime = longCallRuntime(10_000);
+    const payload = Buffer.from('{"op":"ping"}').toString('base64');
+    const call =
+      kind === 'rrpc-sdk'
+        ? async () => {
+            const r = await client.rRpcWithOptions(new $Iot.RRpcRequest({ productKey: PK, deviceName: DN, requestBase64Byte: payload, timeout: 5000 }), runtime);
+            if (r.body.rrpcCode !== 'SUCCESS') throw new Error(`RrpcCode ${r.body.rrpcCode}`);
+          }
+        : async () => {
+            const r = await client.pubWithOptions(new $Iot.PubRequest({ productKey: PK, topicFullName: `/${PK}/${DN}/user/bench`, messageContent: payload, qos: 0 }), runtime);
+            if (!r.body.success) throw new Error(`Pub ${r.body.code}`);
+          };
+    return { call, close: async () => undefined };
+  }
+  const raw = await connectAsync(urls.mqttUrl, { ...SERVICE, clientId: `bench-${kind}`, reconnectPeriod: 0 });
+  const waiting = new Map<string, () => void>();
+  const settle = (id: string) => {
+    waiting.get(id)?.();
+    waiting.delete(id);
+  };
+  let next = 1;
+  if (kind === 'rrpc-raw') {
+    await raw.subscribeAsync(`/sys/${PK}/${DN}/rrpc/response/+`);
+    raw.on('message', (topic) => settle(topic.slice(topic.lastIndexOf('/') + 1)));
+    const call = () =>
+      new Promise<void>((resolve) => {
+        const id = `raw${next++}`;
+        waiting.set(id, resolve);
+        raw.publish(`/sys/${PK}/${DN}/rrpc/request/${id}`, '{"op":"ping"}');
+      });
+    return { call, close: () => raw.endAsync() };
+  }
+  await raw.subscribeAsync(`/${PK}/${DN}/user/echo`);
+  raw.on('message', (_t, payload) => settle(payload.toString()));
+  const call = () =>
+    new Promise<void>((resolve) => {
+      const id = `p${next++}`;
+      waiting.set(id, resolve);
+      raw.publish(`/${PK}/${DN}/user/bench-raw`, id);
+    });
+  return { call, close: () => raw.endAsync() };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+}
+
+async function runPhase(phase: Phase, urls: { httpUrl: string; mqttUrl: string }, simCpu: () => Promise<number>): Promise<Summary & { firstError?: string }> {
+  const { call, close } = await makeCall(phase.kind, urls);
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const fail = (e: unknown) => {
+    errors++;
+    firstError ??= (e as Error).message;
+  };
+  const cpu0 = await simCpu();
+  const own0 = process.cpuUsage();
+  const started = performance.now();
+  const end = started + phase.durationMs;
+  if (phase.rate) {
+    const interval = 1000 / phase.rate;
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; ; i++) {
+      const scheduled = started + i * interval;
+      if (scheduled >= end) break;
+      const wait = scheduled - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      inflight.push(call().then(() => void latencies.push(performance.now() - scheduled), fail));
+    }
+    await Promise.all(inflight);
+  } else {
+    await Promise.all(
+      Array.from({ length: phase.concurrency }, async () => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          try {
+            await call();
+            latencies.push(performance.now() - t0);
+          } catch (e) {
+            fail(e);
+          }
+        }
+      }),
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const own = process.cpuUsage(own0);
+  const cpu1 = await simCpu();
+  await close();
+  const sorted = latencies.sort((a, b) => a - b);
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    phase: phase.name,
+    qps: Math.round(latencies.length / seconds),
+    p50: r2(percentile(sorted, 50)),
+    p99: r2(percentile(sorted, 99)),
+    calls: latencies.length,
+    errors,
+    simCpuMsPerCall: latencies.length ? Math.round(((cpu1 - cpu0) / latencies.length) * 1000) / 1000 : NaN,
+    clientCpuMsPerCall: latencies.length ? Math.round(((own.user + own.system) / 1000 / latencies.length) * 1000) / 1000 : NaN,
+    ...(firstError ? { firstError } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const num = (flag: string, dflt: number) => {
+    const i = args.indexOf(flag);
+    return i >= 0 && args[i + 1] ? Number(args[i + 1]) : dflt;
+  };
+  const ms = num('--seconds', 4) * 1000;
+  const concurrency = num('--concurrency', 32);
+  const say = (s: string) => (args.includes('--json') ? undefined : console.log(s));
+
+  const child: ChildProcess = fork(__filename, [CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const replies: ((m: { cpuMs?: number; ready?: { httpUrl: string; mqttUrl: string } }) => void)[] = [];
+  child.on('message', (m: { cpuMs?: number }) => replies.shift()?.(m));
+  const ask = <T>(m?: string) =>
+    new Promise<T>((resolve) => {
+      replies.push(resolve as never);
+      if (m) child.send(m);
+    });
+  const { ready: urls } = await ask<{ ready: { httpUrl: string; mqttUrl: string } }>();
+  const simCpu = async () => (await ask<{ cpuMs: number }>('cpu')).cpuMs;
+
+  const phases: Phase[] = [
+    { name: 'warm-up', kind: 'rrpc-sdk', concurrency: 8, durationMs: 500 },
+    { name: 'warm-up', kind: 'pub-sdk', concurrency: 8, durationMs: 500 },
+    { name: `RRpc via SDK, ${concurrency} in flight`, kind: 'rrpc-sdk', concurrency, durationMs: ms },
+    { name: `raw MQTT request/echo, ${concurrency} in flight`, kind: 'rrpc-raw', concurrency, durationMs: ms / 2 },
+    { name: `Pub via SDK, ${concurrency} in flight`, kind: 'pub-sdk', concurrency, durationMs: ms },
+    { name: `raw MQTT publish/echo, ${concurrency} in flight`, kind: 'pub-raw', concurrency, durationMs: ms / 2 },
+    { name: 'RRpc via SDK at 1000/s', kind: 'rrpc-sdk', concurrency: 0, durationMs: 3000, rate: 1000 },
+    { name: 'Pub via SDK at 1600/s', kind: 'pub-sdk', concurrency: 0, durationMs: 3000, rate: 1600 },
+  ];
+  const results: Summary[] = [];
+  try {
+    for (const phase of phases) {
+      const r = await runPhase(phase, urls, simCpu);
+      if (r.errors) say(`  ${phase.name}: ${r.errors} errors (first: ${r.firstError})`);
+      if (phase.name !== 'warm-up') results.push(r);
+    }
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.send('stop');
+    await exited;
+  }
+
+  const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced] = results;
+  say('');
+  say('phase                                       calls/s   p50 ms   p99 ms   calls  errors  CPU ms/call: sim  client');
+  for (const r of results) {
+    say(`${r.phase.padEnd(42)} ${String(r.qps).padStart(8)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
+  }
+  const ratio = (a?: Summary, b?: Summary) => (a && b ? Math.round((a.qps / b.qps) * 1000) / 1000 : NaN);
+  const ratios = { rrpcSdkVsRaw: ratio(rrpc, rrpcRaw), pubSdkVsRaw: ratio(pub, pubRaw) };
+  say('');
+  say(`SDK RRpc: ${ratios.rrpcSdkVsRaw}× the calls/s of the raw MQTT round trip; SDK Pub: ${ratios.pubSdkVsRaw}× raw publish/echo.`);
+  say(`Seed rates: RRpc 1000/s → ${rrpcPaced?.qps}/s, p99 ${rrpcPaced?.p99} ms; Pub 1600/s → ${pubPaced?.qps}/s, p99 ${pubPaced?.p99} ms (goal: p99 < 20 ms).`);
+  const capacity = (r?: Summary) => (r ? Math.round(1000 / r.simCpuMsPerCall) : NaN);
+  say(`Simulator capacity from its CPU per call (one core): RRpc ≈ ${capacity(rrpcPaced)}/s, Pub ≈ ${capacity(pubPaced)}/s.`);
+  console.log(JSON.stringify({ bench: 'sim', results, ratios, load: os.loadavg()[0], cpus: os.cpus().length }));
+}
+
+if (process.argv.includes(CHILD_FLAG)) {
+  simulatorChild().catch((e: Error) => {
+    console.error(e.stack ?? e.message);
+    process.exit(1);
+  });
+} else {
+  main().then(
+    () => process.exit(0),
+    (e: Error) => {
+      console.error(e.stack ?? e.message);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,216 @@
+/**
+ * The public plugin API. A plugin is a value with a `name`, an optional JSON schema for its options and a
+ * `setup(ctx)` function that returns an instance: the claims (which properties, services, custom topics and
+ * RRPC topics it handles, with their handlers) and optional `start`/`stop`/`reload` hooks.
+ *
+ * Claims are declared by `setup` and checked when the agent loads its plugins, before it connects: the agent
+ * has to subscribe to them, and two plugins claiming the same identifier, or a claim naming an identifier the
+ * Thing Model lacks, stop the agent at start with an error naming them.
+ *
+ * Lifecycle: `setup` (declare; no I/O that needs undoing) → `start` (acquire resources; `ctx.upstream` usable)
+ * → handlers called → `stop` (release; `ctx.signal` is aborted first). The loader enforces time limits on
+ * `setup`, `start`, `stop` and `reload`.
+ *
+ * Plugins import from this module only; it re-exports the error classes a handler may throw.
+ * See `handlers/README.md` for a walk-through and `handlers/examples/calibration.ts` for a complete plugin.
+ */
+import type { Logger } from 'pino';
+import type { CompiledThingModel } from '../thing-model';
+import type { Upstream } from '../agent/upstream/types';
+
+export type { Upstream, CloudReply, PostOptions, EventPostOptions, CustomPublishOptions, TimedValue } from '../agent/upstream/types';
+export type { PublishReceipt, MessageProperties } from '../agent/transport';
+export type { CompiledThingModel } from '../thing-model';
+export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyError } from '../thing-model/codes';
+export { UpstreamTimeoutError } from '../agent/upstream/errors';
+
+/** A JSON schema (draft-07 subset ajv understands). */
+export type JsonSchema = Record<string, unknown>;
+
+/** The device this agent speaks for. */
+export interface DeviceIdentity {
+  productKey: string;
+  deviceName: string;
+}
+
+/** What kind of inbound message a handler is answering. */
+export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic';
+
+/**
+ * Given to every handler call. A handler should finish by `deadline`; when it passes, the agent answers for
+ * it (an error reply, code 400 "deadline exceeded after N ms"), aborts `signal` and drops the late result.
+ */
+export interface CallContext {
+  readonly kind: CallKind;
+  /** The Alink request id, or the RRPC message id for raw and custom-topic RRPC; '' for custom topics. */
+  readonly id: string;
+  /** Epoch ms by which the answer must be ready. */
+  readonly deadline: number;
+  /** Aborted when the deadline passes or the agent shuts down. Pass it to fetch, timers, child processes. */
+  readonly signal: AbortSignal;
+  /** The plugin's logger. */
+  readonly logger: Logger;
+}
+
+/**
+ * A property-set claim. `V` may be a generated type (`Partial<WritableProperties>` from
+ * `alink-agent tsl types`).
+ */
+export interface PropertyClaim<V = Record<string, unknown>> {
+  /**
+   * Read-write property identifiers, or `'*'` for every read-write property no other plugin claims (what the
+   * built-in property store does; at most one plugin may claim `'*'`).
+   */
+  ids: readonly string[] | '*';
+  /**
+   * Applies validated property values: only the identifiers this plugin claimed, already checked against the
+   * Thing Model (type, range, step, enum, length, struct members). Throw a `HandlerError` (400 or a
+   * device-defined 100000–110000 code) to refuse; the whole request then gets that code.
+   */
+  apply(values: V, call: CallContext): void | Promise<void>;
+}
+
+// Method syntax makes the parameter bivariant, so handlers typed with generated interfaces fit the claim maps.
+type Bivariant<I, O> = { handler(input: I, call: CallContext): O | void | Promise<O | void> }['handler'];
+
+/**
+ * Handles one service call (async on `thing/service/{id}`, or sync over RRPC). `input` has been validated
+ * against the service's `inputData`. The returned object is validated against `outputData` before it is sent
+ * (an invalid output is answered with 400 naming the field, and logged as the plugin's bug); return nothing
+ * for services without output. Type it with the generated `<Service>Input`/`<Service>Output` interfaces.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ServiceHandler<I = Record<string, any>, O = object> = Bivariant<I, O>;
+
+/**
+ * Service handlers typed from a generated `Services` map (`{ Calibrate: { input; output } }`):
+ * `const services: TypedServices<Services> = { Calibrate: async (input) => ({ ... }) }`.
+ */
+export type TypedServices<S extends { [K in keyof S]: { input: unknown; output: unknown } }> = {
+  [K in keyof S]?: ServiceHandler<S[K]['input'], S[K]['output']>;
+};
+
+/** A message on a custom topic (`/{productKey}/{deviceName}/user/...`). */
+export interface CustomMessage {
+  /** The full topic. */
+  topic: string;
+  /** The part after `/{productKey}/{deviceName}/user/`. */
+  suffix: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  /** MQTT 5 only: where the sender wants the answer. */
+  responseTopic?: string;
+  /** MQTT 5 only: echoed on the answer. */
+  correlationData?: Buffer;
+  /** MQTT 5 only. */
+  userProperties?: Record<string, string | string[]>;
+  contentType?: string;
+}
+
+/**
+ * An answer to a custom-topic message. It is published on the request's MQTT 5 Response Topic with the same
+ * Correlation Data; without a Response Topic (MQTT 3.1.1) there is nowhere to send it and it is dropped.
+ */
+export interface CustomReply {
+  payload: string | Buffer;
+  userProperties?: Record<string, string | string[]>;
+  contentType?: string;
+  /** Defaults to the request's QoS (at most 1). */
+  qos?: 0 | 1;
+}
+
+export type CustomTopicHandler = (msg: CustomMessage, call: CallContext) => CustomReply | void | Promise<CustomReply | void>;
+
+/** A custom-topic claim with its subscription QoS (default 1). */
+export interface CustomTopicClaim {
+  qos?: 0 | 1;
+  handler: CustomTopicHandler;
+}
+
+/** A raw RRPC request (`/sys/.../rrpc/request/{messageId}`) or a custom-topic RRPC (`/ext/rrpc/{messageId}/{topic}`). */
+export interface RrpcRequest {
+  /** The platform's RRPC message id, from the topic. */
+  messageId: string;
+  /** The topic the request arrived on. */
+  topic: string;
+  /** For custom-topic RRPC, the custom topic (with its leading slash). */
+  customTopic?: string;
+  /** The request bytes (RRpc's RequestBase64Byte, decoded). */
+  payload: Buffer;
+}
+
+/** Answers an RRPC with bytes (sent at QoS 0 on the response topic). */
+export type RrpcHandler = (req: RrpcRequest, call: CallContext) => string | Buffer | Promise<string | Buffer>;
+
+/** RRPC claims. */
+export interface RrpcClaims {
+  /** Payloads on `/rrpc/request/+` that are not Alink service requests. At most one plugin may claim it. */
+  raw?: RrpcHandler;
+  /**
+   * Custom-topic RRPC: key = custom topic, relative to `/{productKey}/{deviceName}/user/` or in full
+   * (`/a1GwDemo01/gw-001/user/get`). The device must connect with `ext=1` for the platform to use it.
+   */
+  topics?: Record<string, RrpcHandler>;
+}
+
+/**
+ * What `setup` returns: the claims and the lifecycle hooks. Handlers are plain functions (closures over
+ * `ctx` and the plugin's state); they are never called before `start` resolved or after `stop` began.
+ */
+export interface PluginInstance<O = Record<string, unknown>> {
+  properties?: PropertyClaim;
+  /** Key = TSL service identifier. */
+  services?: Record<string, ServiceHandler>;
+  /**
+   * Key = topic filter relative to `/{productKey}/{deviceName}/user/` (`"echo"`, `"cmd/+"`, `"log/#"`) or in
+   * full. An exact filter wins over wildcards; among wildcards, the first claimed wins.
+   */
+  customTopics?: Record<string, CustomTopicHandler | CustomTopicClaim>;
+  rrpc?: RrpcClaims;
+  /** Acquire resources. `ctx.upstream` is usable from here on. */
+  start?(ctx: PluginContext<O>): void | Promise<void>;
+  /** Release resources. `ctx.signal` is already aborted. */
+  stop?(): void | Promise<void>;
+  /**
+   * New options from a configuration reload (SIGHUP), already validated. Without this hook the loader stops
+   * the instance, sets it up again with the new options and starts it (its claims must not change).
+   */
+  reload?(options: O): void | Promise<void>;
+}
+
+/** What a plugin gets from the agent. One per plugin instance. */
+export interface PluginContext<O = Record<string, unknown>> {
+  /** The plugin's instance name (config `name`, else the plugin's own `name`). */
+  readonly name: string;
+  /** Validated options, schema defaults applied. Replaced on reload. */
+  readonly options: O;
+  /** A pino child logger carrying `plugin: name`. */
+  readonly logger: Logger;
+  /** A directory for this plugin's files (`{agent dataDir}/plugins/{name}`), created before `setup`. */
+  readonly dataDir: string;
+  readonly model: CompiledThingModel;
+  readonly identity: DeviceIdentity;
+  /** Usable from `start` on; throws before. */
+  readonly upstream: Upstream;
+  /** Aborted when the plugin stops. */
+  readonly signal: AbortSignal;
+  /** The read-write properties this plugin ended up owning (resolves a `'*'` claim); known from `start` on. */
+  ownedProperties(): readonly string[];
+}
+
+/** A plugin: what a module exports (as `default`, `plugin`, or the module itself). */
+export interface AlinkPlugin<O = Record<string, unknown>> {
+  /** Default instance name; also how errors name the plugin. */
+  name: string;
+  /** JSON schema of the options, checked with ajv when the agent starts (defaults applied). */
+  optionsSchema?: JsonSchema;
+  /** Limits on `setup`+`start` and on `stop`; the loader's defaults apply when absent. */
+  startTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  setup(ctx: PluginContext<O>): PluginInstance<O> | Promise<PluginInstance<O>>;
+}
+
+/** Identity function that gives a plugin literal its types. */
+export function definePlugin<O = Record<string, unknown>>(plugin: AlinkPlugin<O>): AlinkPlugin<O> {
+  return plugin;
+}

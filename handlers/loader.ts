@@ -1,0 +1,389 @@
+/**
+ * Loads, checks, starts, stops and reloads the plugins of one agent. Errors are single lines naming the
+ * plugin (and the option key or identifier); every hook runs under a time limit.
+ */
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import type { Logger } from 'pino';
+import type { CompiledThingModel } from '../thing-model';
+import type { DeviceIdentity } from '../thing-model/wire';
+import type { Upstream } from '../agent/upstream/types';
+import type { AlinkPlugin, PluginContext, PluginInstance } from './api';
+import { HandlerRegistry, type PluginSlot } from './registry';
+import { propertyStorePlugin } from './builtin/property-store';
+import { systemInfoPlugin } from './builtin/system-info';
+
+/** One entry of the agent configuration's `handlers` list. */
+export interface PluginConfig {
+  /** A built-in name (`property-store`, `system-info`) or a module path relative to the config file's directory. */
+  module: string;
+  /** Instance name; defaults to the plugin's own `name`. */
+  name?: string;
+  options?: unknown;
+  /** An in-process plugin value (embedding, tests); `module` is then only its label in errors and reloads. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  plugin?: AlinkPlugin<any>;
+}
+
+export interface LoadContext {
+  model: CompiledThingModel;
+  identity: DeviceIdentity;
+  logger: Logger;
+  /** The agent's data directory; each plugin gets `{dataDir}/plugins/{name}`. */
+  dataDir: string;
+  /** Where module paths are resolved from. */
+  configDir: string;
+  /** Defaults for plugins that set no limits of their own: 10 s to set up and start, 5 s to stop. */
+  startTimeoutMs?: number;
+  stopTimeoutMs?: number;
+}
+
+/** The loaded plugins of one agent. */
+export interface PluginHost {
+  /** Who handles what; read by the router. */
+  readonly registry: HandlerRegistry;
+  /** Instance names, in start order. */
+  readonly names: readonly string[];
+  /** Starts every plugin in order; on a failure, stops those already started and rejects naming the plugin. */
+  start(upstream: Upstream, timeoutMs?: number): Promise<void>;
+  /** Stops every plugin in reverse order; failures and timeouts are logged, never thrown. */
+  stop(timeoutMs?: number): Promise<void>;
+  /**
+   * Applies new options (SIGHUP) without reconnecting: the plugin's `reload(options)` hook, or stop + set up +
+   * start. Adding or removing plugins, or changing a plugin's claims, needs a restart and is refused.
+   */
+  reload(configs: PluginConfig[]): Promise<void>;
+}
+
+/** A plugin could not be loaded, started or reloaded. The message names it. */
+export class PluginError extends Error {
+  override readonly name = 'PluginError';
+}
+
+const BUILTINS: Record<string, AlinkPlugin<never>> = {
+  'property-store': propertyStorePlugin as AlinkPlugin<never>,
+  'system-info': systemInfoPlugin as AlinkPlugin<never>,
+};
+
+const DEFAULT_START_MS = 10_000;
+const DEFAULT_STOP_MS = 5_000;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyPlugin = AlinkPlugin<any>;
+
+interface Entry {
+  config: PluginConfig;
+  plugin: AnyPlugin;
+  slot: PluginSlot;
+  ctx: Context;
+  validate: (options: unknown) => unknown;
+  optionsKey: string;
+}
+
+/** Loads the configured plugins (plus the property store unless configured), sets them up and checks their claims. */
+export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Promise<PluginHost> {
+  const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
+  const entries: Entry[] = [];
+  const names = new Map<string, string>();
+  for (const config of withPropertyStore(configs)) {
+    const plugin = await resolvePlugin(config, ctx.configDir);
+    const name = config.name ?? plugin.name;
+    const prev = names.get(name);
+    if (prev !== undefined) throw new PluginError(`plugin "${name}" is configured twice (modules ${prev} and ${config.module}); give one a distinct "name"`);
+    names.set(name, config.module);
+    const validate = compileOptions(ajv, plugin, name);
+    const options = validate(config.options);
+    const dataDir = join(ctx.dataDir, 'plugins', name);
+    await mkdir(dataDir, { recursive: true }).catch((err: Error) => {
+      throw new PluginError(`plugin "${name}": cannot create its data directory ${dataDir}: ${err.message}`);
+    });
+    const logger = ctx.logger.child({ plugin: name });
+    const slot: PluginSlot = { name, logger, state: 'loaded', instance: {} };
+    const pctx = new Context(name, options, logger, dataDir, ctx.model, ctx.identity);
+    entries.push({ config, plugin, slot, ctx: pctx, validate, optionsKey: stableKey(options) });
+  }
+  for (const e of entries) e.slot.instance = await setUp(e.plugin, e.ctx, e.slot.name, startLimit(e.plugin, ctx));
+  let registry: HandlerRegistry;
+  try {
+    registry = HandlerRegistry.build(
+      entries.map((e) => e.slot),
+      ctx.model,
+      ctx.identity,
+    );
+  } catch (err) {
+    throw new PluginError((err as Error).message);
+  }
+  for (const e of entries) e.ctx.owned = registry.ownedBy.get(e.slot) ?? [];
+  return new Host(entries, registry, ctx);
+}
+
+class Host implements PluginHost {
+  readonly names: readonly string[];
+  private upstream: Upstream | undefined;
+
+  constructor(
+    private readonly entries: Entry[],
+    readonly registry: HandlerRegistry,
+    private readonly ctx: LoadContext,
+  ) {
+    this.names = entries.map((e) => e.slot.name);
+  }
+
+  async start(upstream: Upstream, timeoutMs?: number): Promise<void> {
+    this.upstream = upstream;
+    const started: Entry[] = [];
+    for (const e of this.entries) {
+      try {
+        await this.startOne(e, timeoutMs ?? startLimit(e.plugin, this.ctx));
+      } catch (err) {
+        e.slot.state = 'stopped';
+        e.ctx.abort();
+        for (const s of started.reverse()) await this.stopOne(s, stopLimit(s.plugin, this.ctx));
+        throw err;
+      }
+      started.push(e);
+    }
+  }
+
+  async stop(timeoutMs?: number): Promise<void> {
+    for (const e of [...this.entries].reverse()) {
+      if (e.slot.state === 'running' || e.slot.state === 'starting') await this.stopOne(e, timeoutMs ?? stopLimit(e.plugin, this.ctx));
+    }
+  }
+
+  async reload(configs: PluginConfig[]): Promise<void> {
+    const next = withPropertyStore(configs);
+    const byName = new Map(this.entries.map((e) => [e.slot.name, e]));
+    const changes: { entry: Entry; options: unknown; key: string }[] = [];
+    const seen = new Set<string>();
+    for (const config of next) {
+      const name = config.name ?? (await resolvePlugin(config, this.ctx.configDir)).name;
+      const entry = byName.get(name);
+      if (!entry) throw new PluginError(`reload cannot add plugin "${name}"; restart the agent`);
+      if (entry.config.module !== config.module) throw new PluginError(`reload cannot change the module of plugin "${name}"; restart the agent`);
+      seen.add(name);
+      const options = entry.validate(config.options);
+      const key = stableKey(options);
+      if (key !== entry.optionsKey) changes.push({ entry, options, key });
+    }
+    for (const name of byName.keys()) if (!seen.has(name)) throw new PluginError(`reload cannot remove plugin "${name}"; restart the agent`);
+
+    // Prepare everything that can fail before changing anything: a refused reload leaves all plugins as they were.
+    const prepared = new Map<Entry, { ctx: Context; inst: PluginInstance<unknown> }>();
+    for (const { entry, options } of changes) {
+      const { slot, plugin } = entry;
+      if (slot.instance.reload) continue;
+      const ctx = entry.ctx.renew(options);
+      const inst = await setUp(plugin, ctx, slot.name, startLimit(plugin, this.ctx));
+      if (HandlerRegistry.claimsSignature(inst) !== HandlerRegistry.claimsSignature(slot.instance)) {
+        throw new PluginError(`plugin "${slot.name}": new options change its claims; restart the agent to apply them`);
+      }
+      prepared.set(entry, { ctx, inst });
+    }
+
+    for (const { entry, options, key } of changes) {
+      const { slot, plugin } = entry;
+      const limit = startLimit(plugin, this.ctx);
+      const next = prepared.get(entry);
+      if (!next) {
+        await withTimeout(Promise.resolve().then(() => slot.instance.reload?.(options)), limit, `plugin "${slot.name}" did not reload within ${limit} ms`, slot.name, 'failed to reload');
+        entry.ctx.options = options;
+      } else {
+        const wasRunning = slot.state === 'running';
+        if (wasRunning) await this.stopOne(entry, stopLimit(plugin, this.ctx));
+        entry.ctx = next.ctx;
+        slot.instance = next.inst;
+        if (wasRunning) await this.startOne(entry, limit);
+      }
+      entry.config = { ...entry.config, options };
+      entry.optionsKey = key;
+      slot.logger.info('options reloaded');
+    }
+  }
+
+  private async startOne(e: Entry, limit: number): Promise<void> {
+    if (!this.upstream) throw new PluginError('plugins started without an upstream');
+    e.ctx.bind(this.upstream);
+    e.slot.state = 'starting';
+    const inst = e.slot.instance;
+    await withTimeout(
+      Promise.resolve().then(() => inst.start?.(e.ctx)),
+      limit,
+      `plugin "${e.slot.name}" did not start within ${limit} ms`,
+      e.slot.name,
+      'failed to start',
+    );
+    e.slot.state = 'running';
+    e.slot.logger.debug('started');
+  }
+
+  private async stopOne(e: Entry, limit: number): Promise<void> {
+    e.slot.state = 'stopping';
+    e.ctx.abort();
+    const inst = e.slot.instance;
+    try {
+      await withTimeout(Promise.resolve().then(() => inst.stop?.()), limit, `plugin "${e.slot.name}" did not stop within ${limit} ms`, e.slot.name, 'failed to stop');
+    } catch (err) {
+      e.slot.logger.warn({ err }, (err as Error).message);
+    }
+    e.slot.state = 'stopped';
+  }
+}
+
+/** The context object a plugin sees. */
+class Context implements PluginContext<unknown> {
+  owned: readonly string[] = [];
+  private bound: Upstream | undefined;
+  private readonly controller = new AbortController();
+
+  constructor(
+    readonly name: string,
+    public options: unknown,
+    readonly logger: Logger,
+    readonly dataDir: string,
+    readonly model: CompiledThingModel,
+    readonly identity: DeviceIdentity,
+  ) {}
+
+  get upstream(): Upstream {
+    if (!this.bound) throw new PluginError(`plugin "${this.name}": ctx.upstream is usable from start() on, not during setup()`);
+    return this.bound;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  ownedProperties(): readonly string[] {
+    return this.owned;
+  }
+
+  bind(upstream: Upstream): void {
+    this.bound = upstream;
+  }
+
+  abort(): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new Error(`plugin "${this.name}" stopped`));
+  }
+
+  /** A fresh context (new signal, new options) for setting the plugin up again. */
+  renew(options: unknown): Context {
+    const c = new Context(this.name, options, this.logger, this.dataDir, this.model, this.identity);
+    c.owned = this.owned;
+    c.bound = this.bound;
+    return c;
+  }
+}
+
+function withPropertyStore(configs: PluginConfig[]): PluginConfig[] {
+  if (!Array.isArray(configs)) throw new PluginError('handlers: expected a list of {module, name?, options?}');
+  const has = configs.some((c) => c.module === 'property-store');
+  return has ? configs : [...configs, { module: 'property-store' }];
+}
+
+async function resolvePlugin(config: PluginConfig, configDir: string): Promise<AnyPlugin> {
+  if (!config || typeof config.module !== 'string' || config.module === '') throw new PluginError('handlers: every entry needs a "module"');
+  if (config.plugin !== undefined) {
+    if (!isPlugin(config.plugin)) throw new PluginError(`plugin "${config.module}": not a plugin (expected an object with "name" and "setup")`);
+    return config.plugin;
+  }
+  const builtin = BUILTINS[config.module];
+  if (builtin) return builtin;
+  const path = isAbsolute(config.module) ? config.module : resolve(configDir, config.module);
+  let mod: unknown;
+  try {
+    mod = await import(path);
+  } catch (err) {
+    throw new PluginError(`plugin "${config.module}": cannot load ${path}: ${firstLine((err as Error).message)}`);
+  }
+  const m = mod as { default?: unknown; plugin?: unknown };
+  for (const candidate of [m.default, m.plugin, (m.default as { default?: unknown } | undefined)?.default, mod]) {
+    if (isPlugin(candidate)) return candidate;
+  }
+  throw new PluginError(`plugin "${config.module}": ${path} exports no plugin (expected an object with "name" and "setup")`);
+}
+
+function isPlugin(x: unknown): x is AnyPlugin {
+  return typeof x === 'object' && x !== null && typeof (x as AnyPlugin).name === 'string' && typeof (x as AnyPlugin).setup === 'function';
+}
+
+function compileOptions(ajv: Ajv, plugin: AnyPlugin, name: string): (options: unknown) => unknown {
+  const schema = plugin.optionsSchema ?? { type: 'object' };
+  let check: ReturnType<Ajv['compile']>;
+  try {
+    check = ajv.compile(schema);
+  } catch (err) {
+    throw new PluginError(`plugin "${name}": invalid options schema: ${firstLine((err as Error).message)}`);
+  }
+  return (options: unknown) => {
+    // Defaults are written into the value, so work on a copy of the configuration.
+    const value = options === undefined ? {} : structuredClone(options);
+    if (!check(value)) throw new PluginError(`plugin "${name}": ${describeOptionError(check.errors?.[0])}`);
+    return value;
+  };
+}
+
+function describeOptionError(e: ErrorObject | undefined): string {
+  if (!e) return 'invalid options';
+  const path = e.instancePath.split('/').slice(1).join('.');
+  if (e.keyword === 'required') {
+    const key = path ? `${path}.${String(e.params.missingProperty)}` : String(e.params.missingProperty);
+    return `option "${key}" is required`;
+  }
+  if (e.keyword === 'additionalProperties') {
+    const key = path ? `${path}.${String(e.params.additionalProperty)}` : String(e.params.additionalProperty);
+    return `option "${key}" is not allowed`;
+  }
+  return path ? `option "${path}" ${e.message ?? 'is invalid'}` : `options ${e.message ?? 'are invalid'}`;
+}
+
+async function setUp(plugin: AnyPlugin, ctx: Context, name: string, limit: number): Promise<PluginInstance<unknown>> {
+  const inst = await withTimeout(
+    Promise.resolve().then(() => plugin.setup(ctx)),
+    limit,
+    `plugin "${name}" did not set up within ${limit} ms`,
+    name,
+    'failed to set up',
+  );
+  if (typeof inst !== 'object' || inst === null) throw new PluginError(`plugin "${name}": setup() returned no instance object`);
+  return inst as PluginInstance<unknown>;
+}
+
+function startLimit(plugin: AnyPlugin, ctx: LoadContext): number {
+  return plugin.startTimeoutMs ?? ctx.startTimeoutMs ?? DEFAULT_START_MS;
+}
+
+function stopLimit(plugin: AnyPlugin, ctx: LoadContext): number {
+  return plugin.stopTimeoutMs ?? ctx.stopTimeoutMs ?? DEFAULT_STOP_MS;
+}
+
+/** Races `p` against a timer; failures become `PluginError`s naming the plugin. */
+async function withTimeout<T>(p: Promise<T>, ms: number, timeoutMessage: string, name: string, failed = 'failed'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PluginError(timeoutMessage)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } catch (err) {
+    if (err instanceof PluginError) throw err;
+    throw new PluginError(`plugin "${name}" ${failed}: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return i < 0 ? s : s.slice(0, i);
+}
+
+/** A key that is equal for equal JSON values whatever their key order. */
+function stableKey(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : val,
+  );
+}

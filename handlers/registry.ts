@@ -1,0 +1,171 @@
+/**
+ * The claims table: which plugin handles which property, service, custom topic and RRPC topic. Built once when
+ * the plugins are loaded; the router reads it on every message. Conflicts and unknown identifiers are reported
+ * here, naming the plugins and identifiers involved.
+ */
+import type { Logger } from 'pino';
+import type { CompiledThingModel } from '../thing-model';
+import { deviceTopics, type DeviceIdentity } from '../thing-model/wire';
+import { compileFilter, filterSyntaxError, hasWildcard } from '../agent/router/topic-filter';
+import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from './api';
+
+export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** One loaded plugin instance. `instance` is replaced when a reload sets the plugin up again. */
+export interface PluginSlot {
+  readonly name: string;
+  readonly logger: Logger;
+  state: PluginState;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  instance: PluginInstance<any>;
+}
+
+/** A custom-topic claim resolved to its full filter. */
+export interface CustomTopicRoute {
+  readonly slot: PluginSlot;
+  /** The claim's key, as the plugin wrote it. */
+  readonly key: string;
+  /** The full filter, `/{pk}/{dn}/user/...`. */
+  readonly filter: string;
+  readonly qos: 0 | 1;
+  /** Present for wildcard filters. */
+  readonly pattern?: RegExp;
+}
+
+/** A custom-topic RRPC claim resolved to its full custom topic. */
+export interface RrpcTopicRoute {
+  readonly slot: PluginSlot;
+  readonly key: string;
+  /** The full custom topic, with its leading slash. */
+  readonly topic: string;
+  readonly pattern?: RegExp;
+}
+
+/** Thrown when claims conflict or name what the Thing Model lacks. */
+export class ClaimError extends Error {
+  override readonly name = 'ClaimError';
+}
+
+/** Implicit TSL entries that are not services a plugin can implement (alink-protocol.md §5.4). */
+const IMPLICIT_METHODS = new Set(['thing.service.property.set', 'thing.service.property.get']);
+
+export class HandlerRegistry {
+  /** rw property → owning plugin. */
+  readonly properties = new Map<string, PluginSlot>();
+  /** Properties per plugin (what `ownedProperties()` returns). */
+  readonly ownedBy = new Map<PluginSlot, string[]>();
+  readonly services = new Map<string, PluginSlot>();
+  readonly customTopics: CustomTopicRoute[] = [];
+  readonly rrpcTopics: RrpcTopicRoute[] = [];
+  rawRrpc: PluginSlot | undefined;
+
+  /** Builds the table from freshly set-up plugins; throws `ClaimError` on the first problem. */
+  static build(slots: readonly PluginSlot[], model: CompiledThingModel, identity: DeviceIdentity): HandlerRegistry {
+    const r = new HandlerRegistry();
+    const userPrefix = deviceTopics(identity).userPrefix;
+    const rw = model.model.properties.filter((p) => p.accessMode === 'rw').map((p) => p.identifier);
+    let wildcardOwner: PluginSlot | undefined;
+
+    for (const slot of slots) {
+      const inst = slot.instance;
+      const who = `plugin "${slot.name}"`;
+      const ids = inst.properties?.ids;
+      if (inst.properties && ids !== '*' && !Array.isArray(ids)) throw new ClaimError(`${who}: properties.ids must be a list of identifiers or '*'`);
+      if (ids === '*') {
+        if (wildcardOwner) throw new ClaimError(`both plugin "${wildcardOwner.name}" and ${who} claim every unclaimed property ('*')`);
+        wildcardOwner = slot;
+      } else if (ids) {
+        for (const id of ids) {
+          const p = model.property(id);
+          if (!p) throw new ClaimError(`${who} claims property "${id}", which the Thing Model does not define`);
+          if (p.accessMode !== 'rw') throw new ClaimError(`${who} claims property "${id}" for set, but it is read-only`);
+          const other = r.properties.get(id);
+          if (other) throw new ClaimError(`property "${id}" is claimed by both plugin "${other.name}" and ${who}`);
+          r.properties.set(id, slot);
+        }
+      }
+      if (inst.properties && typeof inst.properties.apply !== 'function') throw new ClaimError(`${who}: properties.apply is not a function`);
+
+      for (const [id, fn] of Object.entries(inst.services ?? {})) {
+        const s = model.service(id);
+        if (!s || IMPLICIT_METHODS.has(s.method)) throw new ClaimError(`${who} claims service "${id}", which the Thing Model does not define`);
+        if (typeof fn !== 'function') throw new ClaimError(`${who}: service "${id}" handler is not a function`);
+        const other = r.services.get(id);
+        if (other) throw new ClaimError(`service "${id}" is claimed by both plugin "${other.name}" and ${who}`);
+        r.services.set(id, slot);
+      }
+
+      for (const [key, claim] of Object.entries(inst.customTopics ?? {})) {
+        const filter = fullUserTopic(key, userPrefix, `${who} custom topic "${key}"`);
+        const err = filterSyntaxError(filter);
+        if (err) throw new ClaimError(`${who} custom topic "${key}": ${err}`);
+        if (!customHandler(claim)) throw new ClaimError(`${who} custom topic "${key}": handler is not a function`);
+        const other = r.customTopics.find((c) => c.filter === filter);
+        if (other) throw new ClaimError(`custom topic "${filter}" is claimed by both plugin "${other.slot.name}" and ${who}`);
+        const qos = typeof claim === 'function' ? 1 : (claim.qos ?? 1);
+        r.customTopics.push({ slot, key, filter, qos, pattern: hasWildcard(filter) ? compileFilter(filter) : undefined });
+      }
+
+      const rrpc = inst.rrpc;
+      if (rrpc?.raw) {
+        if (typeof rrpc.raw !== 'function') throw new ClaimError(`${who}: rrpc.raw is not a function`);
+        if (r.rawRrpc) throw new ClaimError(`raw RRPC is claimed by both plugin "${r.rawRrpc.name}" and ${who}`);
+        r.rawRrpc = slot;
+      }
+      for (const [key, fn] of Object.entries(rrpc?.topics ?? {})) {
+        const topic = fullUserTopic(key, userPrefix, `${who} RRPC topic "${key}"`);
+        const err = filterSyntaxError(topic);
+        if (err) throw new ClaimError(`${who} RRPC topic "${key}": ${err}`);
+        if (typeof fn !== 'function') throw new ClaimError(`${who} RRPC topic "${key}": handler is not a function`);
+        const other = r.rrpcTopics.find((c) => c.topic === topic);
+        if (other) throw new ClaimError(`RRPC topic "${topic}" is claimed by both plugin "${other.slot.name}" and ${who}`);
+        r.rrpcTopics.push({ slot, key, topic, pattern: hasWildcard(topic) ? compileFilter(topic) : undefined });
+      }
+    }
+
+    if (wildcardOwner) for (const id of rw) if (!r.properties.has(id)) r.properties.set(id, wildcardOwner);
+    for (const [id, slot] of r.properties) {
+      const list = r.ownedBy.get(slot);
+      if (list) list.push(id);
+      else r.ownedBy.set(slot, [id]);
+    }
+    return r;
+  }
+
+  /**
+   * A string listing every claim, for checking that a reload did not change them (the subscriptions were made
+   * from the old ones).
+   */
+  static claimsSignature(inst: PluginInstance<unknown>): string {
+    const ids = inst.properties?.ids;
+    return JSON.stringify([
+      ids === '*' ? '*' : [...(ids ?? [])].sort(),
+      Object.keys(inst.services ?? {}).sort(),
+      Object.entries(inst.customTopics ?? {})
+        .map(([k, c]) => `${k}:${typeof c === 'function' ? 1 : (c.qos ?? 1)}`)
+        .sort(),
+      Boolean(inst.rrpc?.raw),
+      Object.keys(inst.rrpc?.topics ?? {}).sort(),
+    ]);
+  }
+}
+
+/** The handler of a custom-topic claim in either form. */
+export function customHandler(claim: CustomTopicHandler | CustomTopicClaim | undefined): CustomTopicHandler | undefined {
+  if (typeof claim === 'function') return claim;
+  if (claim && typeof claim.handler === 'function') return claim.handler;
+  return undefined;
+}
+
+export function rrpcTopicHandler(slot: PluginSlot, key: string): RrpcHandler | undefined {
+  return slot.instance.rrpc?.topics?.[key];
+}
+
+function fullUserTopic(key: string, userPrefix: string, what: string): string {
+  if (!key.startsWith('/')) {
+    if (key === '') throw new ClaimError(`${what}: empty`);
+    return userPrefix + key;
+  }
+  if (!key.startsWith(userPrefix) || key.length === userPrefix.length) throw new ClaimError(`${what}: not under ${userPrefix}`);
+  return key;
+}

@@ -1,0 +1,28 @@
+/** The cloud API actions the simulator implements, one file each. */
+import { getDeviceStatus } from './get-device-status';
+import { invokeThingService } from './invoke-thing-service';
+import { invokeThingsService } from './invoke-things-service';
+import { pub } from './pub';
+import { queryDeviceEventData } from './query-device-event-data';
+import { queryDevicePropertyStatus } from './query-device-property-status';
+import { registerDevice } from './register-device';
+import { rrpc } from './rrpc';
+import { setDeviceProperty } from './set-device-property';
+import { setDevicesProperty } from './set-devices-property';
+import type { ApiAction } from './types';
+
+export const API_ACTIONS: readonly ApiAction<never>[] = [
+  setDeviceProperty,
+  setDevicesProperty,
+  rrpc,
+  invokeThingService,
+  invokeThingsService,
+  pub,
+  getDeviceStatus,
+  queryDevicePropertyStatus,
+  queryDeviceEventData,
+  registerDevice,
+] as unknown as readonly ApiAction<never>[];
+
+export { Dispatcher } from './dispatcher';
+export type { ApiAction, ApiDeps } from './types';

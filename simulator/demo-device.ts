@@ -1,0 +1,107 @@
+/**
+ * A minimal device for the demo, on raw MQTT.js: answers property sets with set_reply 200 (then posts the new
+ * values), async services with `{id}_reply`, sync services and raw RRPC on the RRPC response topic, and posts a
+ * few readings when it connects. The demo takes any device with the same shape (the real agent, later).
+ */
+import { connect, MqttClient } from 'mqtt';
+import { buildCredentials, deviceTopics, parseTopic } from '../thing-model/wire';
+
+export interface DemoDeviceInfo {
+  mqttUrl: string;
+  productKey: string;
+  deviceName: string;
+  deviceSecret: string;
+  tslPath: string;
+}
+
+export interface RunningDevice {
+  stop(): Promise<void>;
+}
+
+/** Canned outputs for the example TSL's services. */
+function serviceOutput(serviceId: string, params: Record<string, unknown>): Record<string, unknown> {
+  switch (serviceId) {
+    case 'Calibrate':
+      return { Success: 1, Offset: 0.25, CalibratedAt: String(Date.now()), Message: `calibrated against ${String(params.ReferenceValue)}` };
+    case 'ReadChannels':
+      return { Readings: (Array.isArray(params.Channels) ? params.Channels : []).map((c) => ({ ChannelId: c, Value: 21.5 })) };
+    case 'ExportLogs':
+      return { Location: 'oss://demo/logs.tgz', Lines: 42 };
+    default:
+      return {};
+  }
+}
+
+export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) => void = () => undefined): Promise<RunningDevice> {
+  const id = { productKey: info.productKey, deviceName: info.deviceName };
+  const topics = deviceTopics(id);
+  const creds = buildCredentials({
+    ...id,
+    deviceSecret: info.deviceSecret,
+    signMethod: 'hmacsha256',
+    secureMode: 3,
+    timestamp: Date.now(),
+    extra: { ext: '1' },
+  });
+  const client: MqttClient = connect(info.mqttUrl, { ...creds, clean: false, keepalive: 60, reconnectPeriod: 1000 });
+  let nextId = 1;
+  const publish = (topic: string, body: unknown) => client.publish(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 0 });
+  const post = (params: Record<string, unknown>) =>
+    publish(topics.propertyPost, { id: String(nextId++), version: '1.0', params, method: 'thing.event.property.post' });
+
+  client.on('message', (topic, payload) => {
+    const kind = parseTopic(topic);
+    let req: { id?: string; params?: Record<string, unknown>; method?: string } | undefined;
+    try {
+      req = JSON.parse(payload.toString('utf8')) as typeof req;
+    } catch {
+      req = undefined;
+    }
+    switch (kind.kind) {
+      case 'propertySet':
+        log(`device: property set ${JSON.stringify(req?.params)}`);
+        publish(topics.propertySetReply, { id: req?.id, code: 200, data: {} });
+        if (req?.params) post(req.params);
+        return;
+      case 'service':
+        log(`device: async service ${kind.serviceId} ${JSON.stringify(req?.params)}`);
+        publish(topics.serviceReply(kind.serviceId), { id: req?.id, code: 200, data: serviceOutput(kind.serviceId, req?.params ?? {}) });
+        return;
+      case 'rrpcRequest': {
+        const method = req?.method ?? '';
+        if (method.startsWith('thing.service.')) {
+          const serviceId = method.slice('thing.service.'.length);
+          log(`device: sync service ${serviceId} ${JSON.stringify(req?.params)}`);
+          publish(topics.rrpcResponse(kind.messageId), { id: req?.id, code: 200, data: serviceOutput(serviceId, req?.params ?? {}) });
+        } else {
+          log(`device: raw RRPC ${payload.toString('utf8')}`);
+          publish(topics.rrpcResponse(kind.messageId), { echo: payload.toString('utf8'), at: Date.now() });
+        }
+        return;
+      }
+      case 'extRrpc':
+        publish(topic, payload.toString('utf8'));
+        return;
+      default:
+        log(`device: message on ${topic}: ${payload.toString('utf8')}`);
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    client.once('error', onError);
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolve();
+    });
+  });
+  client.on('error', (e) => log(`device: MQTT error ${e.message}`));
+  await client.subscribeAsync({
+    [topics.propertySet]: { qos: 1 },
+    [topics.serviceFilter]: { qos: 1 },
+    [topics.rrpcRequestFilter]: { qos: 0 },
+    [`${topics.userPrefix}#`]: { qos: 0 },
+  });
+  post({ Temperature: 21.5, Humidity: 48.25, PM25: 12, FirmwareVersion: '1.4.2', ReportInterval: 60, WorkMode: 1 });
+  return { stop: () => client.endAsync().then(() => undefined) };
+}

@@ -1,0 +1,27 @@
+/**
+ * The simulator's events, for tests and tools that watch what devices do. `CloudSimulator` is this emitter:
+ * `sim.on('deviceReply', (r) => ...)`.
+ */
+import { EventEmitter } from 'node:events';
+import type { DeviceReply } from './state/device-state';
+
+export interface SimulatorEvents {
+  /** Both URLs listen. */
+  ready: [{ httpUrl: string; mqttUrl: string }];
+  /** A device connected (embedded), or sent its first message after a silence (external). */
+  deviceOnline: [{ productKey: string; deviceName: string; clientId?: string }];
+  /** A device's connection ended (embedded only); `graceful` when it sent DISCONNECT. */
+  deviceOffline: [{ productKey: string; deviceName: string; graceful: boolean }];
+  /** A device answered a platform request: set_reply, a service _reply, an RRPC response. */
+  deviceReply: [DeviceReply];
+  /** A property post arrived and was answered with `code`. */
+  propertyPost: [{ productKey: string; deviceName: string; id: string; params: unknown; code: number; message?: string }];
+  /** An event post arrived and was answered with `code`. */
+  eventPost: [{ productKey: string; deviceName: string; eventId: string; id: string; params: unknown; code: number; message?: string }];
+  /** Any other upstream message (custom `/user/` topics and the like). */
+  deviceMessage: [{ productKey?: string; deviceName?: string; topic: string; payload: Buffer }];
+  /** The platform sent something to a device. */
+  downstream: [{ topic: string; payload: Buffer; qos: 0 | 1 }];
+}
+
+export type SimulatorEventBus = EventEmitter<SimulatorEvents>;

@@ -1,0 +1,225 @@
+/**
+ * The embedded Alink broker (aedes, MQTT 3.1.1): authenticates devices the Alink way, enforces per-device topic
+ * permissions, QoS 0/1 only, a payload size limit and a subscription count limit, keeps one live connection
+ * per device identity (pk+dn, whatever the clientId), and hands device traffic to the platform.
+ *
+ * Sessions (clean=false subscriptions and queued QoS 1 messages) live in one aedes persistence object that
+ * outlives broker restarts: the official device SDK never re-subscribes after a reconnect (wire/README.md §3.7),
+ * so a simulator that lost sessions would leave SDK devices deaf.
+ *
+ * Devices never receive each other's publishes (or their own): only the platform, and configured service clients,
+ * send to devices. Service clients (config mqtt.serviceClients) may publish and subscribe anywhere; they stand in
+ * for server-side consumers in tests and benchmarks.
+ */
+import { AedesPublishPacket, Client, createBroker, PublishPacket, Subscription } from 'aedes';
+import type Aedes from 'aedes';
+import { createServer, Server, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { DeviceId, mayPublish, maySubscribe } from './acl';
+import { checkDeviceConnect } from './auth';
+import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  port: number;
+  maxPayloadBytes: number;
+  maxSubscriptions: number;
+  keepaliveMin: number;
+  keepaliveMax: number;
+  serviceClients: { username: string; password: string }[];
+  secretOf(productKey: string, deviceName: string): string | undefined;
+  sink: UplinkSink;
+  logger: Logger;
+}
+
+type Session =
+  | { kind: 'device'; id: DeviceId; keepalive: number; clientParams: Record<string, string>; subscriptions: Set<string> }
+  | { kind: 'service' };
+
+type AuthError = Error & { returnCode: number };
+
+function authError(returnCode: number, reason: string): AuthError {
+  return Object.assign(new Error(reason), { returnCode });
+}
+
+export class EmbeddedBroker implements MqttLink {
+  readonly mode = 'embedded' as const;
+  private broker?: Aedes;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private persistence: unknown;
+  private boundPort?: number;
+  private readonly sessions = new WeakMap<Client, Session>();
+  private readonly connectKeepalive = new WeakMap<Client, number>();
+  /** The live connection of each device identity. */
+  private readonly byIdentity = new Map<string, Client>();
+  /** What kind of client published a packet, by clientId (aedes keeps only the id on a forwarded packet). */
+  private readonly kindByClientId = new Map<string, 'device' | 'service'>();
+
+  constructor(private readonly opts: EmbeddedBrokerOptions) {}
+
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  async start(): Promise<string> {
+    const broker = this.createAedes();
+    const server = createServer(broker.handle);
+    server.on('connection', (s) => {
+      s.setNoDelay(true);
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    // A restart binds the port it had, so devices reconnect to the URL they know.
+    const port = this.boundPort ?? this.opts.port;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.broker = broker;
+    this.server = server;
+    this.boundPort = (server.address() as AddressInfo).port;
+    return `mqtt://${this.opts.host}:${this.boundPort}`;
+  }
+
+  async stop(): Promise<void> {
+    const { broker, server } = this;
+    this.broker = undefined;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      if (broker) await new Promise<void>((r) => broker.close(() => r()));
+      for (const s of this.sockets) s.destroy();
+      await closed;
+    }
+    this.byIdentity.clear();
+    this.kindByClientId.clear();
+  }
+
+  /** Stops and starts the broker on the same port; sessions survive. */
+  async restart(downMs = 0): Promise<void> {
+    await this.stop();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.start();
+  }
+
+  publish(topic: string, payload: Buffer, opts: DownstreamOptions): Promise<void> {
+    const broker = this.broker;
+    if (!broker) return Promise.reject(new Error('the embedded broker is not running'));
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: opts.qos, retain: false, dup: false };
+    return new Promise((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Whether a device identity has a live connection, and its clientId parameters. */
+  connection(id: DeviceId): { clientId: string; clientParams: Record<string, string> } | undefined {
+    const c = this.byIdentity.get(`${id.productKey}/${id.deviceName}`);
+    const s = c && this.sessions.get(c);
+    return c && s?.kind === 'device' ? { clientId: c.id, clientParams: s.clientParams } : undefined;
+  }
+
+  private createAedes(): Aedes {
+    const log = this.opts.logger;
+    const broker = createBroker({
+      persistence: this.persistence,
+      // Alink client ids carry the signing parameters and run far past MQTT 3.1's 23 characters.
+      maxClientsIdLength: 256,
+      preConnect: (client, packet, cb) => {
+        this.connectKeepalive.set(client, packet.keepalive ?? 0);
+        cb(null, true);
+      },
+      authenticate: (client, username, password, cb) => {
+        const service = this.opts.serviceClients.find((s) => s.username === username && password?.toString('utf8') === s.password);
+        if (service) {
+          this.sessions.set(client, { kind: 'service' });
+          this.kindByClientId.set(client.id, 'service');
+          cb(null, true);
+          return;
+        }
+        const outcome = checkDeviceConnect(
+          { clientId: client.id, username, password, keepalive: this.connectKeepalive.get(client) ?? 0 },
+          { keepaliveMin: this.opts.keepaliveMin, keepaliveMax: this.opts.keepaliveMax, secretOf: this.opts.secretOf },
+        );
+        if (!outcome.ok) {
+          log.warn({ clientId: client.id, username, returnCode: outcome.returnCode, reason: outcome.reason }, 'device connect refused');
+          cb(authError(outcome.returnCode, outcome.reason) as never, false);
+          return;
+        }
+        const id = { productKey: outcome.productKey, deviceName: outcome.deviceName };
+        this.sessions.set(client, { kind: 'device', id, keepalive: outcome.keepalive, clientParams: outcome.params, subscriptions: new Set() });
+        this.kindByClientId.set(client.id, 'device');
+        cb(null, true);
+      },
+      authorizePublish: (client, packet, cb) => {
+        const s = client ? this.sessions.get(client) : undefined;
+        if (!s || s.kind === 'service') return cb(null);
+        const refuse = (reason: string) => {
+          log.warn({ clientId: client?.id, topic: packet.topic, reason }, 'device publish refused; closing the connection');
+          cb(new Error(reason));
+        };
+        if (packet.qos === 2) return refuse('QoS 2 is not supported');
+        const size = packet.payload?.length ?? 0;
+        if (size > this.opts.maxPayloadBytes) return refuse(`payload of ${size} bytes exceeds the limit of ${this.opts.maxPayloadBytes}`);
+        if (!mayPublish(packet.topic, s.id)) return refuse(`topic ${packet.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
+        cb(null);
+      },
+      authorizeSubscribe: (client, sub, cb) => {
+        const s = this.sessions.get(client);
+        if (!s || s.kind === 'service') return cb(null, sub);
+        const refuse = (reason: string) => {
+          log.warn({ clientId: client.id, topic: sub.topic, reason }, 'device subscription refused');
+          cb(null, null);
+        };
+        if (sub.qos === 2) return refuse('QoS 2 is not supported');
+        if (!maySubscribe(sub.topic, s.id)) return refuse(`filter ${sub.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
+        if (!s.subscriptions.has(sub.topic) && s.subscriptions.size >= this.opts.maxSubscriptions) {
+          return refuse(`more than ${this.opts.maxSubscriptions} subscriptions`);
+        }
+        s.subscriptions.add(sub.topic);
+        cb(null, sub as Subscription);
+      },
+      authorizeForward: (client, packet: AedesPublishPacket) => {
+        const origin = (packet as AedesPublishPacket & { clientId?: string }).clientId;
+        if (origin === undefined || this.kindByClientId.get(origin) !== 'device') return packet;
+        return this.sessions.get(client)?.kind === 'service' ? packet : null;
+      },
+    });
+    this.persistence = (broker as unknown as { persistence: unknown }).persistence;
+
+    broker.on('client', (client) => {
+      const s = this.sessions.get(client);
+      if (s?.kind !== 'device') return;
+      const key = `${s.id.productKey}/${s.id.deviceName}`;
+      const older = this.byIdentity.get(key);
+      this.byIdentity.set(key, client);
+      if (older && older !== client && !older.closed) {
+        log.info({ device: key, older: older.id, newer: client.id }, 'same device logged in again; closing the older connection');
+        older.close();
+      }
+      this.opts.sink.deviceConnected(s.id, { clientId: client.id, keepalive: s.keepalive, clientParams: s.clientParams });
+    });
+    broker.on('clientDisconnect', (client) => {
+      const s = this.sessions.get(client);
+      if (s?.kind !== 'device') return;
+      const key = `${s.id.productKey}/${s.id.deviceName}`;
+      if (this.byIdentity.get(key) !== client) return;
+      this.byIdentity.delete(key);
+      const graceful = (client as Client & { _disconnected?: boolean })._disconnected === true;
+      this.opts.sink.deviceDisconnected(s.id, { clientId: client.id, graceful });
+    });
+    broker.on('unsubscribe', (topics, client) => {
+      const s = this.sessions.get(client);
+      if (s?.kind === 'device') for (const t of topics) s.subscriptions.delete(t);
+    });
+    broker.on('publish', (packet, client) => {
+      const s = client ? this.sessions.get(client) : undefined;
+      if (s?.kind === 'device') this.opts.sink.uplink(packet.topic, packet.payload as Buffer, s.id);
+    });
+    broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+    broker.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
+    return broker;
+  }
+}
