@@ -8,8 +8,8 @@
 #   SIM_HTTP_PORT       HTTP API port                    (default 8080)
 #   SIM_MQTT_PORT       MQTT port                        (default 1883)
 #   SIM_CMD             command that runs the simulator  (default: node /app/dist/simulator/cli.js serve ...)
-#   AGENT_CONFIG        agent config file                (default /app/deploy/agent.config.json)
-#   AGENT_CMD           command that runs the agent      (default: node /app/dist/agent/cli/main.js --config "$AGENT_CONFIG")
+#   AGENT_CONFIG        agent config file                (default /app/agent.config.json)
+#   AGENT_CMD           command that runs the agent      (default: node /app/dist/agent/cli/main.js run --config "$AGENT_CONFIG")
 #   SIM_READY_TIMEOUT   seconds to wait for "ready"      (default 30)
 #   STOP_TIMEOUT        seconds between SIGTERM and SIGKILL when stopping (default 10)
 # The agent's environment gets SIM_HTTP_URL and SIM_MQTT_URL, read from the simulator's ready line.
@@ -19,8 +19,8 @@ SIM_CONFIG="${SIM_CONFIG:-/app/simulator/simulator.config.json}"
 SIM_HTTP_PORT="${SIM_HTTP_PORT:-8080}"
 SIM_MQTT_PORT="${SIM_MQTT_PORT:-1883}"
 SIM_CMD="${SIM_CMD:-node /app/dist/simulator/cli.js serve --config \"$SIM_CONFIG\" --host 0.0.0.0 --http-port $SIM_HTTP_PORT --mqtt-port $SIM_MQTT_PORT}"
-AGENT_CONFIG="${AGENT_CONFIG:-/app/deploy/agent.config.json}"
-AGENT_CMD="${AGENT_CMD:-node /app/dist/agent/cli/main.js --config \"$AGENT_CONFIG\"}"
+AGENT_CONFIG="${AGENT_CONFIG:-/app/agent.config.json}"
+AGENT_CMD="${AGENT_CMD:-node /app/dist/agent/cli/main.js run --config \"$AGENT_CONFIG\"}"
 SIM_READY_TIMEOUT="${SIM_READY_TIMEOUT:-30}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-10}"
 

@@ -4,7 +4,7 @@
  */
 import { connectAsync, MqttClient } from 'mqtt';
 import { startAedes, startMosquitto, waitFor, freePort } from './helpers/brokers';
-import { alinkAuth, captureLog, CapturedLog, DEVICE, makeOtherCa, makeTlsFiles, sleep } from './agent-support';
+import { alinkAuth as installAlinkAuth, AlinkAuthOptions, captureLog, CapturedLog, DEVICE, makeOtherCa, makeTlsFiles, sleep } from './agent-support';
 import { validateConfig, AgentConfig } from '../agent/config/load';
 import { Session, SessionStateChange } from '../agent/session/session';
 import { SessionError } from '../agent/session/errors';
@@ -63,6 +63,13 @@ async function cloudClient(url: string, protocolVersion: 4 | 5 = 4): Promise<Mqt
 }
 
 const allLogs: CapturedLog[] = [];
+/** Every CONNECT the brokers saw, to check below that no password reached a log line. */
+const allConnects: ReturnType<typeof installAlinkAuth>[] = [];
+function alinkAuth(aedes: Parameters<typeof installAlinkAuth>[0], opts?: AlinkAuthOptions) {
+  const seen = installAlinkAuth(aedes, opts);
+  allConnects.push(seen);
+  return seen;
+}
 function track(h: Harness): Harness {
   allLogs.push(h.log);
   return h;
@@ -75,8 +82,12 @@ afterEach(async () => {
 
 afterAll(() => {
   // Whatever happened above, no log line carried the secret or a password.
+  const passwords = allConnects.flat().map((c) => c.password);
+  expect(passwords.length).toBeGreaterThan(10);
   for (const l of allLogs) {
-    expect(l.text()).not.toContain(DEVICE.secret);
+    const text = l.text();
+    expect(text).not.toContain(DEVICE.secret);
+    for (const p of passwords) expect(text).not.toContain(p);
   }
 });
 

@@ -1,6 +1,6 @@
 /**
- * kill -9: a child process posts through the outbox and is SIGKILLed at random points, then restarted on the same
- * file, round after round. Every message whose publish promise resolved (the child printed it) must reach the
+ * kill -9: a child process posts through the outbox and is SIGKILLed at random points (before it connects, while it
+ * replays its backlog, while it sends new messages), then restarted on the same file, round after round. Every message whose publish promise resolved (the child printed it) must reach the
  * subscriber; duplicates are allowed by QoS 1 and counted.
  */
 import { spawn } from 'node:child_process';
@@ -102,10 +102,12 @@ describe('outbox under kill -9', () => {
 
     for (let round = 0; round < ROUNDS; round++) {
       const killAfter = 100 + Math.floor(rand() * 200);
+      // Connecting late builds a backlog first, so some kills land before the connection, some during its replay.
+      const connectDelay = Math.floor(rand() * 150);
       const run = await runChild(
         script,
         build.env,
-        [file, broker.url, topic, String(round), 'post', '2000'],
+        [file, broker.url, topic, String(round), 'post', '3000', String(connectDelay)],
         (line, kill) => {
           if (line.startsWith('READY')) {
             pendingAtStart.push(Number(line.split(' ')[1]));
@@ -118,7 +120,7 @@ describe('outbox under kill -9', () => {
       for (const id of run.durable) durable.add(id);
     }
 
-    const drain = await runChild(script, build.env, [file, broker.url, topic, 'drain', 'drain', '0'], () => undefined, 60_000);
+    const drain = await runChild(script, build.env, [file, broker.url, topic, 'drain', 'drain', '0', '0'], () => undefined, 60_000);
     expect({ code: drain.code, stderr: drain.stderr, last: drain.lines.at(-1) }).toEqual({ code: 0, stderr: '', last: 'DRAINED 0' });
 
     await waitFor(

@@ -9,7 +9,7 @@ const MAX_RENDERED = 80;
 export function renderValue(v: unknown): string {
   let s: string | undefined;
   if (v === undefined) return 'nothing';
-  if (typeof v === 'number') s = Number.isFinite(v) ? String(v) : String(v);
+  if (typeof v === 'number') s = String(v);
   else if (typeof v === 'bigint') s = `${v}n`;
   else if (typeof v === 'function' || typeof v === 'symbol') s = typeof v;
   else {

@@ -2,7 +2,8 @@
  * The TSL-aware serializer. float/double values must carry a decimal point on the wire (`10.0`, not `10`;
  * alink-protocol.md §3.4), which JSON.stringify cannot do. Per model, this precompiles one writer per property,
  * service output and event output that contains a float or double anywhere; everything else goes through
- * JSON.stringify unchanged, so the cost is paid only where floats sit.
+ * JSON.stringify unchanged, so the cost is paid only where floats sit. Like JSON.stringify, a writer throws on
+ * what JSON cannot hold at all (cycles, BigInt); envelopes are built by the agent, so that is a programming error.
  */
 import type { DataType, ParamDef, ThingModel } from './types';
 
@@ -45,13 +46,13 @@ function objectWriter(writers: ReadonlyMap<string, Writer>): Writer {
     if (!isPlainData(v)) return JSON.stringify(v);
     let s = '';
     for (const k in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
       const slot = slots.get(k);
-      let text: string | undefined;
       if (slot !== undefined) {
-        text = slot.write(v[k]);
+        const text = slot.write(v[k]);
         if (text !== undefined) s += `,${slot.quoted}:${text}`;
-      } else if (Object.prototype.hasOwnProperty.call(v, k)) {
-        text = JSON.stringify(v[k]);
+      } else {
+        const text = JSON.stringify(v[k]);
         if (text !== undefined) s += `,${JSON.stringify(k)}:${text}`;
       }
     }
@@ -100,12 +101,55 @@ function membersWriter(members: ParamDef[]): Writer | undefined {
   return objectWriter(new Map(members.map((m) => [m.identifier, anyWriter(m.dataType)])));
 }
 
+/** True when a value holds an integral float somewhere, the only thing JSON.stringify writes wrong. */
+type Probe = (v: unknown) => boolean;
+
+/**
+ * The probe of a data type, or undefined when it holds no float. Probes may say yes too often (the writer is
+ * then merely slower), never too rarely.
+ */
+function typeProbe(dt: DataType): Probe | undefined {
+  switch (dt.type) {
+    case 'float':
+    case 'double':
+      return (v) => typeof v === 'number' && Number.isInteger(v);
+    case 'struct':
+      return membersProbe(dt.specs);
+    case 'array': {
+      const item = typeProbe(dt.specs.item);
+      if (!item) return undefined;
+      return (v) => Array.isArray(v) && v.some(item);
+    }
+    default:
+      return undefined;
+  }
+}
+
+function membersProbe(members: ParamDef[]): Probe | undefined {
+  const probes = new Map<string, Probe>();
+  for (const m of members) {
+    const p = typeProbe(m.dataType);
+    if (p) probes.set(m.identifier, p);
+  }
+  if (probes.size === 0) return undefined;
+  return (v) => {
+    if (!isPlainData(v)) return false;
+    for (const [k, p] of probes) if (p(v[k])) return true;
+    return false;
+  };
+}
+
+/** A post value may also be `{value, time}`: probe both readings. */
+function timedProbe(p: Probe): Probe {
+  return (v) => p(v) || (isPlainData(v) && p(v.value));
+}
+
 /** A property post value: bare, or `{value, time}` whose `value` gets the property's writer. */
 function timedWriter(w: Writer, isStruct: boolean, memberIds: ReadonlySet<string>): Writer {
-  const wrapper = objectWriter(new Map([
-    ['value', w],
-    ['time', numberWriter],
-  ]));
+  const slots = new Map<string, Writer>();
+  slots.set('value', w);
+  slots.set('time', numberWriter);
+  const wrapper = objectWriter(slots);
   return (v) => {
     if (!isPlainData(v) || !Object.prototype.hasOwnProperty.call(v, 'value')) return w(v);
     for (const k in v) if (k !== 'value' && k !== 'time') return w(v);
@@ -121,27 +165,48 @@ function envelopeWriter(key: string, inner: Writer): (envelope: object) => strin
   return (envelope) => w(envelope) ?? 'null';
 }
 
-/** The serializers of one model. */
+/**
+ * The serializers of one model. Integral floats are what JSON.stringify gets wrong, and most posts carry none
+ * (21.37 prints fine), so each serializer first probes the float positions and hands the envelope to the native
+ * JSON.stringify when nothing needs a ".0"; only otherwise does the precompiled writer run.
+ */
 export class ModelSerializer {
   private readonly post: (envelope: object) => string;
   private readonly events = new Map<string, (envelope: object) => string>();
   private readonly replies = new Map<string, (envelope: object) => string>();
 
   constructor(model: ThingModel) {
-    const props = new Map<string, Writer>();
+    const writers = new Map<string, Writer>();
+    const probes = new Map<string, Probe>();
     for (const p of model.properties) {
+      const probe = typeProbe(p.dataType);
+      if (!probe) continue;
+      probes.set(p.identifier, timedProbe(probe));
       const ids = new Set(p.dataType.type === 'struct' ? p.dataType.specs.map((m) => m.identifier) : []);
-      props.set(p.identifier, timedWriter(anyWriter(p.dataType), p.dataType.type === 'struct', ids));
+      writers.set(p.identifier, timedWriter(typeWriter(p.dataType) as Writer, p.dataType.type === 'struct', ids));
     }
-    const anyFloat = model.properties.some((p) => typeWriter(p.dataType));
-    this.post = anyFloat ? envelopeWriter('params', objectWriter(props)) : stringifyEnvelope;
-    for (const e of model.events) {
-      const w = membersWriter(e.outputData);
-      if (w) this.events.set(e.identifier, envelopeWriter('params', objectWriter(new Map([['value', w]]))));
+    if (probes.size === 0) this.post = stringifyEnvelope;
+    else {
+      const write = envelopeWriter('params', objectWriter(writers));
+      const probeParams = keyedProbe(probes);
+      this.post = (e) => (probeParams((e as { params?: unknown }).params) ? write(e) : stringifyEnvelope(e));
     }
-    for (const s of model.services) {
-      const w = membersWriter(s.outputData);
-      if (w) this.replies.set(s.identifier, envelopeWriter('data', w));
+    for (const ev of model.events) {
+      const probe = membersProbe(ev.outputData);
+      const w = membersWriter(ev.outputData);
+      if (!probe || !w) continue;
+      const write = envelopeWriter('params', objectWriter(new Map([['value', w]])));
+      this.events.set(ev.identifier, (e) => {
+        const params = (e as { params?: unknown }).params;
+        return isPlainData(params) && probe(params.value) ? write(e) : stringifyEnvelope(e);
+      });
+    }
+    for (const sv of model.services) {
+      const probe = membersProbe(sv.outputData);
+      const w = membersWriter(sv.outputData);
+      if (!probe || !w) continue;
+      const write = envelopeWriter('data', w);
+      this.replies.set(sv.identifier, (e) => (probe((e as { data?: unknown }).data) ? write(e) : stringifyEnvelope(e)));
     }
   }
 
@@ -154,6 +219,18 @@ export class ModelSerializer {
   serviceReply(serviceId: string, envelope: object): string {
     return (this.replies.get(serviceId) ?? stringifyEnvelope)(envelope);
   }
+}
+
+/** Probes the float-bearing keys of an object of properties. */
+function keyedProbe(probes: ReadonlyMap<string, Probe>): Probe {
+  return (v) => {
+    if (!isPlainData(v)) return false;
+    for (const k in v) {
+      const p = probes.get(k);
+      if (p !== undefined && p(v[k])) return true;
+    }
+    return false;
+  };
 }
 
 /** Envelopes with nothing float-typed inside; `?? 'null'` keeps the return a string even for odd input. */

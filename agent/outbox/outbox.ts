@@ -2,9 +2,9 @@
  * The durable QoS 1 outbox: a layer in front of an MQTT.js client that implements `Uplink`.
  *
  * Path of a QoS 1 message: `publish` queues it; the next group commit writes it (with every other publish of the
- * same turn of the event loop) in one SQLite transaction; one fsync of the WAL covers that commit; the caller's
- * promise resolves after the fsync; the dispatcher then hands durable rows to MQTT.js in sequence order, at most a
- * window at a time; on PUBACK the row's delete joins the next group commit and `receipt.acked` resolves. While the
+ * same turn of the event loop) in one SQLite transaction; the dispatcher hands committed rows to MQTT.js in
+ * sequence order, at most a window at a time; one fsync of the WAL covers the commit and the caller's promise
+ * resolves after it; on PUBACK the row's delete joins the next group commit and `receipt.acked` resolves. While the
  * connection is down nothing is handed over, so rows wait in SQLite, not in MQTT.js's memory. MQTT.js re-sends its
  * in-flight window itself when the connection returns (through {@link InflightStore}); the dispatcher then
  * continues after it.
@@ -62,14 +62,8 @@ export interface OutboxStats {
 /** MQTT.js client options the outbox needs; spread them into `mqtt.connect`. */
 export type OutboxMqttOptions = Required<Pick<IClientOptions, 'outgoingStore' | 'messageIdProvider'>>;
 
-interface PendingInsert {
-  topic: string;
-  payload: Buffer;
-  props: string | null;
-  cls: string;
-  size: number;
-  createdAt: number;
-  expiresAt: number | null;
+/** A publish waiting for its commit; once committed (seq assigned) it is its own row in the hot range. */
+interface PendingInsert extends OutboxRow {
   durable: Deferred<PublishReceipt>;
   acked: Deferred<void>;
 }
@@ -117,14 +111,14 @@ export class Outbox implements Uplink {
   /** Next sequence to assign; everything below it that still exists is committed. */
   private nextSeq: number;
   /**
-   * The hot range: durable rows not yet sent, kept from their commit so the dispatcher need not read back what it
+   * The hot range: committed rows not yet sent, kept from their commit so the dispatcher need not read back what it
    * just wrote. When `hotFrom` is not 0, `hot` holds exactly the unsent rows with `hotFrom <= seq < nextSeq`;
    * older rows (a backlog after a restart, an outage, a rewind) are read from SQLite.
    */
   private readonly hot = new Map<number, OutboxRow>();
   private hotFrom = 0;
   /** Committed batches whose WAL fsync has not returned yet. */
-  private readonly syncing = new Set<Array<[number, PendingInsert]>>();
+  private readonly syncing = new Set<PendingInsert[]>();
   /** Committed rows and bytes in the table. */
   private rows: number;
   private bytes: number;
@@ -169,7 +163,7 @@ export class Outbox implements Uplink {
     this.log = (options.logger ?? NOOP_LOGGER).child({ component: 'outbox' });
     this.now = options.now ?? Date.now;
     this.onDrop = options.onDrop;
-    this.table = new OutboxTable(store.db);
+    this.table = new OutboxTable(store.db, opts.overflow !== 'reject');
     const tx = store.db.transaction((work: () => void) => work());
     this.commit = (work) => tx(work);
     const t = this.table.totals();
@@ -300,13 +294,14 @@ export class Outbox implements Uplink {
     const createdAt = this.now();
     const ttl = this.opts.ttlMs[cls];
     const p: PendingInsert = {
+      seq: 0,
       topic,
       payload: buf,
       props,
       cls,
       size,
-      createdAt,
-      expiresAt: ttl === undefined ? null : createdAt + ttl,
+      created_at: createdAt,
+      expires_at: ttl === undefined ? null : createdAt + ttl,
       durable: new Deferred<PublishReceipt>(),
       acked: new Deferred<void>(true),
     };
@@ -406,7 +401,7 @@ export class Outbox implements Uplink {
     const run = { rows: this.rows, bytes: this.bytes };
     let seq = this.nextSeq;
     const drops: Drop[] = [];
-    const accepted: Array<[number, PendingInsert]> = [];
+    let accepted: PendingInsert[] = [];
     const refused: Array<[PendingInsert, OutboxFullError]> = [];
     const now = this.now();
     let swept = false;
@@ -421,22 +416,29 @@ export class Outbox implements Uplink {
     try {
       this.commit(() => {
         // Deletes first: the space they free is what the inserts below may need.
-        for (const [s, size] of deletes) {
-          if (this.table.delete(s)) {
-            run.rows--;
-            run.bytes -= size;
-          }
-        }
+        if (deletes.length > 0) this.deleteRuns(deletes, run);
         if (sweep) sweepExpired();
+        let bytes = 0;
+        for (const p of inserts) bytes += p.size;
+        if (run.rows + inserts.length <= this.opts.maxRows && run.bytes + bytes <= this.opts.maxBytes) {
+          // Everything fits: no bound decisions, bulk statements.
+          for (const p of inserts) p.seq = seq++;
+          this.table.insertMany(inserts, 0, inserts.length);
+          accepted = inserts;
+          run.rows += inserts.length;
+          run.bytes += bytes;
+          return;
+        }
+        accepted = [];
         for (const p of inserts) {
           const err = this.makeRoom(p.size, run, swept ? undefined : sweepExpired, drops);
           if (err) {
             refused.push([p, err]);
             continue;
           }
-          this.table.insert({ seq, topic: p.topic, payload: p.payload, props: p.props, cls: p.cls, size: p.size, createdAt: p.createdAt, expiresAt: p.expiresAt });
-          accepted.push([seq, p]);
-          seq++;
+          p.seq = seq++;
+          this.table.insert(p);
+          accepted.push(p);
           run.rows++;
           run.bytes += p.size;
         }
@@ -453,7 +455,7 @@ export class Outbox implements Uplink {
     this.nextSeq = seq;
     for (const [s] of deletes) this.deleting.delete(s);
     // The waiter exists from the commit on, so a drop before the fsync returns can still reject it.
-    for (const [s, p] of accepted) this.ackWaiters.set(s, p.acked);
+    for (const p of accepted) this.ackWaiters.set(p.seq, p.acked);
     for (const [p, err] of refused) {
       this.counters.rejected.full++;
       this.log.warn({ topic: p.topic, messageClass: p.cls, limit: err.limit, max: err.max }, err.message);
@@ -464,19 +466,50 @@ export class Outbox implements Uplink {
     if (accepted.length > 0) {
       // Committed rows may be sent now; their publishers hear "durable" when the fsync returns. A message sent
       // before its fsync and lost in a power cut was never reported stored, so no promise is broken.
-      this.extendHot(accepted, committedBefore);
-      this.syncing.add(accepted);
-      this.store.syncLater((err) => this.settleDurable(accepted, err));
+      const batch = accepted;
+      this.extendHot(batch, committedBefore);
+      this.syncing.add(batch);
+      this.store.syncLater((err) => this.settleDurable(batch, err));
     }
     if (this.pendingInserts.length > 0) this.scheduleFlush();
     this.pump();
   }
 
+  /**
+   * Deletes acknowledged and dropped rows, one statement per run of consecutive sequences (PUBACKs mostly arrive
+   * in order, so a batch is usually one range). Every row in `deleting` is still stored; if a count disagrees the
+   * totals are re-read so the bounds stay exact.
+   */
+  private deleteRuns(deletes: Array<[number, number]>, run: { rows: number; bytes: number }): void {
+    const sorted = deletes.length > 1 ? [...deletes].sort((a, b) => a[0] - b[0]) : deletes;
+    let consistent = true;
+    for (let i = 0; i < sorted.length; ) {
+      const first = sorted[i] as [number, number];
+      let bytes = first[1];
+      let j = i;
+      for (let next = sorted[j + 1]; next && next[0] === (sorted[j] as [number, number])[0] + 1; next = sorted[j + 1]) {
+        bytes += next[1];
+        j++;
+      }
+      const gone = this.table.deleteRange(first[0], (sorted[j] as [number, number])[0]);
+      if (gone !== j - i + 1) consistent = false;
+      run.rows -= gone;
+      run.bytes -= bytes;
+      i = j + 1;
+    }
+    if (!consistent) {
+      this.log.warn({ deletes: deletes.length }, 'outbox delete count differs from what was expected; re-reading totals');
+      const t = this.table.totals();
+      run.rows = t.rows;
+      run.bytes = t.bytes;
+    }
+  }
+
   /** The WAL fsync covering `batch` returned: its publishes resolve (or learn the fsync failed). */
-  private settleDurable(batch: Array<[number, PendingInsert]>, err: Error | undefined): void {
+  private settleDurable(batch: PendingInsert[], err: Error | undefined): void {
     if (!this.syncing.delete(batch)) return;
     if (err) this.log.error({ err: err.message, messages: batch.length }, 'fsync of the outbox WAL failed; the messages stay queued but were not reported durable');
-    for (const [, p] of batch) {
+    for (const p of batch) {
       if (err) {
         this.counters.rejected.storage++;
         p.durable.reject(new OutboxStorageError('syncing the WAL to disk', undefined, err));
@@ -575,7 +608,7 @@ export class Outbox implements Uplink {
   }
 
   /**
-   * Hands durable rows to MQTT.js in sequence order while connected and the window has room: first from SQLite (a
+   * Hands committed rows to MQTT.js in sequence order while connected and the window has room: first from SQLite (a
    * backlog, a page at a time), then from the hot range kept in memory since the commit.
    */
   private pump(): void {
@@ -630,8 +663,8 @@ export class Outbox implements Uplink {
   }
 
   /** Adds a just-committed batch to the hot range, or gives the range up when it no longer describes the table. */
-  private extendHot(batch: Array<[number, PendingInsert]>, committedBefore: number): void {
-    const first = batch[0]?.[0];
+  private extendHot(batch: PendingInsert[], committedBefore: number): void {
+    const first = batch[0]?.seq;
     if (first === undefined) return;
     const contiguous = first === committedBefore + 1;
     // The range may start here only if nothing older is still waiting to be sent.
@@ -641,10 +674,9 @@ export class Outbox implements Uplink {
       return;
     }
     if (this.hotFrom === 0) this.hotFrom = first;
-    for (const [seq, p] of batch) {
+    for (const p of batch) {
       // No waiter means the row was dropped (evicted in this same commit).
-      if (!this.ackWaiters.has(seq)) continue;
-      this.hot.set(seq, { seq, topic: p.topic, payload: p.payload, props: p.props, cls: p.cls, size: p.size, created_at: p.createdAt, expires_at: p.expiresAt });
+      if (this.ackWaiters.has(p.seq)) this.hot.set(p.seq, p);
     }
     // While offline the range would grow with the backlog; past the bound SQLite is the copy to read from.
     if (this.hot.size > HOT_MAX) this.dropHot();

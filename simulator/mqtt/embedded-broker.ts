@@ -50,18 +50,16 @@ export class EmbeddedBroker implements MqttLink {
   private readonly sockets = new Set<Socket>();
   private persistence: unknown;
   private boundPort?: number;
+  /** Set while stop() closes connections: those ends are the broker's doing, not a link failure. */
+  private closing = false;
   private readonly sessions = new WeakMap<Client, Session>();
   private readonly connectKeepalive = new WeakMap<Client, number>();
   /** The live connection of each device identity. */
   private readonly byIdentity = new Map<string, Client>();
-  /** What kind of client published a packet, by clientId (aedes keeps only the id on a forwarded packet). */
-  private readonly kindByClientId = new Map<string, 'device' | 'service'>();
+  /** ClientIds of service clients: aedes keeps only the publisher's id on a forwarded packet. */
+  private readonly serviceClientIds = new Set<string>();
 
   constructor(private readonly opts: EmbeddedBrokerOptions) {}
-
-  get port(): number | undefined {
-    return this.boundPort;
-  }
 
   async start(): Promise<string> {
     const broker = this.createAedes();
@@ -91,13 +89,15 @@ export class EmbeddedBroker implements MqttLink {
     this.broker = undefined;
     this.server = undefined;
     if (server) {
+      this.closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
       if (broker) await new Promise<void>((r) => broker.close(() => r()));
       for (const s of this.sockets) s.destroy();
       await closed;
+      this.closing = false;
     }
     this.byIdentity.clear();
-    this.kindByClientId.clear();
+    this.serviceClientIds.clear();
   }
 
   /** Stops and starts the broker on the same port; sessions survive. */
@@ -114,13 +114,6 @@ export class EmbeddedBroker implements MqttLink {
     return new Promise((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 
-  /** Whether a device identity has a live connection, and its clientId parameters. */
-  connection(id: DeviceId): { clientId: string; clientParams: Record<string, string> } | undefined {
-    const c = this.byIdentity.get(`${id.productKey}/${id.deviceName}`);
-    const s = c && this.sessions.get(c);
-    return c && s?.kind === 'device' ? { clientId: c.id, clientParams: s.clientParams } : undefined;
-  }
-
   private createAedes(): Aedes {
     const log = this.opts.logger;
     const broker = createBroker({
@@ -135,7 +128,7 @@ export class EmbeddedBroker implements MqttLink {
         const service = this.opts.serviceClients.find((s) => s.username === username && password?.toString('utf8') === s.password);
         if (service) {
           this.sessions.set(client, { kind: 'service' });
-          this.kindByClientId.set(client.id, 'service');
+          this.serviceClientIds.add(client.id);
           cb(null, true);
           return;
         }
@@ -150,7 +143,7 @@ export class EmbeddedBroker implements MqttLink {
         }
         const id = { productKey: outcome.productKey, deviceName: outcome.deviceName };
         this.sessions.set(client, { kind: 'device', id, keepalive: outcome.keepalive, clientParams: outcome.params, subscriptions: new Set() });
-        this.kindByClientId.set(client.id, 'device');
+        this.serviceClientIds.delete(client.id);
         cb(null, true);
       },
       authorizePublish: (client, packet, cb) => {
@@ -182,8 +175,10 @@ export class EmbeddedBroker implements MqttLink {
         cb(null, sub as Subscription);
       },
       authorizeForward: (client, packet: AedesPublishPacket) => {
+        // The platform's own publishes carry no clientId; a service client's go anywhere; a device's only to
+        // service clients.
         const origin = (packet as AedesPublishPacket & { clientId?: string }).clientId;
-        if (origin === undefined || this.kindByClientId.get(origin) !== 'device') return packet;
+        if (origin === undefined || this.serviceClientIds.has(origin)) return packet;
         return this.sessions.get(client)?.kind === 'service' ? packet : null;
       },
     });
@@ -207,7 +202,7 @@ export class EmbeddedBroker implements MqttLink {
       const key = `${s.id.productKey}/${s.id.deviceName}`;
       if (this.byIdentity.get(key) !== client) return;
       this.byIdentity.delete(key);
-      const graceful = (client as Client & { _disconnected?: boolean })._disconnected === true;
+      const graceful = this.closing || (client as Client & { _disconnected?: boolean })._disconnected === true;
       this.opts.sink.deviceDisconnected(s.id, { clientId: client.id, graceful });
     });
     broker.on('unsubscribe', (topics, client) => {

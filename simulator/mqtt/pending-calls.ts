@@ -36,6 +36,15 @@ export class PendingCalls {
     return true;
   }
 
+  /** Forgets one call (its request could not be sent); it resolves with undefined. */
+  cancel(messageId: string): void {
+    const p = this.calls.get(messageId);
+    if (!p) return;
+    this.calls.delete(messageId);
+    clearTimeout(p.timer);
+    p.resolve(undefined);
+  }
+
   cancelAll(): void {
     for (const p of this.calls.values()) {
       clearTimeout(p.timer);

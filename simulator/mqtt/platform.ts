@@ -170,7 +170,7 @@ export class Platform implements UplinkSink {
     const rrpcId = String(this.rrpcIds.nextId());
     const topics = deviceTopics(id);
     const answer = this.pending.wait(rrpcId, id, topics.rrpcResponse(rrpcId), timeoutMs);
-    await this.send(topics.rrpcRequest(rrpcId), this.request(msgId, `thing.service.${serviceId}`, args), 0);
+    await this.sendOrCancel(rrpcId, topics.rrpcRequest(rrpcId), this.request(msgId, `thing.service.${serviceId}`, args));
     const payload = await answer;
     if (!payload) return { reachability, messageId: msgId };
     const parsed = parseJson(payload);
@@ -194,10 +194,20 @@ export class Platform implements UplinkSink {
       // The platform delivers custom-topic RRPC only to devices that announced ext=1 in their clientId.
       this.opts.logger.warn({ device: `${id.productKey}/${id.deviceName}`, topic: requestTopic }, 'custom-topic RRPC not delivered: the device connected without ext=1');
     } else {
-      await this.send(requestTopic, request, 0);
+      await this.sendOrCancel(rrpcId, requestTopic, request);
     }
     const payload = await answer;
     return payload ? { rrpcCode: 'SUCCESS', messageId, payload } : { rrpcCode: 'TIMEOUT', messageId };
+  }
+
+  /** Sends an RRPC request (QoS 0); if it cannot be sent, the waiting call is dropped before the error goes up. */
+  private async sendOrCancel(rrpcId: string, topic: string, payload: Buffer): Promise<void> {
+    try {
+      await this.send(topic, payload, 0);
+    } catch (e) {
+      this.pending.cancel(rrpcId);
+      throw e;
+    }
   }
 
   private extRrpcEnabled(id: DeviceId): boolean {

@@ -4,7 +4,7 @@
  * broker restart, and the platform's replies to posts.
  */
 import * as $Iot from '@alicloud/iot20180120';
-import type { MqttClient } from 'mqtt';
+import { connectAsync, MqttClient } from 'mqtt';
 import { CloudSimulator } from '../cloud-simulator';
 import { createIotClient } from '../sdk-client';
 import { capturingLogger, closed, connectDevice, grantedQos, messagesDuring, nextMessage, PK, SECRET, sleep, startSim, testConfig } from './harness';
@@ -24,7 +24,7 @@ async function device(o: Parameters<typeof connectDevice>[1], extra: Parameters<
 beforeAll(async () => {
   const { logger, lines } = capturingLogger('debug');
   logLines = lines;
-  const cfg = testConfig({ mqtt: { maxPayloadBytes: 4096, maxSubscriptions: 5 } }, 8);
+  const cfg = testConfig({ mqtt: { maxPayloadBytes: 4096, maxSubscriptions: 5, serviceClients: [{ username: 'svc', password: 'svc-password' }] } }, 8);
   const sim = new CloudSimulator(cfg, { logger });
   const urls = await sim.start();
   s = { sim, ...urls };
@@ -111,6 +111,22 @@ describe('topic permissions and limits', () => {
     const gone = closed(c);
     c.publish(`/sys/${PK}/gw-004/thing/event/property/post`, '{}', { qos: 2 });
     await gone;
+  });
+
+  it("never hands a device's publish to devices (itself included); service clients see it", async () => {
+    const c = await device({ deviceName: 'gw-003' });
+    await c.subscribeAsync(`/${PK}/gw-003/user/#`);
+    const svc = await connectAsync(s.mqttUrl, { username: 'svc', password: 'svc-password', clientId: 'svc-1', reconnectPeriod: 0 });
+    clients.push(svc);
+    await svc.subscribeAsync(`/${PK}/gw-003/user/#`);
+    const own = messagesDuring(c, 400);
+    const seen = nextMessage(svc, (t) => t === `/${PK}/gw-003/user/update`);
+    c.publish(`/${PK}/gw-003/user/update`, 'hello');
+    expect((await seen).payload.toString()).toBe('hello');
+    expect(await own).toEqual([]);
+    const down = nextMessage(c, (t) => t === `/${PK}/gw-003/user/get`);
+    svc.publish(`/${PK}/gw-003/user/get`, 'from a service client');
+    expect((await down).payload.toString()).toBe('from a service client');
   });
 
   it('closes a device that publishes more than mqtt.maxPayloadBytes', async () => {

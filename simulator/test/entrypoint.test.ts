@@ -39,16 +39,16 @@ interface Run {
 
 const runs: Run[] = [];
 
-function run(simArgs: string, agentArgs = ''): Run {
+function run(simArgs: string, agentArgs = '', simCmd?: (dir: string) => string): Run {
   const dir = mkdtempSync(join(tmpdir(), 'entrypoint-'));
   writeFileSync(join(dir, 'sim.js'), FAKE_SIM);
   writeFileSync(join(dir, 'agent.js'), FAKE_AGENT);
   const child = spawn('bash', [SCRIPT], {
     env: {
       PATH: process.env.PATH ?? '',
-      SIM_CMD: `${process.execPath} ${dir}/sim.js ${dir} ${simArgs}`,
+      SIM_CMD: simCmd ? simCmd(dir) : `${process.execPath} ${dir}/sim.js ${dir} ${simArgs}`,
       AGENT_CMD: `${process.execPath} ${dir}/agent.js ${dir} ${agentArgs}`,
-      SIM_READY_TIMEOUT: '5',
+      SIM_READY_TIMEOUT: '20',
       STOP_TIMEOUT: '3',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,6 +105,17 @@ describe('docker-entrypoint.sh', () => {
     const r = run('-1');
     expect(await r.exited).toBe(7);
     expect(r.events().some((e) => e.startsWith('agent'))).toBe(false);
+  });
+
+  it('works with the real simulator CLI: its ready line hands the real URLs to the agent', async () => {
+    const root = join(__dirname, '..', '..');
+    const hook = join(root, 'test', 'helpers', 'ts-register.js');
+    const r = run('', '', () => `${process.execPath} -r ${hook} ${join(root, 'simulator', 'cli.ts')} serve --config ${join(root, 'simulator', 'simulator.config.json')}`);
+    await until(() => r.events().some((e) => e.startsWith('agent start')), 20000);
+    expect(r.events().find((e) => e.startsWith('agent start'))).toMatch(/^agent start mqtt:\/\/127\.0\.0\.1:\d+ http:\/\/127\.0\.0\.1:\d+$/);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(r.events()).toContain('agent SIGTERM');
   });
 
   it('forwards SIGINT while waiting for the simulator', async () => {

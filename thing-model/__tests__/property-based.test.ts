@@ -142,10 +142,20 @@ const array: fc.Arbitrary<Gen> = fc
 
 const anyType: fc.Arbitrary<Gen> = fc.oneof(scalar, struct, array);
 
-/** A model with the generated type as rw property X, and a read-only property R of the same type. */
+const models = new Map<string, ReturnType<typeof compileThingModel>>();
+
+/**
+ * A model with the generated type as rw property X, and a read-only property R of the same type. Cached by type:
+ * generators repeat types often (bool, date), and compiling is the slow part of each run.
+ */
 function modelOf(g: Gen) {
-  const m = loadThingModel(tsl([rw('X', g.dataType), { identifier: 'R', name: 'r', accessMode: 'r', dataType: g.dataType }]));
-  return compileThingModel(m);
+  const key = JSON.stringify(g.dataType);
+  let c = models.get(key);
+  if (!c) {
+    c = compileThingModel(loadThingModel(tsl([rw('X', g.dataType), { identifier: 'R', name: 'r', accessMode: 'r', dataType: g.dataType }])));
+    models.set(key, c);
+  }
+  return c;
 }
 
 function rejected(v: ReturnType<ReturnType<typeof modelOf>['validatePropertySet']>, field: string, reason: FieldErrorReason): boolean {

@@ -68,6 +68,13 @@ describe('stringifyPropertyPost', () => {
     expect(JSON.parse(gw.stringifyPropertyPost(envelope))).toEqual(JSON.parse(JSON.stringify(envelope)));
   });
 
+  it('is exactly JSON.stringify when no float is integral', () => {
+    const e = { id: '4', params: { Temperature: 21.37, Humidity: { value: 40.5, time: 1 }, PM25: 3, GatewayStatus: { CpuLoad: 0.5, DiskFree: 1.25, MemFree: 1 } } };
+    expect(gw.stringifyPropertyPost(e)).toBe(JSON.stringify(e));
+    const withDate = { id: '5', params: { Temperature: 20 }, at: new Date(0) };
+    expect(JSON.parse(gw.stringifyPropertyPost(withDate))).toEqual(JSON.parse(JSON.stringify(withDate)));
+  });
+
   it('writes non-finite floats as null, as JSON.stringify does', () => {
     expect(gw.stringifyPropertyPost({ params: { Temperature: Number.NaN } })).toBe('{"params":{"Temperature":null}}');
   });
