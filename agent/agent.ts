@@ -12,9 +12,15 @@ import { createRouter, type Router, type RouterObserver } from './router';
 import { loadConfig, type AgentConfig } from './config/load';
 import type { AgentConfigInput } from './config/schema';
 import { createAgentLogger, setLogLevel } from './config/logger';
-import { Session, type DurableUplink, type SessionStateChange } from './session/session';
+import { Session, type SessionStateChange } from './session/session';
 import type { DisconnectCause } from './session/causes';
-import type { ReplyCache } from './transport';
+import type { AgentMetrics, HealthServerAddress } from './health';
+import { formatStatus } from './lifecycle/status';
+import { AgentHealth } from './wiring/health';
+import { MeteredUplink } from './wiring/metered-uplink';
+import { openDefaultStores, type AgentStores } from './wiring/stores';
+
+export type { AgentStores, OutboxDepth } from './wiring/stores';
 
 /** The agent's life, from `create` to `stop`; the middle three follow the session. */
 export type AgentState = 'created' | 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'stopping' | 'stopped';
@@ -46,23 +52,22 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** In-process plugins added after the configured `handlers` (embedding, tests). */
   plugins?: PluginConfig[];
-  /** Metric hooks of the router (agent/health plugs in here). */
+  /** Metric hooks of the router; default the agent's {@link AgentMetrics} when it has one. */
   observer?: RouterObserver;
   /**
-   * Opens the agent's stores once the configuration is known (agent/outbox and agent/inbox plug in here):
-   * the durable outbox under the session's QoS 1 publishes, and the inbox that answers redelivered requests.
-   * `close` runs at the end of `stop()`, after the connection is closed.
+   * Where the agent counts (messages in and out, reconnects, connection state, outbox depth and drops). Default:
+   * a registry of its own when `health.enabled`, else none.
+   */
+  metrics?: AgentMetrics;
+  /**
+   * Opens the agent's stores once the configuration is known. Default: the durable outbox under the session's QoS 1
+   * publishes and the inbox that answers redelivered requests, both in `{dataDir}/agent.db` (agent/wiring/stores.ts).
+   * Return `{}` for an agent that keeps nothing on disk. `close` runs at the end of `stop()`, after the connection
+   * is closed.
    */
   stores?: (config: AgentConfig, logger: Logger) => AgentStores | Promise<AgentStores>;
   /** Uniform [0, 1) for the reconnect backoff draw; tests pin it. */
   random?: () => number;
-}
-
-/** What `AgentOptions.stores` opens. */
-export interface AgentStores {
-  durable?: DurableUplink;
-  replyCache?: ReplyCache;
-  close?(): void | Promise<void>;
 }
 
 /** Everything `Agent.create` builds before anything connects. */
@@ -72,6 +77,7 @@ interface Parts {
   model: CompiledThingModel;
   plugins: PluginHost;
   stores: AgentStores;
+  health: AgentHealth;
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -82,6 +88,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly plugins: PluginHost;
   readonly session: Session;
   readonly router: Router;
+  /** Connection state, metrics and the health listener. */
+  readonly health: AgentHealth;
   private currentState: AgentState = 'created';
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -98,7 +106,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     const raw = loadThingModelFile(config.thingModel.path);
     const model = compileThingModel(raw, { enforceStep: config.thingModel.enforceStep, partialStructs: config.thingModel.partialStructs });
     const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
-    const stores = (await opts.stores?.(config, logger)) ?? {};
+    let stores: AgentStores = {};
+    const health = new AgentHealth({ brokerUrl: config.broker.url, health: config.health, logger, ...(opts.metrics ? { metrics: opts.metrics } : {}), depth: () => stores.depth?.() });
+    stores = opts.stores
+      ? await opts.stores(config, logger)
+      : openDefaultStores(config, logger, { onDrop: (d) => health.metrics?.outboxDrop(d.messageClass, d.reason) });
     let plugins: PluginHost;
     try {
       plugins = await loadPlugins([...structuredClone(config.handlers), ...(opts.plugins ?? [])], {
@@ -112,18 +124,24 @@ export class Agent extends EventEmitter<AgentEvents> {
       await stores.close?.();
       throw err;
     }
-    return new Agent({ config, logger, model, plugins, stores }, opts, typeof configOrPath === 'string' ? configOrPath : undefined);
+    try {
+      return new Agent({ config, logger, model, plugins, stores, health }, opts, typeof configOrPath === 'string' ? configOrPath : undefined);
+    } catch (err) {
+      await stores.close?.();
+      throw err;
+    }
   }
 
   private constructor(parts: Parts, opts: AgentOptions, configSource: string | undefined) {
     super();
-    const { config, logger, model, plugins, stores } = parts;
+    const { config, logger, model, plugins, stores, health } = parts;
     this.config = config;
     this.logger = logger;
     this.model = model;
     this.plugins = plugins;
     this.configSource = configSource;
     this.stores = stores;
+    this.health = health;
     const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
     this.session = new Session({
       identity: { ...identity, ...(config.device.clientId ? { clientId: config.device.clientId } : {}) },
@@ -134,20 +152,24 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(opts.random ? { random: opts.random } : {}),
       ...(stores.durable ? { durable: stores.durable } : {}),
     });
+    const metrics = health.metrics;
+    const observer = opts.observer ?? metrics;
     this.router = createRouter({
       identity,
       model,
-      uplink: this.session,
+      uplink: metrics ? new MeteredUplink(this.session, metrics) : this.session,
       plugins,
       rrpc: config.rrpc,
       logger: logger.child({ component: 'router' }),
       asyncTimeoutMs: config.deadlines.asyncMs,
       customTopicTimeoutMs: config.deadlines.customTopicMs,
       upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs },
-      ...(opts.observer ? { observer: opts.observer } : {}),
+      ...(observer ? { observer } : {}),
       ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
     });
     this.session.onMessage((msg) => this.router.handle(msg));
+    // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
+    this.session.on('state', (s) => this.health.follow(s));
     this.session.on('state', (s) => this.followSession(s));
     this.session.on('warning', (e) => this.reportError(e));
   }
@@ -160,6 +182,36 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** The error that ended the last connection attempt or connection (for health reports). */
   get lastError(): Error | undefined {
     return this.session.lastError;
+  }
+
+  /** Where the agent counts; present when `health.enabled` or given in the options. */
+  get metrics(): AgentMetrics | undefined {
+    return this.health.metrics;
+  }
+
+  /** Where /healthz and /metrics listen, once `start()` has started them. */
+  get healthAddress(): HealthServerAddress | undefined {
+    return this.health.address;
+  }
+
+  /** QoS 1 messages in the outbox not yet acknowledged; undefined without an outbox. */
+  get outboxPending(): number | undefined {
+    return this.health.outboxPending();
+  }
+
+  /**
+   * True while the agent is working: starting, connected, or connecting and reconnecting (credentials refused
+   * included: it keeps trying). False before `start()` and from `stop()` on. What gates systemd's watchdog.
+   */
+  isAlive(): boolean {
+    const s = this.currentState;
+    return s === 'starting' || s === 'connecting' || s === 'connected' || s === 'reconnecting';
+  }
+
+  /** One line for people (systemd's STATUS=): `connected to mqtt://host:1883, outbox 0 pending, last error: none`. */
+  statusLine(): string {
+    const pending = this.health.outboxPending();
+    return formatStatus({ ...this.health.connection.snapshot(), ...(pending !== undefined ? { outboxPending: pending } : {}) });
   }
 
   /**
@@ -181,6 +233,13 @@ export class Agent extends EventEmitter<AgentEvents> {
       'agent starting',
     );
     try {
+      await this.health.start();
+    } catch (err) {
+      // A taken port must not keep the device's data from flowing; the error names the address.
+      this.logger.error({ err }, 'health endpoint not started; running without it');
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+    }
+    try {
       await this.session.subscribe(this.router.subscriptions());
       await this.plugins.start(this.router.upstream);
       const outcome = await this.session.connect();
@@ -196,7 +255,8 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /**
    * The SIGTERM path: stops taking messages, lets in-flight handlers finish (up to `shutdown.drainTimeoutMs`,
-   * then answers for them), stops the plugins, and disconnects cleanly. Safe to call more than once.
+   * then answers for them), stops the plugins, disconnects cleanly (waiting up to `shutdown.disconnectTimeoutMs`
+   * for PUBACKs), then closes the stores and the health listener. Safe to call more than once.
    */
   stop(): Promise<void> {
     this.stopPromise ??= this.shutdown();
@@ -214,6 +274,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     } catch (err) {
       this.logger.error({ err }, 'closing the stores failed');
     }
+    await this.health.stop();
     this.setState({ state: 'stopped' });
     this.logger.info('agent stopped');
   }

@@ -3,6 +3,7 @@
  * (generated TypeScript). The CLI main dispatches here; output goes through `io` so tests can capture it.
  */
 import { TslError } from './codes';
+import { compileThingModel } from './compile';
 import { generateTypes } from './generate-types';
 import { loadThingModelFile } from './load';
 import type { ThingModel } from './types';
@@ -33,8 +34,13 @@ export async function runTslCommand(argv: string[], io: TslCommandIo): Promise<n
     }
     throw err;
   }
-  if (command === 'types') io.stdout(generateTypes(model));
-  else io.stdout(summary(file, model));
+  if (command === 'types') {
+    io.stdout(generateTypes(model));
+  } else {
+    // Compile too, so that a TSL that passes `check` is known to load in the agent as well.
+    compileThingModel(model);
+    io.stdout(summary(file, model));
+  }
   return 0;
 }
 

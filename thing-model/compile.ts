@@ -103,7 +103,9 @@ class ValueRules {
 
 /** A 460 rejection carrying every field error, `message` joining theirs. */
 function failure(errors: FieldError[]): { ok: false; code: number; errors: FieldError[]; message: string } {
-  return { ok: false, code: AlinkCodes.PARAM_ERROR, errors, message: errors.map((e) => e.message).join('; ') };
+  let message = '';
+  for (let i = 0; i < errors.length; i++) message += (i === 0 ? '' : '; ') + (errors[i] as FieldError).message;
+  return { ok: false, code: AlinkCodes.PARAM_ERROR, errors, message };
 }
 
 /** When the walker finds nothing the fast check objected to (a disagreement tests look for), still say no. */
@@ -121,16 +123,19 @@ function isTimedShape(x: unknown): x is { value: unknown; time?: unknown } {
 /** A sample time: epoch milliseconds as a JSON integer. */
 const isTime = (t: unknown): boolean => typeof t === 'number' && Number.isSafeInteger(t) && t >= 0;
 
-/** Top-level object checks shared by the property validators: object, non-empty, size. */
-function objectGate(out: FieldError[], v: unknown, max?: number): v is Record<string, unknown> {
+/**
+ * Top-level object checks shared by the property validators: object, non-empty, size. Returns the payload's keys
+ * for the walk, or undefined when it is not an object at all.
+ */
+function objectGate(out: FieldError[], v: unknown, max?: number): string[] | undefined {
   if (!isPlainObject(v)) {
     out.push(fieldError('params', 'notObject', 'an object of properties', renderValue(v)));
-    return false;
+    return undefined;
   }
-  const n = Object.keys(v).length;
-  if (n === 0) out.push(fieldError('params', 'missing', 'at least one property', '{}'));
-  if (max !== undefined && n > max) out.push(fieldError('params', 'size', `at most ${max} properties`, `${n} properties`));
-  return true;
+  const keys = Object.keys(v);
+  if (keys.length === 0) out.push(fieldError('params', 'missing', 'at least one property', '{}'));
+  if (max !== undefined && keys.length > max) out.push(fieldError('params', 'size', `at most ${max} properties`, `${keys.length} properties`));
+  return keys;
 }
 
 /**
@@ -246,10 +251,12 @@ class Compiled implements CompiledThingModel {
       if (ok && n > 0) return { ok: true, value: params };
     }
     const out: FieldError[] = [];
-    if (objectGate(out, params)) {
-      for (const k of Object.keys(params)) {
+    const keys = objectGate(out, params);
+    if (keys) {
+      const p = params as Record<string, unknown>;
+      for (const k of keys) {
         const r = this.writable.get(k);
-        const x = params[k];
+        const x = p[k];
         // The fast check clears the valid fields cheaply; the walker only explains the others.
         if (r) {
           if (!r.fast(x, this.cxt)) r.precise(x, k, out);
@@ -280,10 +287,12 @@ class Compiled implements CompiledThingModel {
       if (ok && n > 0 && n <= MAX_POST_PROPERTIES) return { ok: true, value: params };
     }
     const out: FieldError[] = [];
-    if (objectGate(out, params, MAX_POST_PROPERTIES)) {
-      for (const k of Object.keys(params)) {
+    const keys = objectGate(out, params, MAX_POST_PROPERTIES);
+    if (keys) {
+      const p = params as Record<string, unknown>;
+      for (const k of keys) {
         const r = this.props.get(k);
-        const x = params[k];
+        const x = p[k];
         if (!r) out.push(fieldError(k, 'unknown', this.allList, renderValue(x), 'unknown property, '));
         else if (r.fast(x, this.cxt)) continue;
         else if (isTimedShape(x)) {

@@ -69,15 +69,16 @@ export function stepTolerance(type: 'int' | 'float' | 'double'): { floor: number
  */
 export function stepNeighbours(v: number, base: number, step: number, decimals: number): [number, number] {
   const k = Math.floor((v - base) / step);
-  return [Number((base + k * step).toFixed(decimals)), Number((base + (k + 1) * step).toFixed(decimals))];
+  const f = 10 ** decimals;
+  return [Math.round((base + k * step) * f) / f, Math.round((base + (k + 1) * step) * f) / f];
 }
 
-/** Decimal places written in spec strings ("0.05" → 2), capped at toFixed's 20. */
+/** Decimal places written in spec strings ("0.05" → 2), capped at 15 (beyond that doubles hold no more). */
 export function specDecimals(...specs: (string | undefined)[]): number {
   let d = 0;
   for (const s of specs) {
     const dot = s === undefined ? -1 : s.indexOf('.');
     if (s !== undefined && dot >= 0) d = Math.max(d, s.length - dot - 1);
   }
-  return Math.min(d, 20);
+  return Math.min(d, 15);
 }

@@ -159,9 +159,14 @@ function timedWriter(w: Writer, isStruct: boolean, memberIds: ReadonlySet<string
   };
 }
 
+/** Alink envelope fields (§3.1, §3.2); their keys are quoted once, up front. */
+const ENVELOPE_KEYS = ['id', 'version', 'sys', 'params', 'method', 'code', 'data', 'message'];
+
 /** Writes an envelope, handing the one float-bearing key (`params` or `data`) to `inner`. */
 function envelopeWriter(key: string, inner: Writer): (envelope: object) => string {
-  const w = objectWriter(new Map([[key, inner]]));
+  const slots = new Map<string, Writer>(ENVELOPE_KEYS.map((k) => [k, stringifyValue]));
+  slots.set(key, inner);
+  const w = objectWriter(slots);
   return (envelope) => w(envelope) ?? 'null';
 }
 
@@ -185,6 +190,8 @@ export class ModelSerializer {
       const ids = new Set(p.dataType.type === 'struct' ? p.dataType.specs.map((m) => m.identifier) : []);
       writers.set(p.identifier, timedWriter(typeWriter(p.dataType) as Writer, p.dataType.type === 'struct', ids));
     }
+    // Properties without floats get a slot too, for the quoted key and the cheaper number writer.
+    for (const p of model.properties) if (!writers.has(p.identifier)) writers.set(p.identifier, anyWriter(p.dataType));
     if (probes.size === 0) this.post = stringifyEnvelope;
     else {
       const write = envelopeWriter('params', objectWriter(writers));

@@ -126,12 +126,13 @@ export class Outbox implements Uplink {
   private cursor: number;
   private readonly inflight = new Map<number, Inflight>();
   /** Rows acknowledged or dropped whose delete waits for the next commit: seq -> size. */
-  private readonly deleting = new Map<number, number>();
+  private deleting = new Map<number, number>();
   private readonly ackWaiters = new Map<number, Deferred<void>>();
   private pendingInserts: PendingInsert[] = [];
   private flushHandle: NodeJS.Immediate | undefined;
   private sweepDue = false;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   private client: MqttClient | undefined;
   private readonly stores = new WeakSet<InflightStore>();
@@ -345,6 +346,7 @@ export class Outbox implements Uplink {
     if (this.flushHandle) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     // Bounded: each round takes up to maxBatch inserts; one extra round retries deletes.
     for (let i = Math.ceil(this.pendingInserts.length / this.opts.maxBatch) + 1; i > 0; i--) {
       if (this.pendingInserts.length === 0 && this.deleting.size === 0) break;
@@ -393,10 +395,12 @@ export class Outbox implements Uplink {
     if (this.closed) return;
     const inserts = this.pendingInserts.length <= this.opts.maxBatch ? this.pendingInserts : this.pendingInserts.slice(0, this.opts.maxBatch);
     this.pendingInserts = inserts === this.pendingInserts ? [] : this.pendingInserts.slice(inserts.length);
-    const deletes = [...this.deleting];
+    // Taken whole: the map fills again from PUBACKs while this commit's deletes are in SQLite.
+    const deletes = this.deleting;
+    if (deletes.size > 0) this.deleting = new Map();
     const sweep = this.sweepDue;
     this.sweepDue = false;
-    if (inserts.length === 0 && deletes.length === 0 && !sweep) return;
+    if (inserts.length === 0 && deletes.size === 0 && !sweep) return;
 
     const run = { rows: this.rows, bytes: this.bytes };
     let seq = this.nextSeq;
@@ -416,7 +420,7 @@ export class Outbox implements Uplink {
     try {
       this.commit(() => {
         // Deletes first: the space they free is what the inserts below may need.
-        if (deletes.length > 0) this.deleteRuns(deletes, run);
+        if (deletes.size > 0) this.deleteRuns(deletes, run);
         if (sweep) sweepExpired();
         let bytes = 0;
         for (const p of inserts) bytes += p.size;
@@ -448,12 +452,11 @@ export class Outbox implements Uplink {
       return;
     }
     this.counters.commits++;
-    this.counters.maxBatch = Math.max(this.counters.maxBatch, inserts.length + deletes.length);
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, inserts.length + deletes.size);
     this.rows = run.rows;
     this.bytes = run.bytes;
     const committedBefore = this.nextSeq - 1;
     this.nextSeq = seq;
-    for (const [s] of deletes) this.deleting.delete(s);
     // The waiter exists from the commit on, so a drop before the fsync returns can still reject it.
     for (const p of accepted) this.ackWaiters.set(p.seq, p.acked);
     for (const [p, err] of refused) {
@@ -480,25 +483,26 @@ export class Outbox implements Uplink {
    * in order, so a batch is usually one range). Every row in `deleting` is still stored; if a count disagrees the
    * totals are re-read so the bounds stay exact.
    */
-  private deleteRuns(deletes: Array<[number, number]>, run: { rows: number; bytes: number }): void {
-    const sorted = deletes.length > 1 ? [...deletes].sort((a, b) => a[0] - b[0]) : deletes;
+  private deleteRuns(deletes: ReadonlyMap<number, number>, run: { rows: number; bytes: number }): void {
+    const seqs = Array.from(deletes.keys());
+    if (seqs.length > 1) seqs.sort((a, b) => a - b);
     let consistent = true;
-    for (let i = 0; i < sorted.length; ) {
-      const first = sorted[i] as [number, number];
-      let bytes = first[1];
+    for (let i = 0; i < seqs.length; ) {
+      const first = seqs[i] as number;
+      let bytes = deletes.get(first) ?? 0;
       let j = i;
-      for (let next = sorted[j + 1]; next && next[0] === (sorted[j] as [number, number])[0] + 1; next = sorted[j + 1]) {
-        bytes += next[1];
+      while (j + 1 < seqs.length && seqs[j + 1] === (seqs[j] as number) + 1) {
         j++;
+        bytes += deletes.get(seqs[j] as number) ?? 0;
       }
-      const gone = this.table.deleteRange(first[0], (sorted[j] as [number, number])[0]);
+      const gone = this.table.deleteRange(first, seqs[j] as number);
       if (gone !== j - i + 1) consistent = false;
       run.rows -= gone;
       run.bytes -= bytes;
       i = j + 1;
     }
     if (!consistent) {
-      this.log.warn({ deletes: deletes.length }, 'outbox delete count differs from what was expected; re-reading totals');
+      this.log.warn({ deletes: deletes.size }, 'outbox delete count differs from what was expected; re-reading totals');
       const t = this.table.totals();
       run.rows = t.rows;
       run.bytes = t.bytes;
@@ -557,7 +561,7 @@ export class Outbox implements Uplink {
   }
 
   /** The transaction failed and was rolled back: refuse its inserts, keep its deletes for a retry on their own. */
-  private failBatch(inserts: PendingInsert[], deletes: Array<[number, number]>, e: unknown): void {
+  private failBatch(inserts: PendingInsert[], deletes: Map<number, number>, e: unknown): void {
     const code = sqliteCode(e);
     const full = code === 'SQLITE_FULL';
     for (const p of inserts) {
@@ -565,28 +569,29 @@ export class Outbox implements Uplink {
       else this.counters.rejected.storage++;
       p.durable.reject(full ? new OutboxDiskFullError(this.store.file, e) : new OutboxStorageError('committing a batch', code, e));
     }
-    this.log.error({ err: errorMessage(e), sqliteCode: code, inserts: inserts.length, deletes: deletes.length }, 'outbox commit failed; publishes in it were refused');
-    if (deletes.length > 0) {
+    this.log.error({ err: errorMessage(e), sqliteCode: code, inserts: inserts.length, deletes: deletes.size }, 'outbox commit failed; publishes in it were refused');
+    if (deletes.size > 0) {
       // A delete needs no new pages, so it usually succeeds where inserts hit SQLITE_FULL.
       try {
         const run = { rows: this.rows, bytes: this.bytes };
-        this.commit(() => {
-          for (const [s, size] of deletes) {
-            if (this.table.delete(s)) {
-              run.rows--;
-              run.bytes -= size;
-            }
-          }
-        });
+        this.commit(() => this.deleteRuns(deletes, run));
         this.rows = run.rows;
         this.bytes = run.bytes;
-        for (const [s] of deletes) this.deleting.delete(s);
         this.counters.commits++;
       } catch (e2) {
-        this.log.error({ err: errorMessage(e2), sqliteCode: sqliteCode(e2) }, 'outbox delete of acknowledged messages failed; retrying with the next commit');
+        for (const [s, size] of deletes) this.deleting.set(s, size);
+        this.log.error({ err: errorMessage(e2), sqliteCode: sqliteCode(e2) }, 'outbox delete of acknowledged messages failed; retrying in 1 s');
+        // Not at once: a broken disk would otherwise turn this into a busy loop.
+        if (!this.retryTimer) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.scheduleFlush();
+          }, 1000);
+          this.retryTimer.unref();
+        }
       }
     }
-    if (this.pendingInserts.length > 0 || this.deleting.size > 0) this.scheduleFlush();
+    if (this.pendingInserts.length > 0) this.scheduleFlush();
     this.pump();
   }
 

@@ -16,6 +16,7 @@ import type { RouterCore, RrpcBudgets } from './core';
 import { CustomTopics } from './custom-topic';
 import { EnvelopeParser } from './envelope';
 import type { RouterObserver } from './observer';
+import { DEFAULT_POST_AFTER_SET, SetPostCoalescer, type PostAfterSetOptions } from './post-after-set';
 import { PropertySetRoute } from './property-set';
 import { Replier } from './replies';
 import { RrpcRoute } from './rrpc';
@@ -23,6 +24,7 @@ import { AsyncServiceRoute } from './service';
 
 export type { RouterObserver, InboundKind } from './observer';
 export type { RrpcBudgets } from './core';
+export type { PostAfterSetOptions } from './post-after-set';
 
 export interface RouterOptions {
   identity: DeviceIdentity;
@@ -39,6 +41,11 @@ export interface RouterOptions {
   asyncTimeoutMs?: number;
   /** Deadline of custom-topic handlers; defaults to `asyncTimeoutMs`. */
   customTopicTimeoutMs?: number;
+  /**
+   * The post-after-set policy (alink-protocol.md §3.5): post the new values of successful sets, the sets of one
+   * window merged into one post. Defaults: enabled, `coalesceMs` 0 (the current event-loop turn).
+   */
+  postAfterSet?: Partial<PostAfterSetOptions>;
   upstream?: {
     /** Default wait for a platform `_reply`; 10 s. */
     replyTimeoutMs?: number;
@@ -79,6 +86,7 @@ class AlinkRouter implements Router {
   private readonly services: AsyncServiceRoute;
   private readonly rrpc: RrpcRoute;
   private readonly custom: CustomTopics;
+  private readonly setPosts: SetPostCoalescer | undefined;
   private readonly rrpcRequestPrefix: string;
   private readonly eventPrefix: string;
   private readonly userPrefix: string;
@@ -115,7 +123,12 @@ class AlinkRouter implements Router {
       customTopicTimeoutMs: opts.customTopicTimeoutMs ?? asyncTimeoutMs,
       rrpc: opts.rrpc,
     };
-    this.set = new PropertySetRoute(this.core);
+    if (opts.postAfterSet?.enabled ?? DEFAULT_POST_AFTER_SET.enabled) {
+      const upstream = this.upstream;
+      const coalesceMs = Math.max(0, opts.postAfterSet?.coalesceMs ?? DEFAULT_POST_AFTER_SET.coalesceMs);
+      this.setPosts = new SetPostCoalescer((params) => upstream.postValidated(params), coalesceMs, logger);
+    }
+    this.set = new PropertySetRoute(this.core, this.setPosts);
     this.services = new AsyncServiceRoute(this.core);
     this.rrpc = new RrpcRoute(this.core);
     this.custom = new CustomTopics(this.core);
@@ -202,6 +215,8 @@ class AlinkRouter implements Router {
       // The error replies are being published; give them a moment.
       await this.waitIdle(1000);
     }
+    // The values of the last sets must reach the cloud before the connection closes.
+    this.setPosts?.flush();
   }
 
   private waitIdle(timeoutMs: number): Promise<void> {

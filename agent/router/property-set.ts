@@ -1,13 +1,15 @@
 /**
  * `thing/service/property/set`: the whole request is validated before anything is applied (one bad value
  * rejects it all with 460, alink-protocol.md §3.5); valid values go to their owning plugins, one call per
- * plugin; then `set_reply`, then a property post of the new values so the cloud's view is current.
+ * plugin; then `set_reply`; then, under the post-after-set policy, the new values join the next coalesced
+ * property post (post-after-set.ts) so the cloud's view is current.
  */
 import type { PluginSlot } from '../../handlers/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler, type Outcome } from './call';
 import { secondsSince, type RouterCore } from './core';
 import type { RequestEnvelope } from './envelope';
+import type { SetPostCoalescer } from './post-after-set';
 import { okEmptyReply, replyCodeOf } from './replies';
 
 const METHOD = 'thing.service.property.set';
@@ -16,11 +18,13 @@ type Apply = (values: Record<string, unknown>, call: Call) => void | PromiseLike
 
 export class PropertySetRoute {
   private readonly replyTopic: string;
-  private readonly onPostFailed: (err: unknown) => void;
 
-  constructor(private readonly core: RouterCore) {
+  constructor(
+    private readonly core: RouterCore,
+    /** Where the new values of successful sets go; undefined when the post-after-set policy is off. */
+    private readonly posts: SetPostCoalescer | undefined,
+  ) {
     this.replyTopic = core.topics.propertySetReply;
-    this.onPostFailed = (err) => core.logger.warn({ err }, 'property post after a set failed');
   }
 
   async handle(msg: InboundMessage, receivedAt: number, startPerf: number): Promise<void> {
@@ -71,7 +75,8 @@ export class PropertySetRoute {
     }
 
     await replier.send(topic, okEmptyReply(req.id), 1, key);
-    if (first !== undefined) this.core.upstream.postValidated(values).catch(this.onPostFailed);
+    // Added after the reply was handed on, so the post that carries these values leaves after it.
+    if (first !== undefined) this.posts?.add(values);
   }
 
   private async applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Promise<Failure | undefined> {

@@ -55,6 +55,7 @@ describe('float and double', () => {
     const c = setOf({ type: 'double', specs: { min: '0', max: '1', step: '0.1' } });
     for (const v of [0.3, 0.7, 0.1 + 0.2, 0.9, 1]) expect(c(v).ok).toBe(true);
     expect(only(c(0.35)).reason).toBe('step');
+    expect(only(c(0.35)).message).toBe('X: expected double in [0, 1] in steps of 0.1 from 0 (e.g. 0.3 or 0.4), received 0.35');
   });
   it('accept integral JSON numbers', () => {
     expect(setOf({ type: 'float', specs: { min: '-40', max: '85', step: '0.5' } })(30).ok).toBe(true);

@@ -1,7 +1,7 @@
 /** Shared fixtures of the thing-model tests. */
 import { join } from 'node:path';
 import { loadThingModel } from '../load';
-import type { DataType, ThingModel } from '../types';
+import type { ThingModel } from '../types';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures');
 export const EXAMPLE_TSL = join(FIXTURES, 'example-gateway.json');
@@ -20,6 +20,3 @@ export function rw(identifier: string, dataType: object): object {
 export function single(dataType: object): ThingModel {
   return loadThingModel(tsl([rw('X', dataType)]));
 }
-
-export const num = (type: 'int' | 'float' | 'double', min: string, max: string, step?: string): DataType =>
-  ({ type, specs: { min, max, ...(step !== undefined ? { step } : {}) } }) as DataType;

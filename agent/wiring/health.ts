@@ -1,0 +1,100 @@
+/**
+ * The agent's health in one place: the connection's state (what /healthz, the systemd watchdog and the STATUS=
+ * line read), the Prometheus metrics fed from the session and the outbox, and the optional local HTTP listener.
+ */
+import type { Logger } from 'pino';
+import { AgentMetrics, ConnectionHealth, HealthServer, type HealthReport, type HealthServerAddress } from '../health';
+import type { HealthSection } from '../config/schema';
+import type { SessionStateChange } from '../session/session';
+import type { OutboxDepth } from './stores';
+
+export interface AgentHealthOptions {
+  brokerUrl: string;
+  /** The `health` section: the listener runs only when `enabled`. */
+  health: HealthSection;
+  logger: Logger;
+  /** Where to count; default a new registry when `health.enabled`, else nothing is counted. */
+  metrics?: AgentMetrics;
+  /** The outbox's depth; undefined when there is no outbox. */
+  depth?: () => OutboxDepth | undefined;
+  /** How often the outbox depth gauges are refreshed; default 1 s. */
+  depthIntervalMs?: number;
+}
+
+const DEFAULT_DEPTH_INTERVAL_MS = 1000;
+
+export class AgentHealth {
+  readonly connection: ConnectionHealth;
+  readonly metrics: AgentMetrics | undefined;
+  private server: HealthServer | undefined;
+  private depthTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: AgentHealthOptions) {
+    this.connection = new ConnectionHealth({ brokerUrl: opts.brokerUrl });
+    this.metrics = opts.metrics ?? (opts.health.enabled ? new AgentMetrics() : undefined);
+  }
+
+  /** Where /healthz and /metrics listen, while they do. */
+  get address(): HealthServerAddress | undefined {
+    return this.server?.address;
+  }
+
+  /** The outbox's pending messages, when there is an outbox. */
+  outboxPending(): number | undefined {
+    return this.opts.depth?.()?.rows;
+  }
+
+  /** Records a session state change; pass every `state` event of the session. */
+  follow(change: SessionStateChange): void {
+    this.connection.update(change);
+    const m = this.metrics;
+    if (!m) return;
+    m.setConnection(change.state);
+    // Each `reconnecting` event announces one more attempt (the session emits it per failed attempt).
+    if (change.state === 'reconnecting') m.reconnect();
+  }
+
+  /** What /healthz answers: the connection's report, with the outbox depth beside it. */
+  report(): HealthReport {
+    const r = this.connection.report();
+    const pending = this.outboxPending();
+    return pending === undefined ? r : { ...r, details: { ...r.details, outboxPending: pending } };
+  }
+
+  /**
+   * Starts the depth refresh and, when `health.enabled`, the listener. Rejects with the listener's
+   * `AGENT_HEALTH_LISTEN_FAILED` (the depth refresh keeps running; `stop()` ends it).
+   */
+  async start(): Promise<HealthServerAddress | undefined> {
+    const metrics = this.metrics;
+    const depth = this.opts.depth;
+    if (metrics && depth && !this.depthTimer) {
+      const refresh = () => {
+        const d = depth();
+        if (d) metrics.setOutboxDepth(d.rows, d.bytes);
+      };
+      refresh();
+      this.depthTimer = setInterval(refresh, this.opts.depthIntervalMs ?? DEFAULT_DEPTH_INTERVAL_MS);
+      this.depthTimer.unref();
+    }
+    const h = this.opts.health;
+    if (!h.enabled || !metrics || this.server) return this.server?.address;
+    const server = new HealthServer({ host: h.host, port: h.port, metrics, health: () => this.report(), logger: this.opts.logger });
+    this.server = server;
+    try {
+      return await server.start();
+    } catch (err) {
+      this.server = undefined;
+      throw err;
+    }
+  }
+
+  /** Stops the listener (open connections included) and the depth refresh. */
+  async stop(): Promise<void> {
+    clearInterval(this.depthTimer);
+    this.depthTimer = undefined;
+    const server = this.server;
+    this.server = undefined;
+    await server?.stop();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The agent's default stores: one SQLite file, `{dataDir}/agent.db`, shared by the durable outbox (under the
+ * session's QoS 1 publishes) and the inbox (the router's reply cache), as agent/outbox/README.md lays out.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/load';
+import { Inbox } from '../inbox';
+import { Outbox, openAgentDb, type AgentDb, type DropInfo } from '../outbox';
+import type { DurableUplink } from '../session/session';
+import type { ReplyCache } from '../transport';
+
+/** The file under `dataDir`; `alink-agent doctor` and operators look for it by this name. */
+export const AGENT_DB_FILE = 'agent.db';
+
+/** What the outbox holds right now, for metrics and the STATUS= line. */
+export interface OutboxDepth {
+  rows: number;
+  bytes: number;
+}
+
+/** The stores an agent opens; `close` belongs at the very end of `stop()`, after the connection is closed. */
+export interface AgentStores {
+  durable?: DurableUplink;
+  replyCache?: ReplyCache;
+  /** The outbox's current depth; absent when there is no outbox. */
+  depth?(): OutboxDepth;
+  close?(): void | Promise<void>;
+}
+
+export interface DefaultStoresOptions {
+  /** Every message the outbox gives up on (expired, evicted, refused by the broker). */
+  onDrop?: (info: DropInfo) => void;
+}
+
+/**
+ * Opens `{dataDir}/agent.db` (creating the folder), the outbox on it with the `outbox` section's bounds, and the
+ * inbox on the same handle. Throws the outbox's `OUTBOX_STORAGE` / `OUTBOX_CONFIG` errors; nothing stays open then.
+ */
+export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox } {
+  const o = config.outbox;
+  const file = join(config.dataDir, AGENT_DB_FILE);
+  const db: AgentDb = openAgentDb({ file, synchronous: o.synchronous, logger: logger.child({ component: 'agent-db' }) });
+  let outbox: Outbox | undefined;
+  try {
+    outbox = Outbox.open({
+      db,
+      maxRows: o.maxRows,
+      maxBytes: o.maxBytes,
+      overflow: o.overflow === 'reject' ? 'reject' : { dropOldestOf: o.overflow.dropOldestOf },
+      ttlMs: o.ttlMs,
+      maxInflight: o.maxInflight,
+      logger,
+      ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
+    });
+    const inbox = Inbox.open({ db, logger });
+    const box = outbox;
+    return {
+      outbox,
+      inbox,
+      durable: outbox,
+      replyCache: inbox,
+      depth: () => {
+        const s = box.stats();
+        return { rows: s.depth, bytes: s.bytes };
+      },
+      close: () => {
+        // The outbox first: it commits what is pending through the handle the inbox shares.
+        box.close();
+        inbox.close();
+        db.close();
+      },
+    };
+  } catch (err) {
+    outbox?.close();
+    db.close();
+    throw err;
+  }
+}
