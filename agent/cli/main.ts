@@ -3,12 +3,18 @@
  * The `alink-agent` command.
  *
  *   alink-agent run --config agent.config.json    run the agent until SIGTERM/SIGINT (SIGHUP reloads)
+ *   alink-agent doctor --config agent.config.json check everything the agent needs, one line per finding
  *   alink-agent tsl check|types FILE              check a Thing Model / print its TypeScript types
+ *
+ * Under systemd (Type=notify) `run` sends READY=1 once the first connection attempt has finished (connected or
+ * not), keeps STATUS= current, pings WATCHDOG=1 while the agent is alive, and sends RELOADING=1 / STOPPING=1
+ * around SIGHUP / SIGTERM.
  *
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error (one line on stderr naming the key).
  */
 import { Agent } from '../agent';
 import { handleSignals } from '../lifecycle/shutdown';
+import { SystemdIntegration } from '../lifecycle/systemd';
 
 /** Where the command writes; tests pass buffers. */
 export interface CliIo {
@@ -18,6 +24,7 @@ export interface CliIo {
 
 export const USAGE = `Usage:
   alink-agent run --config FILE     run the agent (SIGTERM/SIGINT stop it, SIGHUP reloads handler options and log level)
+  alink-agent doctor --config FILE  check the configuration, Thing Model, data directory, CA file, broker and credentials
   alink-agent tsl check FILE        check a Thing Model (TSL) file
   alink-agent tsl types FILE        print TypeScript types for a Thing Model
   alink-agent --help                show this help
@@ -50,33 +57,64 @@ function parseRunArgs(args: string[]): { config?: string; error?: string } {
   return { config };
 }
 
-/** Runs the agent until a stop signal; resolves with the exit code. */
-async function runAgent(configPath: string, io: CliIo): Promise<number> {
+/** Runs the agent until a stop signal; resolves with the exit code. `env` carries systemd's variables. */
+async function runAgent(configPath: string, io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   let agent: Agent;
   try {
-    agent = await Agent.create(configPath);
+    agent = await Agent.create(configPath, { env });
   } catch (err) {
     io.stderr.write(`${oneLine(err)}\n`);
     return SETUP_ERRORS.has((err as Error)?.name) ? 2 : 1;
   }
+  const systemd = new SystemdIntegration({ env, logger: agent.logger, isAlive: () => agent.isAlive(), describe: () => agent.statusLine() });
+  const onState = () => systemd.updateStatus();
+  agent.on('state', onState);
+  systemd.start();
   const { drainTimeoutMs, disconnectTimeoutMs } = agent.config.shutdown;
   let exitCode: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => (exitCode = resolve));
-  const uninstall = handleSignals(agent, {
-    logger: agent.logger,
-    exit: (code) => exitCode(code),
-    // Drain, plugin stops (5 s each at most) and the disconnect, with room to spare.
-    stopTimeoutMs: drainTimeoutMs + disconnectTimeoutMs + 10_000,
-  });
+  let stopping = false;
+  const uninstall = handleSignals(
+    {
+      // STOPPING=1 first: systemd's stop timeout runs from here, and the pings end with it.
+      stop: () => {
+        stopping = true;
+        systemd.stop();
+        return agent.stop();
+      },
+      reload: async () => {
+        systemd.reloading();
+        try {
+          await agent.reload();
+        } finally {
+          // A refused reload leaves the running configuration in place: the agent is as ready as before.
+          if (!stopping) systemd.ready();
+        }
+      },
+    },
+    {
+      logger: agent.logger,
+      exit: (code) => exitCode(code),
+      // Drain, plugin stops (5 s each at most) and the disconnect, with room to spare.
+      stopTimeoutMs: drainTimeoutMs + disconnectTimeoutMs + 10_000,
+    },
+  );
+  const finish = () => {
+    uninstall();
+    agent.off('state', onState);
+    systemd.stop();
+  };
   try {
     await agent.start();
   } catch (err) {
-    uninstall();
+    finish();
     io.stderr.write(`${oneLine(err)}\n`);
     return 1;
   }
+  // Config, Thing Model, stores and plugins are up and the first attempt is over, connected or not.
+  if (!stopping) systemd.ready();
   const code = await exited;
-  uninstall();
+  finish();
   return code;
 }
 
@@ -97,7 +135,11 @@ export async function main(argv: string[], io: CliIo = process): Promise<number>
       io.stderr.write(`alink-agent run: ${args.error}\n${USAGE}`);
       return 2;
     }
-    return runAgent(args.config, io);
+    return runAgent(args.config, io, process.env);
+  }
+  if (command === 'doctor') {
+    const { runDoctor } = await import('../doctor');
+    return runDoctor(rest, { stdout: (s) => io.stdout.write(s), stderr: (s) => io.stderr.write(s) });
   }
   if (command === 'tsl') {
     const { runTslCommand } = await import('../../thing-model/cli');
