@@ -14,11 +14,13 @@ import type { AgentConfigInput } from './config/schema';
 import { createAgentLogger, setLogLevel } from './config/logger';
 import { Session, type SessionStateChange } from './session/session';
 import type { DisconnectCause } from './session/causes';
-import type { AgentMetrics, HealthServerAddress } from './health';
+import type { AgentMetrics } from './health/metrics';
+import type { HealthServerAddress } from './health/server';
 import { formatStatus } from './lifecycle/status';
-import { AgentHealth } from './wiring/health';
+import { AgentHealth, loadMetrics } from './wiring/health';
 import { MeteredUplink } from './wiring/metered-uplink';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
+import { attachAfterSession } from './wiring/subscribe-first';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
 
@@ -98,7 +100,8 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /**
    * Loads and checks everything that can be wrong before connecting: the configuration (ConfigError), the
-   * Thing Model (TslError) and the plugins (PluginError). Each error's message is one line naming the culprit.
+   * Thing Model (TslError), the stores (`{dataDir}/agent.db` unless `opts.stores`; OutboxStorageError) and the
+   * plugins (PluginError). Each error's message is one line naming the culprit; nothing stays open after one.
    */
   static async create(configOrPath: string | AgentConfigInput, opts: AgentOptions = {}): Promise<Agent> {
     const config = loadConfig(configOrPath, opts.env ? { env: opts.env } : {});
@@ -107,7 +110,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const model = compileThingModel(raw, { enforceStep: config.thingModel.enforceStep, partialStructs: config.thingModel.partialStructs });
     const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
     let stores: AgentStores = {};
-    const health = new AgentHealth({ brokerUrl: config.broker.url, health: config.health, logger, ...(opts.metrics ? { metrics: opts.metrics } : {}), depth: () => stores.depth?.() });
+    const metrics = await loadMetrics(config.health, opts.metrics);
+    const health = new AgentHealth({ brokerUrl: config.broker.url, health: config.health, logger, ...(metrics ? { metrics } : {}), depth: () => stores.depth?.() });
     stores = opts.stores
       ? await opts.stores(config, logger)
       : openDefaultStores(config, logger, { onDrop: (d) => health.metrics?.outboxDrop(d.messageClass, d.reason) });
@@ -150,7 +154,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       limits: config.limits.upstream,
       logger: logger.child({ component: 'session' }),
       ...(opts.random ? { random: opts.random } : {}),
-      ...(stores.durable ? { durable: stores.durable } : {}),
+      ...(stores.durable ? { durable: attachAfterSession(stores.durable, logger) } : {}),
     });
     const metrics = health.metrics;
     const observer = opts.observer ?? metrics;

@@ -17,8 +17,10 @@
  *
  * 1. Property-set round trips per second: `thing.service.property.set` requests with BENCH_WINDOW outstanding,
  *    for BENCH_DURATION_MS after a warm-up; every reply is checked (code 200, same id).
- * 2. RRPC latency: one sync service call (Calibrate, Alink JSON over `/rrpc/request/{id}`) at a time; p50/p99 of
- *    the agent minus the echo's (the echo parses the request and answers with a fixed output).
+ * 2. RRPC latency: one sync service call (Calibrate, Alink JSON over `/rrpc/request/{id}`) at a time, the devices
+ *    that answer sync services running side by side and called in turn, so that the machine's background load
+ *    falls on all of them alike; p50/p99 of the agent minus the echo's (the echo parses the request and answers
+ *    with a fixed output).
  * Every measurement runs BENCH_REPEAT times (default 3), devices interleaved; medians are printed with the goals:
  * agent ≥ 0.8 × echo throughput, agent ahead of the SDK, ≤ 1 ms added at p99.
  * Env: BENCH_DURATION_MS (default 3000), BENCH_WINDOW (default 64), BENCH_RRPC_CALLS (default 2000), BENCH_REPEAT,
@@ -328,18 +330,28 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-/** Sequential RRPC calls: p50 and p99 latency in ms. */
-async function rrpcLatency(cloud: Cloud, dn: string): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < 200; i++) await withTimeout(cloud.rrpc(dn), 2000, 'rrpc warm-up');
-  const samples: number[] = [];
+/**
+ * Sequential RRPC calls to several devices running side by side, alternating between them (the order rotated
+ * every round): p50 and p99 latency in ms per device. On a shared, noisy machine, devices measured one after the
+ * other meet different background load; alternating call by call, they meet the same.
+ */
+async function rrpcLatency(cloud: Cloud, dns: string[]): Promise<{ p50: number; p99: number }[]> {
+  for (let i = 0; i < 200; i++) for (const dn of dns) await withTimeout(cloud.rrpc(dn), 2000, 'rrpc warm-up');
+  const samples: number[][] = dns.map(() => []);
   for (let i = 0; i < RRPC_CALLS; i++) {
-    const t0 = performance.now();
-    const code = await withTimeout(cloud.rrpc(dn), 2000, 'rrpc');
-    samples.push(performance.now() - t0);
-    if (code !== 200) throw new Error(`${dn}: RRPC answered ${code}`);
+    for (let k = 0; k < dns.length; k++) {
+      const d = (i + k) % dns.length;
+      const dn = dns[d] as string;
+      const t0 = performance.now();
+      const code = await withTimeout(cloud.rrpc(dn), 2000, 'rrpc');
+      (samples[d] as number[]).push(performance.now() - t0);
+      if (code !== 200) throw new Error(`${dn}: RRPC answered ${code}`);
+    }
   }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  return samples.map((s) => {
+    s.sort((a, b) => a - b);
+    return { p50: percentile(s, 50), p99: percentile(s, 99) };
+  });
 }
 
 function startDevice(role: Role, url: string, dn: string): Promise<ChildProcess> {
@@ -385,17 +397,30 @@ async function main(): Promise<void> {
           cloudCpu[role].push(r.cloudUsPerOp);
           let line = `run ${run} ${role.padEnd(7)} ${r.rate.toFixed(0).padStart(7)} property sets/s, ${r.cpuUsPerOp.toFixed(0).padStart(4)} µs device CPU each (cloud ${r.cloudUsPerOp.toFixed(0)} µs)`;
           if (r.postsPerSet > 0) line += `, ${r.postsPerSet.toFixed(2)} posts/set`;
-          // The SDK has no sync service handler to call.
-          if (role !== 'sdk') {
-            const l = await rrpcLatency(cloud, dn);
-            lat[role].push(l);
-            line += `   RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms`;
-          }
           console.log(line);
         } finally {
           cloud.forget();
           await stopDevice(proc);
         }
+      }
+      // The SDK has no sync service handler to call; the others answer RRPC side by side, calls alternating.
+      const rrpcRoles = ROLES.filter((r) => r !== 'sdk');
+      if (rrpcRoles.length === 0) continue;
+      const procs: ChildProcess[] = [];
+      try {
+        for (const role of rrpcRoles) procs.push(await startDevice(role, broker.url, `bench-${role}-${run}-rrpc`));
+        const ls = await rrpcLatency(
+          cloud,
+          rrpcRoles.map((role) => `bench-${role}-${run}-rrpc`),
+        );
+        rrpcRoles.forEach((role, k) => {
+          const l = ls[k] as { p50: number; p99: number };
+          lat[role].push(l);
+          console.log(`run ${run} ${role.padEnd(7)} RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms`);
+        });
+      } finally {
+        cloud.forget();
+        for (const proc of procs) await stopDevice(proc);
       }
     }
   } finally {

@@ -1,7 +1,8 @@
 /**
  * A minimal device for the demo, on raw MQTT.js: answers property sets with set_reply 200 (then posts the new
- * values), async services with `{id}_reply`, sync services and raw RRPC on the RRPC response topic, and posts a
- * few readings when it connects. The demo takes any device with the same shape (the real agent, later).
+ * values), async services with `{id}_reply`, sync services and raw RRPC on the RRPC response topic, echoes
+ * `/user/echo` on `/user/echo/reply` (as the example plugin does under MQTT 3.1.1), and posts a few readings when
+ * it connects. The demo's default device is the real agent (demo.ts); this one is the canned alternative.
  */
 import { connect, MqttClient } from 'mqtt';
 import { buildCredentials, deviceTopics, parseTopic } from '../thing-model/wire';
@@ -66,6 +67,10 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
       case 'service':
         log(`device: async service ${kind.serviceId} ${JSON.stringify(req?.params)}`);
         publish(topics.serviceReply(kind.serviceId), { id: req?.id, code: 200, data: serviceOutput(kind.serviceId, req?.params ?? {}) });
+        // A canned reboot is over at once; the device reports it as the example plugin does.
+        if (kind.serviceId === 'Reboot') {
+          publish(topics.eventPost('BootCompleted'), { id: String(nextId++), version: '1.0', params: { value: { Reason: 2, FirmwareVersion: '1.4.2' } }, method: 'thing.event.BootCompleted.post' });
+        }
         return;
       case 'rrpcRequest': {
         const method = req?.method ?? '';
@@ -84,6 +89,7 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
         return;
       default:
         log(`device: message on ${topic}: ${payload.toString('utf8')}`);
+        if (topic === `${topics.userPrefix}echo`) client.publish(`${topics.userPrefix}echo/reply`, payload, { qos: 0 });
     }
   });
 

@@ -1,31 +1,129 @@
 /**
- * `npm start`: starts the simulator with its default config and one device, calls each seed API through the
- * official SDK, prints what came back, and exits 0 (1 if a call did not go as expected).
+ * `npm start`: starts the simulator with its default config and the real agent as its device (with the example
+ * plugin, handlers/examples/calibration.ts), calls each seed API through the official SDK, prints what came back,
+ * and exits 0 (1 if a call did not go as expected).
  *
  * The device is pluggable: `runDemo({ startDevice })` takes any function that connects a device and returns
- * `{ stop() }`; the default is the minimal raw-MQTT device in demo-device.ts.
+ * `{ stop() }`; `startDemoDevice` (demo-device.ts, raw MQTT.js with canned answers) is the other one.
+ *
+ * The one place that composes the simulator and the agent: the rest of simulator/ never imports the agent, and
+ * this file imports only the agent's public entry (agent/agent.ts); the example plugin is loaded by path, as an
+ * agent configuration names it.
  */
-import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
+import pino from 'pino';
+import { Agent, type AgentOptions } from '../agent/agent';
 import { CloudSimulator } from './cloud-simulator';
 import { loadConfigFile } from './config/load';
 import { DemoDeviceInfo, RunningDevice, startDemoDevice } from './demo-device';
+import type { SimulatorEvents } from './events';
 import { createLogger } from './logger';
 import { createIotClient, longCallRuntime } from './sdk-client';
 
+export { startDemoDevice };
+
 export interface DemoOptions {
+  /** Connects the demo's device; default `startDemoAgent`. */
   startDevice?: (info: DemoDeviceInfo) => Promise<RunningDevice>;
   configPath?: string;
   print?: (line: string) => void;
 }
 
 const DEFAULT_CONFIG = join(__dirname, '..', '..', 'simulator', 'simulator.config.json');
+/** handlers/examples/calibration, from source (ts-jest) or from dist/ alike: the extension is left to require. */
+const EXAMPLE_PLUGIN = join(__dirname, '..', 'handlers', 'examples', 'calibration');
+/** One "second" of the example plugin's SettleSeconds and DelaySeconds, shortened so the demo runs in seconds. */
+const DEMO_MS_PER_SECOND = 100;
 
 function configPath(): string {
   // Run from dist/simulator/demo.js the config sits in the source tree; run from source, beside this file.
   const beside = join(__dirname, 'simulator.config.json');
   return existsSync(beside) ? beside : DEFAULT_CONFIG;
+}
+
+type PluginEntry = NonNullable<AgentOptions['plugins']>[number];
+
+/**
+ * Answers raw RRPC (a payload that is not an Alink service call): `{"op":"ping"}` gets `{"op":"pong"}`. The
+ * example plugin has no raw handler; a plugin is a plain value, so the demo needs nothing from handlers/ for it.
+ */
+const pingPlugin: PluginEntry = {
+  module: 'demo-ping',
+  plugin: {
+    name: 'demo-ping',
+    setup: () => ({
+      rrpc: {
+        raw: (req: { payload: Buffer }) => {
+          let op: unknown;
+          try {
+            op = (JSON.parse(req.payload.toString('utf8')) as { op?: unknown }).op;
+          } catch {
+            op = undefined;
+          }
+          return JSON.stringify(op === 'ping' ? { op: 'pong', at: Date.now() } : { error: 'expected {"op":"ping"}' });
+        },
+      },
+    }),
+  },
+};
+
+/**
+ * The real agent as the demo's device: the simulator's device and TSL, a temporary data directory (removed on
+ * stop), the example plugin for the services and custom topics, the property store for the rest. Its log
+ * (warnings and errors only) goes to stderr, so the demo's own lines stay readable on stdout.
+ */
+export async function startDemoAgent(info: DemoDeviceInfo): Promise<RunningDevice> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'alink-demo-'));
+  let agent: Agent | undefined;
+  try {
+    agent = await Agent.create(
+      {
+        device: { productKey: info.productKey, deviceName: info.deviceName, secret: info.deviceSecret },
+        broker: { url: info.mqttUrl },
+        thingModel: { path: info.tslPath },
+        dataDir,
+        handlers: [{ module: EXAMPLE_PLUGIN, options: { msPerSecond: DEMO_MS_PER_SECOND } }],
+      },
+      { logger: pino({ name: 'alink-agent', level: 'warn' }, pino.destination(2)), plugins: [pingPlugin] },
+    );
+    await agent.start();
+  } catch (err) {
+    await agent?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const running = agent;
+  return {
+    stop: async () => {
+      await running.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The first `event` the simulator emits that `match` accepts, or undefined after `timeoutMs`. */
+function nextEvent<K extends 'propertyPost' | 'eventPost' | 'deviceMessage'>(
+  sim: CloudSimulator,
+  event: K,
+  match: (e: SimulatorEvents[K][0]) => boolean,
+  timeoutMs: number,
+): Promise<SimulatorEvents[K][0] | undefined> {
+  return new Promise((resolve) => {
+    const on = (e: SimulatorEvents[K][0]) => {
+      if (!match(e)) return;
+      done(e);
+    };
+    const done = (e: SimulatorEvents[K][0] | undefined) => {
+      clearTimeout(timer);
+      (sim.off as (e: K, f: typeof on) => void)(event, on);
+      resolve(e);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    (sim.on as (e: K, f: typeof on) => void)(event, on);
+  });
 }
 
 /** Returns the number of calls whose outcome was not the expected one. */
@@ -51,7 +149,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       };
       sim.on('deviceOnline', on);
     });
-    device = await (opts.startDevice ?? ((i) => startDemoDevice(i, print)))({ mqttUrl, ...devCfg, tslPath: product.tsl });
+    device = await (opts.startDevice ?? startDemoAgent)({ mqttUrl, ...devCfg, tslPath: product.tsl });
     await online;
     print(`device ${id.productKey}/${id.deviceName}: ${sim.deviceStatus(id.productKey, id.deviceName).status}`);
 
@@ -61,16 +159,23 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       print(`${ok ? 'ok  ' : 'FAIL'} ${name} → ${JSON.stringify(body)}`);
     };
     const base = { productKey: id.productKey, deviceName: id.deviceName };
+    const mine = (e: { productKey?: string; deviceName?: string }) => e.productKey === id.productKey && e.deviceName === id.deviceName;
 
+    // The device posts the values it accepted, so that the cloud's shadow is current (alink-protocol.md §3.5).
+    const posted = nextEvent(sim, 'propertyPost', (e) => mine(e) && hasValues(e.params, { ReportInterval: 60, WorkMode: 1 }), 5000);
     const set = await client.setDeviceProperty(new $Iot.SetDevicePropertyRequest({ ...base, items: JSON.stringify({ ReportInterval: 60, WorkMode: 1 }) }));
     show('SetDeviceProperty {ReportInterval:60, WorkMode:1}', set.body, set.body.success === true);
     const setReply = await sim.waitForDeviceReply(id, (r) => r.kind === 'propertySetReply' && r.id === set.body.data?.messageId, 5000);
     show('  device set_reply', { id: setReply.id, code: setReply.code }, setReply.code === 200);
+    const post = await posted;
+    show('  device property post of the new values', post ? { id: post.id, params: post.params, code: post.code } : 'none within 5 s', post?.code === 200);
 
     const ro = await client.setDeviceProperty(new $Iot.SetDevicePropertyRequest({ ...base, items: JSON.stringify({ Temperature: 21.5 }) }));
     show('SetDeviceProperty {Temperature:21.5} (read-only)', ro.body, ro.body.success === false && ro.body.code === 'iot.thing.PropertyReadOnly');
 
-    const reboot = await client.invokeThingService(new $Iot.InvokeThingServiceRequest({ ...base, identifier: 'Reboot', args: JSON.stringify({ DelaySeconds: 5 }) }));
+    // A reboot ends with the device reporting BootCompleted (the example plugin after DelaySeconds, shortened).
+    const booted = nextEvent(sim, 'eventPost', (e) => mine(e) && e.eventId === 'BootCompleted', 5000);
+    const reboot = await client.invokeThingService(new $Iot.InvokeThingServiceRequest({ ...base, identifier: 'Reboot', args: JSON.stringify({ DelaySeconds: 1 }) }));
     show('InvokeThingService Reboot (async)', reboot.body, reboot.body.success === true);
     const rebootReply = await sim.waitForDeviceReply(id, (r) => r.kind === 'serviceReply' && r.id === reboot.body.data?.messageId, 5000);
     show('  device Reboot_reply', { id: rebootReply.id, code: rebootReply.code }, rebootReply.code === 200);
@@ -80,6 +185,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       longCallRuntime(),
     );
     show('InvokeThingService Calibrate (sync)', cal.body, cal.body.success === true && typeof cal.body.data?.result === 'string');
+    if (typeof cal.body.data?.result === 'string') print(`  service output: ${cal.body.data.result}`);
+    const boot = await booted;
+    show('  device event BootCompleted after the reboot', boot ? { id: boot.id, params: boot.params, code: boot.code } : 'none within 5 s', boot?.code === 200);
 
     const many = await client.invokeThingsService(
       new $Iot.InvokeThingsServiceRequest({ productKey: id.productKey, deviceName: [id.deviceName], identifier: 'Reboot', args: JSON.stringify({ DelaySeconds: 1 }) }),
@@ -90,30 +198,42 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       new $Iot.RRpcRequest({ ...base, requestBase64Byte: Buffer.from('{"op":"ping"}').toString('base64'), timeout: 5000 }),
       longCallRuntime(),
     );
-    show('RRpc {"op":"ping"}', rr.body, rr.body.rrpcCode === 'SUCCESS');
-    if (rr.body.payloadBase64Byte) print(`  device answered: ${Buffer.from(rr.body.payloadBase64Byte, 'base64').toString('utf8')}`);
+    const answer = rr.body.payloadBase64Byte ? Buffer.from(rr.body.payloadBase64Byte, 'base64').toString('utf8') : '';
+    show('RRpc {"op":"ping"} (raw)', rr.body, rr.body.rrpcCode === 'SUCCESS' && answer !== '');
+    if (answer) print(`  device answered: ${answer}`);
 
-    const delivered = new Promise<string>((resolve) => sim.once('downstream', (m) => resolve(m.topic)));
-    const pub = await client.pub(
-      new $Iot.PubRequest({
-        productKey: id.productKey,
-        topicFullName: `/${id.productKey}/${id.deviceName}/user/get`,
-        messageContent: Buffer.from('{"cmd":"on","level":3}').toString('base64'),
-        qos: 1,
-      }),
-    );
-    show('Pub /user/get', pub.body, pub.body.success === true && typeof pub.body.messageId === 'string');
-    await delivered;
+    // The example plugin answers `/user/echo` on `/user/echo/reply` under MQTT 3.1.1 (no Response Topic).
+    const echoTopic = `/${id.productKey}/${id.deviceName}/user/echo`;
+    const content = '{"cmd":"on","level":3}';
+    const delivered = nextEvent(sim, 'deviceMessage', (m) => m.topic === `${echoTopic}/reply`, 5000);
+    const pub = await client.pub(new $Iot.PubRequest({ productKey: id.productKey, topicFullName: echoTopic, messageContent: Buffer.from(content).toString('base64'), qos: 1 }));
+    show('Pub /user/echo', pub.body, pub.body.success === true && typeof pub.body.messageId === 'string');
+    const echoed = await delivered;
+    show('  device answer on /user/echo/reply', echoed ? echoed.payload.toString('utf8') : 'none within 5 s', echoed?.payload.toString('utf8') === content);
 
     const props = await client.queryDevicePropertyStatus(new $Iot.QueryDevicePropertyStatusRequest(base));
     const reported = (props.body.data?.list?.propertyStatusInfo ?? []).filter((p) => p.value !== undefined);
-    show('QueryDevicePropertyStatus (reported ones)', reported.map((p) => `${p.identifier}=${p.value}`), reported.length > 0);
+    show(
+      'QueryDevicePropertyStatus (reported ones)',
+      reported.map((p) => `${p.identifier}=${p.value}`),
+      reported.some((p) => p.identifier === 'ReportInterval' && p.value === '60') && reported.some((p) => p.identifier === 'WorkMode' && p.value === '1'),
+    );
   } finally {
     await device?.stop().catch(() => undefined);
     await sim.stop();
   }
   print(failures === 0 ? 'demo: every call answered as expected' : `demo: ${failures} call(s) did not answer as expected`);
   return failures;
+}
+
+/** True when `params` (a property post's) holds each of `want`, bare or as `{value, time}`. */
+function hasValues(params: unknown, want: Record<string, unknown>): boolean {
+  if (params === null || typeof params !== 'object') return false;
+  const p = params as Record<string, unknown>;
+  return Object.entries(want).every(([k, v]) => {
+    const x = p[k];
+    return x === v || (x !== null && typeof x === 'object' && (x as { value?: unknown }).value === v);
+  });
 }
 
 if (require.main === module) {

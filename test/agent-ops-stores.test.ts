@@ -113,7 +113,6 @@ describe('1,000 property posts during a broker outage', () => {
     expect(received).toEqual([]);
 
     await sim.start();
-    const dbg = setInterval(() => console.log(JSON.stringify({ received: received.length, pending: t.agent.outboxPending, state: t.agent.state, sim: sim.deviceStatus(ID.productKey, ID.deviceName) })), 2000);
     const answers = await Promise.all(posts);
     expect(answers.every((a) => a.code === 200)).toBe(true);
     await waitFor(() => received.length >= N, 10_000, `${N} posts at the simulator`);

@@ -23,7 +23,7 @@ interface AgentChild {
 }
 
 function runAgent(configFile: string, notifySocket: string): AgentChild {
-  const env = { ...process.env, NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: '1000000' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: '1000000' };
   delete env.WATCHDOG_PID;
   const proc = spawn(process.execPath, ['-r', './test/helpers/ts-register.js', 'agent/cli/main.ts', 'run', '--config', configFile], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { compileThingModel, loadThingModelFile, type CompiledThingModel } from '../thing-model';
-import { createRouter, type Router, type RouterObserver, type RrpcBudgets } from '../agent/router';
+import { createRouter, type Router, type RouterObserver, type RouterOptions, type RrpcBudgets } from '../agent/router';
 import type { InboundMessage, MessageProperties, PublishOptions, PublishReceipt, ReplyCache, StoredReply, Uplink } from '../agent/transport';
 import { loadPlugins, type PluginConfig, type PluginHost } from '../handlers/loader';
 import { startAedes, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
@@ -107,6 +107,8 @@ export interface HarnessOptions {
   rrpc?: RrpcBudgets;
   asyncTimeoutMs?: number;
   replyTimeoutMs?: number;
+  /** The router's post-after-set policy; its defaults when absent. */
+  postAfterSet?: RouterOptions['postAfterSet'];
   /** Code the fake platform answers posts with; null = never answers. Default 200. */
   postReplyCode?: number | null;
   dataDir?: string;
@@ -178,6 +180,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     observer,
     asyncTimeoutMs: opts.asyncTimeoutMs,
     upstream: { replyTimeoutMs: opts.replyTimeoutMs ?? 2000 },
+    ...(opts.postAfterSet ? { postAfterSet: opts.postAfterSet } : {}),
   });
   device.on('message', (topic, payload, packet) => {
     const p = packet.properties;

@@ -25,6 +25,9 @@ export function hostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** OpenSSL's certificate verification failures, as opposed to a peer that does not speak TLS at all. */
+const CERT_ERROR = /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_CERT_|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED)/;
+
 type Probe = { ok: true; ms: number } | { ok: false; err?: Error; tcpUp: boolean; timedOut: boolean };
 
 function probe(broker: AgentConfig['broker'], o: BrokerProbeOptions, useTls: boolean): Promise<Probe> {
@@ -74,8 +77,11 @@ function failure(broker: AgentConfig['broker'], p: Extract<Probe, { ok: false }>
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `${where} is unreachable (${code}); check the network and routes`;
   if (code === 'ETIMEDOUT') return `${where} did not answer (ETIMEDOUT); check broker.url, the network and firewalls`;
   if (useTls && p.tcpUp) {
-    const against = broker.caFile ? `broker.caFile (${broker.caFile})` : "Node's default CAs (set broker.caFile)";
-    return `${where}: TLS handshake failed: ${message} (${code}); the broker's certificate must verify against ${against} and name "${broker.host}"`;
+    if (CERT_ERROR.test(code)) {
+      const against = broker.caFile ? `broker.caFile (${broker.caFile})` : "Node's default CAs (set broker.caFile)";
+      return `${where}: TLS handshake failed: ${message} (${code}); the broker's certificate must verify against ${against} and name "${broker.host}"`;
+    }
+    return `${where}: TLS handshake failed: ${message} (${code}); is it a TLS port? (mqtts:// needs one; mqtt:// is plain TCP)`;
   }
   return `${where}: ${message} (${code})`;
 }

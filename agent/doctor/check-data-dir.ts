@@ -5,7 +5,7 @@
  * the service user out of its own state directory.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, rmdirSync, statfsSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, rmdirSync, statfsSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { errnoCode, fail, ok, warn, type Finding } from './report';
@@ -48,7 +48,32 @@ export function formatBytes(n: number): string {
   return `${Math.round(n / 1024)} KiB`;
 }
 
-/** Removes the directories `mkdirSync(dir, { recursive: true })` created, deepest first, up to `first`. */
+/**
+ * Creates `dir` and its missing parents one level at a time; returns the first folder created. Not
+ * `mkdirSync(dir, { recursive: true })`: Node 20's loops forever where a parent exists but refuses children with
+ * ENOENT (a path inside /proc), which would hang the doctor on exactly the misconfiguration it is meant to report.
+ */
+function makeDirs(dir: string): string {
+  const missing: string[] = [];
+  for (let p = dir; !existsSync(p); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  const made: string[] = [];
+  try {
+    for (const p of missing) {
+      mkdirSync(p);
+      made.push(p);
+    }
+  } catch (e) {
+    // Half a chain is still something the doctor made: it goes too.
+    for (const p of made.reverse()) rmdirSync(p);
+    throw e;
+  }
+  return missing[0] ?? dir;
+}
+
+/** Removes the directories {@link makeDirs} created, deepest first, up to `first`. */
 function removeCreated(dir: string, first: string): void {
   for (let p = dir; ; p = dirname(p)) {
     try {
@@ -136,7 +161,7 @@ export function checkDataDir(dir: string, opts: DataDirOptions = {}): Finding[] 
     if (code === 'ENOTDIR') return [fail('data dir', `${dir}: expected a directory (dataDir), received a path through a regular file (ENOTDIR)`)];
     if (code !== 'ENOENT') return [fail('data dir', `${dir}: cannot be examined by ${user} (${code})`)];
     try {
-      created = mkdirSync(dir, { recursive: true }) ?? dir;
+      created = makeDirs(dir);
     } catch (e2) {
       return [fail('data dir', `${dir} does not exist and ${user} cannot create it (${errnoCode(e2)})`)];
     }

@@ -128,7 +128,7 @@ describe('alink-agent doctor, good setups', () => {
       `ok   tsl: ${join(s.dir, 'tsl.json')} compiles (product ${PK}, 19 properties, 4 services, 3 events)`,
       expect.stringMatching(new RegExp(`^ok   data dir: ${esc(s.dataDir)} is a directory .* can write; [0-9.]+ [GMK]iB free; agent\\.db \\([0-9.]+ [GMK]iB\\) readable and writable`)),
       'skip ca file: not used: broker.url is mqtt:// (no TLS)',
-      expect.stringMatching(/^ok   broker: 127\.0\.0\.1:\d+ reachable over TCP in \d+ ms$/),
+      expect.stringMatching(/^ok {3}broker: 127\.0\.0\.1:\d+ reachable over TCP in \d+ ms$/),
       `ok   credentials: CONNACK accepted ${PK}/${DN} (MQTT 3.1.1, hmacsha256, securemode=3); disconnected`,
     ]);
     expect(online).toHaveLength(1);
@@ -144,7 +144,7 @@ describe('alink-agent doctor, good setups', () => {
     });
     const run = await doctor(['--config', s.configPath]);
     expect(run.code).toBe(0);
-    expect(run.line('data dir')).toMatch(/^ok   data dir: .*state\/alink\/data does not exist yet; .* can create it and write in it; .* free; no agent\.db yet/);
+    expect(run.line('data dir')).toMatch(/^ok {3}data dir: .*state\/alink\/data does not exist yet; .* can create it and write in it; .* free; no agent\.db yet/);
     expect(existsSync(join(s.dir, 'state'))).toBe(false);
   });
 
@@ -170,7 +170,7 @@ describe('alink-agent doctor, good setups', () => {
     expect(run.line('config')).toBe(
       `warn config: ${s.configPath} valid (device ${PK}/${DN}, secret from device.secret), but ${join(s.dir, 'device.secret')} holds the device secret and every user can read it (mode 0644): chmod o-r it`,
     );
-    expect(run.line('credentials')).toMatch(/^ok   credentials: CONNACK accepted/);
+    expect(run.line('credentials')).toMatch(/^ok {3}credentials: CONNACK accepted/);
   });
 });
 
@@ -213,10 +213,10 @@ describe('alink-agent doctor, broken setups', () => {
     expect(run.code).toBe(1);
     expect(run.lines).toEqual([
       `FAIL config: ${s.configPath}: device.secretEnv: expected the name of a set, non-empty environment variable, received "${SECRET_ENV}" (not set)`,
-      expect.stringMatching(/^ok   tsl: /),
-      expect.stringMatching(/^ok   data dir: /),
+      expect.stringMatching(/^ok {3}tsl: /),
+      expect.stringMatching(/^ok {3}data dir: /),
       'skip ca file: not used: broker.url is mqtt:// (no TLS)',
-      expect.stringMatching(/^ok   broker: /),
+      expect.stringMatching(/^ok {3}broker: /),
       'skip credentials: the device secret did not resolve (see config)',
     ]);
     expect(online).toEqual([]);
@@ -246,7 +246,7 @@ describe('alink-agent doctor, broken setups', () => {
       'FAIL tsl: properties[2].dataType.specs.max: expected a number >= min (0), received "-5"',
       'FAIL tsl: properties[3].dataType.type: expected one of "int", "float", "double", "text", "date", "bool", "enum", "struct", "array", received "txt"',
     ]);
-    expect(run.line('credentials')).toMatch(/^ok   credentials: CONNACK accepted/);
+    expect(run.line('credentials')).toMatch(/^ok {3}credentials: CONNACK accepted/);
   });
 
   it('a TSL of another product is a FAIL naming both product keys', async () => {
@@ -280,7 +280,7 @@ describe('alink-agent doctor, broken setups', () => {
     const run = await doctor(['--config', s.configPath]);
     expect(run.code).toBe(1);
     expect(run.line('data dir')).toMatch(new RegExp(`^FAIL data dir: ${expected(rel.startsWith('/') ? rel : join(s.dir, rel))}$`));
-    expect(run.line('credentials')).toMatch(/^ok   credentials: /);
+    expect(run.line('credentials')).toMatch(/^ok {3}credentials: /);
   });
 
   it('an agent.db that is not a file fails; one that is not SQLite warns (the agent moves it aside)', async () => {
@@ -313,7 +313,7 @@ describe('alink-agent doctor, broken setups', () => {
     const wrong = 'ffffffffffffffffffffffffffffffff';
     const run = await doctor(['--config', s.configPath], { [SECRET_ENV]: wrong });
     expect(run.code).toBe(1);
-    expect(run.line('broker')).toMatch(/^ok   broker: /);
+    expect(run.line('broker')).toMatch(/^ok {3}broker: /);
     expect(run.line('credentials')).toBe(
       'FAIL credentials: the platform refused the device credentials (CONNACK 4): check device.productKey/deviceName/secret and broker.signMethod',
     );
@@ -345,7 +345,7 @@ describe('alink-agent doctor, broken setups', () => {
       const run = await doctor(['--config', s.configPath], undefined, 1000);
       expect(Date.now() - started).toBeLessThan(5000);
       expect(run.code).toBe(1);
-      expect(run.line('broker')).toMatch(/^ok   broker: /);
+      expect(run.line('broker')).toMatch(/^ok {3}broker: /);
       expect(run.line('credentials')).toBe(`FAIL credentials: no CONNACK from 127.0.0.1:${port} within 1000 ms (timeout): is it an MQTT broker?`);
     } finally {
       for (const sock of sockets) sock.destroy();

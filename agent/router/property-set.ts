@@ -70,7 +70,8 @@ export class PropertySetRoute {
 
     if (first !== undefined) {
       const deadline = receivedAt + this.core.asyncTimeoutMs;
-      const failure = mixed ? await this.applyGroups(values, req.id, receivedAt, deadline) : await this.applyOne(first, values, req.id, receivedAt, deadline);
+      let failure = mixed ? await this.applyGroups(values, req.id, receivedAt, deadline) : this.applyOne(first, values, req.id, receivedAt, deadline);
+      if (failure instanceof Promise) failure = await failure;
       if (failure) return replier.error(topic, req.id, failure.code, failure.message, 1, key);
     }
 
@@ -79,13 +80,13 @@ export class PropertySetRoute {
     if (first !== undefined) this.posts?.add(values);
   }
 
-  private async applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Promise<Failure | undefined> {
+  /** Synchronous when the handler is (the property store is): no promise for the common case. */
+  private applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Failure | undefined | Promise<Failure | undefined> {
     const apply = slot.instance.properties?.apply as Apply | undefined;
     if (!apply) return { code: 400, message: `plugin "${slot.name}" has no property handler` };
     const call = new Call('propertySet', id, receivedAt, deadline, slot.logger);
-    let o = runHandler(apply, values, call, this.core.pending);
-    if (o instanceof Promise) o = await o;
-    return failureOf(o, slot, values);
+    const o = runHandler(apply, values, call, this.core.pending);
+    return o instanceof Promise ? o.then((r) => failureOf(r, slot, values)) : failureOf(o, slot, values);
   }
 
   private async applyGroups(values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Promise<Failure | undefined> {

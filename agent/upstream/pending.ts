@@ -1,7 +1,9 @@
 /**
  * Requests waiting for the platform's `_reply`, keyed by Alink id. Every entry has a deadline and is removed
  * when it settles, however it settles (the official Node SDK keeps its callbacks forever, alink-protocol.md §8.7).
- * One timer serves all entries (armed for the earliest deadline), so a post costs no timer of its own.
+ * One timer serves all entries (armed for the earliest deadline), so a post costs no timer of its own; it is not
+ * cancelled when the last entry settles (a post answered in a millisecond would otherwise cost a setTimeout and a
+ * clearTimeout each), but fires once at its deadline, finds nothing due and re-arms only for what is left.
  */
 import { UpstreamTimeoutError } from './errors';
 
@@ -49,7 +51,6 @@ export class PendingReplies {
     if (!e) return false;
     this.entries.delete(reply.id);
     e.resolve(reply);
-    if (this.entries.size === 0) this.disarm();
     return true;
   }
 
@@ -59,7 +60,6 @@ export class PendingReplies {
     if (!e) return;
     this.entries.delete(id);
     e.reject(err);
-    if (this.entries.size === 0) this.disarm();
   }
 
   private expire(): void {
@@ -84,11 +84,5 @@ export class PendingReplies {
     this.timer = setTimeout(this.onTimer, Math.max(0, deadline - Date.now()));
     // A pending post must not keep a stopping process alive.
     this.timer.unref();
-  }
-
-  private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Infinity;
   }
 }

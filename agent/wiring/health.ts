@@ -3,7 +3,11 @@
  * line read), the Prometheus metrics fed from the session and the outbox, and the optional local HTTP listener.
  */
 import type { Logger } from 'pino';
-import { AgentMetrics, ConnectionHealth, HealthServer, type HealthReport, type HealthServerAddress } from '../health';
+// Module by module, not the index: the index loads prom-client (~40 ms and several MB), which an agent without
+// metrics never needs (see `loadMetrics`).
+import { ConnectionHealth, type HealthReport } from '../health/connection';
+import type { AgentMetrics } from '../health/metrics';
+import { HealthServer, type HealthServerAddress } from '../health/server';
 import type { HealthSection } from '../config/schema';
 import type { SessionStateChange } from '../session/session';
 import type { OutboxDepth } from './stores';
@@ -13,7 +17,7 @@ export interface AgentHealthOptions {
   /** The `health` section: the listener runs only when `enabled`. */
   health: HealthSection;
   logger: Logger;
-  /** Where to count; default a new registry when `health.enabled`, else nothing is counted. */
+  /** Where to count (see {@link loadMetrics}); without it nothing is counted and no listener is started. */
   metrics?: AgentMetrics;
   /** The outbox's depth; undefined when there is no outbox. */
   depth?: () => OutboxDepth | undefined;
@@ -23,6 +27,13 @@ export interface AgentHealthOptions {
 
 const DEFAULT_DEPTH_INTERVAL_MS = 1000;
 
+/** The metrics an agent counts in: `given`, else a registry of its own when `health.enabled`, else none. */
+export async function loadMetrics(health: HealthSection, given?: AgentMetrics): Promise<AgentMetrics | undefined> {
+  if (given || !health.enabled) return given;
+  const { AgentMetrics: Metrics } = await import('../health/metrics');
+  return new Metrics();
+}
+
 export class AgentHealth {
   readonly connection: ConnectionHealth;
   readonly metrics: AgentMetrics | undefined;
@@ -31,7 +42,7 @@ export class AgentHealth {
 
   constructor(private readonly opts: AgentHealthOptions) {
     this.connection = new ConnectionHealth({ brokerUrl: opts.brokerUrl });
-    this.metrics = opts.metrics ?? (opts.health.enabled ? new AgentMetrics() : undefined);
+    this.metrics = opts.metrics;
   }
 
   /** Where /healthz and /metrics listen, while they do. */

@@ -14,6 +14,20 @@ describe('demo', () => {
     expect(lines).toContain('demo: every call answered as expected');
   });
 
+  it('runs the real agent with the example plugin by default', async () => {
+    const lines: string[] = [];
+    expect(await runDemo({ print: (l) => lines.push(l) })).toBe(0);
+    const line = (prefix: string) => lines.find((l) => l.startsWith(prefix)) ?? '';
+    // Post-after-set: the values the agent accepted reach the cloud's shadow.
+    expect(line('ok     device property post of the new values')).toContain('"params":{"ReportInterval":60,"WorkMode":1}');
+    // The example plugin's sync service output: ReferenceValue 25 against its default temperature reading 21.
+    expect(line('  service output:')).toContain('"Offset":4');
+    expect(line('ok     device event BootCompleted')).toContain('"FirmwareVersion":"1.0.0"');
+    expect(line('  device answered:')).toContain('"op":"pong"');
+    expect(line('ok     device answer on /user/echo/reply')).toContain('level');
+    expect(line('ok   QueryDevicePropertyStatus')).toContain('LastCalibrationTime=');
+  });
+
   it('takes another device through startDevice', async () => {
     const seen: string[] = [];
     const failures = await runDemo({
