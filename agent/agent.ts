@@ -20,7 +20,6 @@ import { formatStatus } from './lifecycle/status';
 import { AgentHealth, loadMetrics } from './wiring/health';
 import { MeteredUplink } from './wiring/metered-uplink';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
-import { attachAfterSession } from './wiring/subscribe-first';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
 
@@ -154,7 +153,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       limits: config.limits.upstream,
       logger: logger.child({ component: 'session' }),
       ...(opts.random ? { random: opts.random } : {}),
-      ...(stores.durable ? { durable: attachAfterSession(stores.durable, logger) } : {}),
+      ...(stores.durable ? { durable: stores.durable } : {}),
     });
     const metrics = health.metrics;
     const observer = opts.observer ?? metrics;
@@ -168,6 +167,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       asyncTimeoutMs: config.deadlines.asyncMs,
       customTopicTimeoutMs: config.deadlines.customTopicMs,
       upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs },
+      postAfterSet: config.postAfterSet,
       ...(observer ? { observer } : {}),
       ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
     });
@@ -292,7 +292,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const source = configOrPath ?? this.configSource;
     if (source === undefined) throw new Error('reload() needs a configuration: the agent was created from an object');
     const next = loadConfig(source);
-    const restartNeeded = (['device', 'broker', 'thingModel', 'dataDir', 'rrpc', 'deadlines', 'upstream', 'limits', 'health', 'outbox', 'shutdown'] as const).filter(
+    const restartNeeded = (['device', 'broker', 'thingModel', 'dataDir', 'rrpc', 'deadlines', 'upstream', 'postAfterSet', 'limits', 'health', 'outbox', 'shutdown'] as const).filter(
       (k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]),
     );
     setLogLevel(this.logger, next.log.level);

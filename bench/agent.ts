@@ -1,6 +1,6 @@
 /**
  * Agent benchmark (`npm run bench:agent`). On one mosquitto started here (loopback, free port, set_tcp_nodelay),
- * a raw MQTT.js "cloud" client in this process drives four devices in turn, each alone in a child process:
+ * a raw MQTT.js "cloud" client in this process drives four devices, each in a child process of its own:
  *
  *   echo     a raw MQTT.js client that JSON-parses each request and publishes the reply (the floor: no validation)
  *   sdk      the official device SDK (alibabacloud-iot-device-sdk 1.2.8), its onProps answered with a set_reply
@@ -16,10 +16,11 @@
  * client is one process for all; its CPU time per round trip is printed so that a cloud-bound run shows as such.
  *
  * 1. Property-set round trips per second: `thing.service.property.set` requests with BENCH_WINDOW outstanding,
- *    for BENCH_DURATION_MS after a warm-up; every reply is checked (code 200, same id).
+ *    for BENCH_DURATION_MS per device after a warm-up, the devices taking turns in slices of BENCH_SLICE_MS
+ *    (default 500) so that the machine's background load falls on all of them alike; every reply is checked
+ *    (code 200, same id).
  * 2. RRPC latency: one sync service call (Calibrate, Alink JSON over `/rrpc/request/{id}`) at a time, the devices
- *    that answer sync services running side by side and called in turn, so that the machine's background load
- *    falls on all of them alike; p50/p99 of the agent minus the echo's (the echo parses the request and answers
+ *    that answer sync services called in turn, call by call; p50/p99 of the agent minus the echo's (the echo parses the request and answers
  *    with a fixed output).
  * Every measurement runs BENCH_REPEAT times (default 3), devices interleaved; medians are printed with the goals:
  * agent ≥ 0.8 × echo throughput, agent ahead of the SDK, ≤ 1 ms added at p99.
@@ -38,6 +39,7 @@ import pino from 'pino';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
 const WARMUP_MS = 700;
+const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 500);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 const RRPC_CALLS = Number(process.env.BENCH_RRPC_CALLS ?? 2000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
@@ -179,8 +181,8 @@ async function startMosquitto(dir: string): Promise<{ url: string; stop(): Promi
 class Cloud {
   private next = 1;
   private readonly waiting = new Map<string, (code: number) => void>();
-  /** Property posts received (the agent's post-after-set). */
-  posts = 0;
+  /** Property posts received per device name (the agent's post-after-set). */
+  readonly posts = new Map<string, number>();
 
   private constructor(private readonly c: MqttClient) {
     const postSuffix = '/thing/event/property/post';
@@ -200,7 +202,8 @@ class Cloud {
     c.on('message', (topic, payload) => {
       const msg = JSON.parse(payload.toString()) as { id: string; code?: number };
       if (topic.endsWith(postSuffix)) {
-        this.posts++;
+        const dn = topic.split('/')[3] ?? '';
+        this.posts.set(dn, (this.posts.get(dn) ?? 0) + 1);
         // The platform answers property posts; the agent posts the values of the sets it answered.
         c.publish(`${topic}_reply`, JSON.stringify({ id: msg.id, code: 200, data: {}, message: 'success', method: 'thing.event.property.post', version: '1.0' }), { qos: 0 });
         return;
@@ -280,12 +283,17 @@ function deviceCpu(proc: ChildProcess, msg: 'cpu-start' | 'cpu-stop'): Promise<n
   );
 }
 
-/**
- * Round trips per second with WINDOW outstanding requests, after a warm-up; and the device's CPU time per round
- * trip, which the other processes on the machine disturb less than the rate.
- */
-async function throughput(cloud: Cloud, dn: string, proc: ChildProcess): Promise<{ rate: number; cpuUsPerOp: number; cloudUsPerOp: number; postsPerSet: number }> {
-  // The device is up once one request comes back (the SDK subscribes after CONNACK without telling anyone).
+/** What one device did under load, summed over its slices. */
+interface Load {
+  done: number;
+  seconds: number;
+  deviceUs: number;
+  cloudUs: number;
+  posts: number;
+}
+
+/** Waits until the device answers a set (the SDK subscribes after CONNACK without telling anyone). */
+async function firstSet(cloud: Cloud, dn: string): Promise<void> {
   for (let i = 0; ; i++) {
     try {
       await withTimeout(cloud.set(dn), 500, 'first set');
@@ -295,6 +303,14 @@ async function throughput(cloud: Cloud, dn: string, proc: ChildProcess): Promise
     }
   }
   cloud.forget();
+}
+
+/**
+ * Keeps WINDOW property sets outstanding on one device for `ms` and adds what was answered in that time to `into`,
+ * with the device's and the cloud's CPU time (which the other processes on the machine disturb less than the
+ * rate); then lets the window drain, uncounted.
+ */
+async function loadSlice(cloud: Cloud, dn: string, proc: ChildProcess, ms: number, into?: Load): Promise<void> {
   let counting = false;
   let done = 0;
   let failed = 0;
@@ -306,24 +322,51 @@ async function throughput(cloud: Cloud, dn: string, proc: ChildProcess): Promise
       if (counting) done++;
     }
   };
+  if (into) await deviceCpu(proc, 'cpu-start');
   const workers = Array.from({ length: WINDOW }, worker);
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  await deviceCpu(proc, 'cpu-start');
   counting = true;
   const cloudCpu = process.cpuUsage();
-  const posts0 = cloud.posts;
+  const posts0 = cloud.posts.get(dn) ?? 0;
   const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, DURATION_MS));
-  const elapsed = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, ms));
+  const seconds = (performance.now() - t0) / 1000;
   counting = false;
   const counted = done;
   const cloudUsed = process.cpuUsage(cloudCpu);
-  const posts = cloud.posts - posts0;
-  const cpuUs = await deviceCpu(proc, 'cpu-stop');
+  const posts = (cloud.posts.get(dn) ?? 0) - posts0;
+  const deviceUs = into ? await deviceCpu(proc, 'cpu-stop') : 0;
   stop = true;
   await withTimeout(Promise.all(workers), 10_000, 'draining the window');
   if (failed) throw new Error(`${dn}: ${failed} property sets were not answered with 200`);
-  return { rate: counted / elapsed, cpuUsPerOp: cpuUs / counted, cloudUsPerOp: (cloudUsed.user + cloudUsed.system) / counted, postsPerSet: posts / counted };
+  if (into) {
+    into.done += counted;
+    into.seconds += seconds;
+    into.deviceUs += deviceUs;
+    into.cloudUs += cloudUsed.user + cloudUsed.system;
+    into.posts += posts;
+  }
+}
+
+/**
+ * Property-set throughput of every device of one run. The devices run side by side, idle but the one under load,
+ * and take turns in slices of SLICE_MS (the order rotated every round) until each had DURATION_MS: on a shared,
+ * noisy machine, devices measured one after the other meet different background load; in turns, they meet the same.
+ */
+async function throughput(cloud: Cloud, devices: { role: Role; dn: string; proc: ChildProcess }[]): Promise<Map<Role, Load>> {
+  const loads = new Map<Role, Load>();
+  for (const d of devices) {
+    await firstSet(cloud, d.dn);
+    await loadSlice(cloud, d.dn, d.proc, WARMUP_MS);
+    loads.set(d.role, { done: 0, seconds: 0, deviceUs: 0, cloudUs: 0, posts: 0 });
+  }
+  const rounds = Math.max(1, Math.round(DURATION_MS / SLICE_MS));
+  for (let i = 0; i < rounds; i++) {
+    for (let k = 0; k < devices.length; k++) {
+      const d = devices[(i + k) % devices.length] as (typeof devices)[number];
+      await loadSlice(cloud, d.dn, d.proc, SLICE_MS, loads.get(d.role));
+    }
+  }
+  return loads;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -387,40 +430,38 @@ async function main(): Promise<void> {
   console.log(`agent benchmark: mosquitto ${broker.url}, window ${WINDOW}, ${DURATION_MS} ms per run, ${RRPC_CALLS} RRPC calls, ${REPEAT} runs, ${ROLES.join(' ')}`);
   try {
     for (let run = 1; run <= REPEAT; run++) {
-      for (const role of ROLES) {
-        const dn = `bench-${role}-${run}`;
-        const proc = await startDevice(role, broker.url, dn);
-        try {
-          const r = await throughput(cloud, dn, proc);
-          rate[role].push(r.rate);
-          cpu[role].push(r.cpuUsPerOp);
-          cloudCpu[role].push(r.cloudUsPerOp);
-          let line = `run ${run} ${role.padEnd(7)} ${r.rate.toFixed(0).padStart(7)} property sets/s, ${r.cpuUsPerOp.toFixed(0).padStart(4)} µs device CPU each (cloud ${r.cloudUsPerOp.toFixed(0)} µs)`;
-          if (r.postsPerSet > 0) line += `, ${r.postsPerSet.toFixed(2)} posts/set`;
-          console.log(line);
-        } finally {
-          cloud.forget();
-          await stopDevice(proc);
-        }
-      }
-      // The SDK has no sync service handler to call; the others answer RRPC side by side, calls alternating.
-      const rrpcRoles = ROLES.filter((r) => r !== 'sdk');
-      if (rrpcRoles.length === 0) continue;
-      const procs: ChildProcess[] = [];
+      const devices: { role: Role; dn: string; proc: ChildProcess }[] = [];
       try {
-        for (const role of rrpcRoles) procs.push(await startDevice(role, broker.url, `bench-${role}-${run}-rrpc`));
-        const ls = await rrpcLatency(
-          cloud,
-          rrpcRoles.map((role) => `bench-${role}-${run}-rrpc`),
-        );
-        rrpcRoles.forEach((role, k) => {
-          const l = ls[k] as { p50: number; p99: number };
-          lat[role].push(l);
-          console.log(`run ${run} ${role.padEnd(7)} RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms`);
-        });
+        for (const role of ROLES) {
+          const dn = `bench-${role}-${run}`;
+          devices.push({ role, dn, proc: await startDevice(role, broker.url, dn) });
+        }
+        const loads = await throughput(cloud, devices);
+        for (const [role, l] of loads) {
+          const r = l.done / l.seconds;
+          rate[role].push(r);
+          cpu[role].push(l.deviceUs / l.done);
+          cloudCpu[role].push(l.cloudUs / l.done);
+          let line = `run ${run} ${role.padEnd(7)} ${r.toFixed(0).padStart(7)} property sets/s, ${(l.deviceUs / l.done).toFixed(0).padStart(4)} µs device CPU each (cloud ${(l.cloudUs / l.done).toFixed(0)} µs)`;
+          if (l.posts > 0) line += `, ${(l.posts / l.done).toFixed(2)} posts/set`;
+          console.log(line);
+        }
+        // The SDK has no sync service handler to call; the others answer RRPC in turn, call by call.
+        const rrpcDevices = devices.filter((d) => d.role !== 'sdk');
+        if (rrpcDevices.length > 0) {
+          const ls = await rrpcLatency(
+            cloud,
+            rrpcDevices.map((d) => d.dn),
+          );
+          rrpcDevices.forEach((d, k) => {
+            const l = ls[k] as { p50: number; p99: number };
+            lat[d.role].push(l);
+            console.log(`run ${run} ${d.role.padEnd(7)} RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms`);
+          });
+        }
       } finally {
         cloud.forget();
-        for (const proc of procs) await stopDevice(proc);
+        for (const d of devices) await stopDevice(d.proc);
       }
     }
   } finally {

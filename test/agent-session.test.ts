@@ -303,6 +303,70 @@ describe('session with the durable outbox under its publish', () => {
   });
 });
 
+describe('session and outbox on a reconnect without a session', () => {
+  it('subscribes (SUBACK received) before the replayed window and the offline backlog go out; every post hears its reply', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-session-subfirst-'));
+    // A window of 5: those are in MQTT.js's store when the link drops (its own re-send); the rest wait in SQLite.
+    const outbox = Outbox.open({ file: join(dir, 'agent.db'), maxInflight: 5 });
+    const port = await freePort();
+    /** What the broker saw from the device, in order. */
+    let events: string[] = [];
+    let held = 0;
+    let hold = true;
+    const isDevice = (id: string | undefined) => !!id && !id.startsWith('cloud-');
+    const setup = (a: import('aedes').default) => {
+      alinkAuth(a);
+      // The platform: a post_reply for every property post, dropped by the broker if nobody subscribes to it yet.
+      a.authorizePublish = (client, packet, done) => {
+        if (!isDevice(client?.id) || packet.topic !== topics.propertyPost) return done(null);
+        if (hold) {
+          // No PUBACK: the first connection's window stays in flight until the link drops.
+          held++;
+          return;
+        }
+        events.push('PUBLISH');
+        done(null);
+        const { id } = JSON.parse(packet.payload.toString()) as { id: string };
+        a.publish({ cmd: 'publish', topic: topics.propertyPostReply, payload: Buffer.from(JSON.stringify({ id, code: 200, data: {} })), qos: 0, dup: false, retain: false }, () => undefined);
+      };
+      a.on('subscribe', (subs, client) => {
+        if (isDevice(client?.id)) events.push(`SUBSCRIBE ${subs.map((x) => x.topic).join(',')}`);
+      });
+    };
+    let broker = await startAedes({ port, setup });
+    try {
+      const h = track(makeSession(config({ url: broker.url }), { durable: outbox }));
+      await h.session.subscribe([{ topic: topics.propertyPostReply, qos: 0 }]);
+      await h.session.connect();
+      const post = (i: number) => h.session.publish(topics.propertyPost, JSON.stringify({ id: String(i), params: {} }), { qos: 1, messageClass: 'property' });
+      const receipts = await Promise.all(Array.from({ length: 5 }, (_, i) => post(i)));
+      await waitFor(() => held === 5, 3000, 'the window in flight, without PUBACKs');
+      await broker.stop();
+      await waitFor(() => !h.session.connected, 3000, 'the session to notice');
+      // The backlog: queued while offline, durable in SQLite only.
+      receipts.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => post(5 + i)))));
+      expect(outbox.depth()).toBe(25);
+      events = [];
+      hold = false;
+      broker = await startAedes({ port, setup });
+      await Promise.all(receipts.map((r) => r.acked));
+      await waitFor(() => h.inbox.length >= 25, 5000, 'a reply for each of the 25 posts');
+      expect(outbox.stats().replayedPackets).toBe(5);
+      // The fresh broker has no session: the SUBSCRIBE comes first, then the 5 re-sent and the 20 stored posts.
+      expect(events[0]).toBe(`SUBSCRIBE ${topics.propertyPostReply}`);
+      expect(events.slice(1)).toEqual(Array.from({ length: 25 }, () => 'PUBLISH'));
+      const ids = h.inbox.map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);
+      expect(new Set(ids)).toEqual(new Set(Array.from({ length: 25 }, (_, i) => String(i))));
+      expect(h.inbox.every((m) => m.topic === topics.propertyPostReply)).toBe(true);
+      await h.session.stop(500);
+    } finally {
+      await broker.stop();
+      outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('session against mosquitto (MQTT 5)', () => {
   it('hands over MQTT 5 properties, resubscribes after a restart, and answers on the response topic', async () => {
     const broker = await startMosquitto();

@@ -137,6 +137,8 @@ export interface AgentConfigFile {
   deadlines: DeadlinesSection;
   /** Plugins' property and event posts: how long to wait for the platform's `_reply`. */
   upstream: { replyTimeoutMs: number };
+  /** After a successful property set, post the new values (merged per window) so the cloud's shadow is current. */
+  postAfterSet: { enabled: boolean; coalesceMs: number };
   handlers: HandlerSection[];
   log: { level: LogLevel };
   health: HealthSection;
@@ -242,6 +244,7 @@ export const agentConfigSchema = section(
       { default: {} },
     ),
     upstream: section({ replyTimeoutMs: int(100, 600_000, 10_000) }, { default: {} }),
+    postAfterSet: section({ enabled: bool(true), coalesceMs: int(0, 1000, 0) }, { default: {} }),
     handlers: {
       type: 'array',
       default: [],

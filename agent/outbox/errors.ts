@@ -15,6 +15,7 @@ export const OUTBOX_ERROR_CODES = {
   OUTBOX_SEND_FAILED: 'MQTT.js could not hand a QoS 0 message to the connection',
   OUTBOX_INVALID_MESSAGE: 'the topic, payload or QoS cannot be published',
   OUTBOX_CONFIG: 'an option of Outbox.open or Inbox.open is invalid',
+  OUTBOX_LOCKED: 'another live process (or this one) already has the database file open',
 } as const;
 
 /** One of the codes in {@link OUTBOX_ERROR_CODES}. */
@@ -62,6 +63,21 @@ export class OutboxStorageError extends OutboxError {
     cause: unknown,
   ) {
     super('OUTBOX_STORAGE', `outbox storage failed while ${what}: ${sqliteCode ?? 'no SQLite code'}: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/**
+ * The database file is held by a live process, named by its pid: two agents on one file would send each other's
+ * messages. One line, naming the data folder, the pid and the lock file.
+ */
+export class OutboxLockedError extends OutboxError {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+    readonly lockFile: string,
+  ) {
+    const who = pid === process.pid ? `this process (pid ${pid})` : `another process (pid ${pid})`;
+    super('OUTBOX_LOCKED', `data directory ${dataDir} is in use by ${who}: ${lockFile} is held; stop that agent or use another dataDir`);
   }
 }
 

@@ -3,6 +3,10 @@
  * the in-flight window: packets the outbox has passed to MQTT.js and the broker has not acknowledged. Each one is
  * already durable in SQLite, so this store stays in memory; MQTT.js keeps its own job of re-sending them, in
  * order, when a connection comes back. Everything not yet in flight waits in SQLite, not here.
+ *
+ * `createStream` is also the one place where code runs during MQTT.js's CONNACK handling after `connected` is set
+ * and before anything is re-sent (MQTT.js emits `connect` only once this stream has ended). The outbox uses it as
+ * the gate that lets the session subscribe first: see {@link InflightStoreHooks.beforeReplay}.
  */
 import { Readable } from 'node:stream';
 import type { IStore, Packet } from 'mqtt';
@@ -16,6 +20,11 @@ type StoreStream = ReturnType<IStore['createStream']>;
 export interface InflightStoreHooks {
   /** MQTT.js starts re-sending the window on a new connection. */
   onReplay(count: number): void;
+  /**
+   * A new connection's CONNACK was handled and MQTT.js asks for the window to re-send; `ids` are the packet ids it
+   * holds. When this returns a promise, nothing is re-sent (and MQTT.js emits `connect` only) after it settles.
+   */
+  beforeReplay?(ids: number[]): Promise<void> | undefined;
   /** MQTT.js closed the store (`client.end()`): whatever was in flight will not be re-sent by it. */
   onClose(): void;
 }
@@ -66,17 +75,38 @@ export class InflightStore implements IStore {
    * MQTT 5 §3.3.1.1), which MQTT.js's own store leaves at 0.
    */
   createStream(): StoreStream {
-    this.hooks.onReplay(this.packets.size);
-    // Iterate live: a packet acknowledged meanwhile is simply not visited.
-    const it = this.packets.values();
+    const packets = this.packets;
+    const hooks = this.hooks;
+    const gate = hooks.beforeReplay?.([...packets.keys()]);
+    let it: Iterator<Packet> | undefined;
+    // MQTT.js asked for a packet while the gate was closed: one push once it opens wakes it up again.
+    let asked = false;
+    const pushNext = (stream: Readable) => {
+      // Iterate live: a packet acknowledged meanwhile is simply not visited.
+      const next = (it as Iterator<Packet>).next();
+      if (next.done) stream.push(null);
+      else stream.push(next.value.cmd === 'publish' ? { ...next.value, dup: true } : next.value);
+    };
+    const open = () => {
+      hooks.onReplay(packets.size);
+      it = packets.values();
+    };
     const stream = new Readable({
       objectMode: true,
       read() {
-        const next = it.next();
-        if (next.done) this.push(null);
-        else this.push(next.value.cmd === 'publish' ? { ...next.value, dup: true } : next.value);
+        if (it) pushNext(this);
+        else asked = true;
       },
     });
+    if (gate === undefined) open();
+    else {
+      void gate.then(() => {
+        // The connection closed meanwhile: MQTT.js destroyed this stream and will ask again on the next one.
+        if (stream.destroyed) return;
+        open();
+        if (asked) pushNext(stream);
+      });
+    }
     return stream as unknown as StoreStream;
   }
 

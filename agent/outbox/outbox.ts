@@ -7,7 +7,8 @@
  * resolves after it; on PUBACK the row's delete joins the next group commit and `receipt.acked` resolves. While the
  * connection is down nothing is handed over, so rows wait in SQLite, not in MQTT.js's memory. MQTT.js re-sends its
  * in-flight window itself when the connection returns (through {@link InflightStore}); the dispatcher then
- * continues after it.
+ * continues after it. Both wait for the `beforeSending` gate given to {@link Outbox.attach} (the session's
+ * subscriptions), so replies to what is sent cannot arrive before their subscription.
  */
 import { ErrorWithReasonCode, UniqueMessageIdProvider, type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
@@ -135,6 +136,8 @@ export class Outbox implements Uplink {
   private retryTimer: NodeJS.Timeout | undefined;
 
   private client: MqttClient | undefined;
+  /** The attached client's gate: on each new connection nothing is (re)sent before it settles. */
+  private beforeSending: (() => Promise<void>) | undefined;
   private readonly stores = new WeakSet<InflightStore>();
   private detachListeners: (() => void) | undefined;
   private online = false;
@@ -207,7 +210,9 @@ export class Outbox implements Uplink {
    * nothing else) and a packet-id provider that never hands out an id still in flight. Call once per client.
    */
   mqttOptions(): OutboxMqttOptions {
-    const store = new InflightStore({
+    const messageIdProvider = new UniqueMessageIdProvider();
+    const store: InflightStore = new InflightStore({
+      beforeReplay: (ids) => this.gateReplay(store, messageIdProvider, ids),
       onReplay: (count) => {
         if (count === 0) return;
         this.counters.replays++;
@@ -219,19 +224,51 @@ export class Outbox implements Uplink {
       },
     });
     this.stores.add(store);
-    return { outgoingStore: store, messageIdProvider: new UniqueMessageIdProvider() };
+    return { outgoingStore: store, messageIdProvider };
+  }
+
+  /**
+   * Runs in MQTT.js's CONNACK handling, before it re-sends the window and before `connect` (which starts the
+   * dispatcher): holds both until the attached client's `beforeSending` gate settles.
+   */
+  private gateReplay(store: InflightStore, ids: UniqueMessageIdProvider, held: number[]): Promise<void> | undefined {
+    const ready = this.client?.outgoingStore === store ? this.beforeSending : undefined;
+    if (!ready) return undefined;
+    // MQTT.js freed every packet id on CONNACK, but the window's packets still carry theirs: a SUBSCRIBE sent
+    // through the gate must not take one, or its entry in client.outgoing would replace the packet's callback and
+    // that message would never hear its PUBACK. Reserved until the gate opens, then handed back for the re-send.
+    const reserved = held.filter((id) => ids.register(id));
+    const release = () => {
+      for (const id of reserved) ids.deallocate(id);
+    };
+    let gate: Promise<void>;
+    try {
+      gate = ready();
+    } catch (e) {
+      gate = Promise.reject(e);
+    }
+    return gate.then(release, (e: unknown) => {
+      // A failed gate must not hold the messages back for good: they go out anyway.
+      this.log.warn({ err: errorMessage(e) }, 'the gate before sending on a new connection failed; sending anyway');
+      release();
+    });
   }
 
   /**
    * Sends through `client` from now on. Replaces a previously attached client (whose in-flight messages are then
    * sent again through the new one). The client should come from `mqtt.connect({ ...outbox.mqttOptions(), ... })`
    * with `reconnectPeriod > 0`; every QoS 1 publish on it must go through the outbox.
+   *
+   * `beforeSending`, when given, is called on every new connection of the client, during MQTT.js's CONNACK handling
+   * and before anything is sent or re-sent on it; the outbox holds its messages (and MQTT.js its re-send) until the
+   * promise settles. The session subscribes there, so a platform reply can never beat its subscription.
    */
-  attach(client: MqttClient): void {
+  attach(client: MqttClient, beforeSending?: () => Promise<void>): void {
     if (this.closed || this.closing) throw new OutboxClosedError('attach() after close()');
     if (this.client === client) return;
     this.detach();
     this.client = client;
+    this.beforeSending = beforeSending;
     if (!(client.outgoingStore instanceof InflightStore) || !this.stores.has(client.outgoingStore)) {
       this.log.warn('client was not created with outbox.mqttOptions(): MQTT.js keeps its own in-memory store for the in-flight window');
     }
@@ -266,6 +303,7 @@ export class Outbox implements Uplink {
     this.detachListeners = undefined;
     this.rewindAll('client detached');
     this.client = undefined;
+    this.beforeSending = undefined;
   }
 
   /**

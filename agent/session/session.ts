@@ -61,8 +61,12 @@ export type InboundHandler = (msg: InboundMessage) => void | Promise<void>;
 export interface DurableUplink extends Uplink {
   /** MQTT.js options the store needs on the client (its in-flight store and packet-id provider). */
   mqttOptions(): Pick<IClientOptions, 'outgoingStore' | 'messageIdProvider'>;
-  /** Sends through this client from now on. */
-  attach(client: MqttClient): void;
+  /**
+   * Sends through this client from now on. `beforeSending` is the session's subscribe step: the store calls it on
+   * every new connection, inside MQTT.js's CONNACK handling, and sends (or lets MQTT.js re-send) nothing on that
+   * connection until it settles (the outbox does this through its in-flight store).
+   */
+  attach(client: MqttClient, beforeSending?: () => Promise<void>): void;
 }
 
 export interface SessionOptions {
@@ -90,6 +94,14 @@ const EXT_RRPC_PREFIX = '/ext/rrpc/';
 const KICKS_BEFORE_DUPLICATE_LOGIN = 2;
 
 const noop = () => undefined;
+
+/** A CONNACK whose subscriptions are under way. */
+interface Prepared {
+  packet: IConnackPacket;
+  generation: number;
+  sessionPresent: boolean;
+  subscribing: Promise<void>;
+}
 
 export class Session extends EventEmitter<SessionEvents> implements Uplink {
   private readonly client: MqttClient;
@@ -121,6 +133,10 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
   private corked = false;
+  /** The last CONNACK received, seen before MQTT.js handles it (the durable store's gate runs inside that handling). */
+  private lastConnack: IConnackPacket | undefined;
+  /** The subscriptions started for the current CONNACK, by the store's gate or by `connect`. */
+  private prepared: Prepared | undefined;
 
   constructor(private readonly opts: SessionOptions) {
     super();
@@ -158,7 +174,13 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
       ...opts.durable?.mqttOptions(),
     };
     this.client = mqttConnect(mqttOptions);
-    opts.durable?.attach(this.client);
+    // Subscribing from the store's gate, not on `connect`: MQTT.js re-sends its in-flight window before it emits
+    // `connect`, and the outbox starts its backlog on it, so the platform's replies to those posts would arrive
+    // before the SUBSCRIBE to their reply topics and be dropped (each post then times out although delivered).
+    opts.durable?.attach(this.client, () => this.beforeSending());
+    this.client.on('packetreceive', (p) => {
+      if (p.cmd === 'connack') this.lastConnack = p;
+    });
     this.client.on('connect', (p) => this.onConnack(p));
     this.client.on('close', () => this.onClose());
     this.client.on('error', (e) => {
@@ -296,8 +318,20 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     this.client.connect();
   }
 
-  private onConnack(packet: IConnackPacket): void {
-    if (this.stopping) return;
+  /**
+   * The durable store's gate: runs inside MQTT.js's CONNACK handling (connected, nothing re-sent yet) and
+   * resolves once the subscriptions are in place (SUBACK received) or failed; `onConnack` reports the outcome.
+   */
+  private beforeSending(): Promise<void> {
+    const packet = this.lastConnack;
+    const p = packet ? this.prepare(packet) : undefined;
+    return p ? p.subscribing.then(noop, noop) : Promise.resolve();
+  }
+
+  /** Starts the subscriptions for `packet`'s connection, once per CONNACK (the gate and `connect` both ask). */
+  private prepare(packet: IConnackPacket): Prepared | undefined {
+    if (this.stopping) return undefined;
+    if (this.prepared?.packet === packet && this.prepared.generation === this.generation) return this.prepared;
     const generation = ++this.generation;
     this.connectedAt = Date.now();
     const socket = this.client.stream as Partial<Socket>;
@@ -309,7 +343,19 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     // because what this run needs may differ from what the last run left behind.
     if (!sessionPresent || !this.everSubscribed) this.subscribed = new Map();
     else this.subscribed = new Map(this.desired);
-    this.subscribeMissing(generation).then(
+    const subscribing = this.subscribeMissing(generation);
+    // Handled in onConnack; a connection that closes before `connect` never gets there.
+    subscribing.catch(noop);
+    this.prepared = { packet, generation, sessionPresent, subscribing };
+    return this.prepared;
+  }
+
+  private onConnack(packet: IConnackPacket): void {
+    const p = this.prepare(packet);
+    this.prepared = undefined;
+    if (!p) return;
+    const { generation, sessionPresent } = p;
+    p.subscribing.then(
       () => this.becameReady(generation, sessionPresent),
       (err: Error) => {
         if (generation !== this.generation) return;
