@@ -4,13 +4,15 @@
  * applying it twice, also after a restart; 1,000 property posts made while the broker is down all arrive once it
  * is back, in order, none twice.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { definePlugin } from '../handlers/api';
 import type { PluginConfig } from '../handlers/loader';
 import type { CloudSimulator } from '../simulator/cloud-simulator';
+import { openAgentDb } from '../agent/outbox';
 import { startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 import { ID, makeAgent, startSimulator, type TestAgent } from './agent-e2e-support';
 
@@ -119,4 +121,83 @@ describe('1,000 property posts during a broker outage', () => {
     expect(received).toEqual(Array.from({ length: N }, (_, i) => `v${i}`));
     await waitFor(() => t.agent.outboxPending === 0, 5000, 'an empty outbox');
   }, 60_000);
+});
+
+describe('one agent per dataDir (agent.db.lock)', () => {
+  const dirs: string[] = [];
+  const freshDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'agent-ops-lock-'));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A child process that opens agent.db in `dataDir` and holds it until killed. */
+  const holder = async (dataDir: string) => {
+    const code = `require('./agent/outbox').openAgentDb({ file: ${JSON.stringify(join(dataDir, 'agent.db'))} }); console.log('held'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['-r', require.resolve('./helpers/ts-register.js'), '-e', code], { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('held') || child.exitCode !== null, 20_000, 'the child to hold the lock');
+    expect(out).toContain('held');
+    return { pid: child.pid as number, kill9: async () => (child.kill('SIGKILL'), await exited) };
+  };
+
+  it('a second agent on the same dataDir fails to start, naming the folder and the pid; the first one keeps it', async () => {
+    const dataDir = freshDir();
+    const a = await makeAgent('mqtt://127.0.0.1:1', { dataDir });
+    try {
+      const lock = readFileSync(join(dataDir, 'agent.db.lock'), 'utf8');
+      expect(lock.split(' ')[0]).toBe(String(process.pid));
+      const err = await makeAgent('mqtt://127.0.0.1:1', { dataDir }).then(
+        () => undefined,
+        (e: Error & { code?: string }) => e,
+      );
+      expect(err?.code).toBe('OUTBOX_LOCKED');
+      expect(err?.message).toBe(`data directory ${dataDir} is in use by this process (pid ${process.pid}): ${join(dataDir, 'agent.db.lock')} is held; stop that agent or use another dataDir`);
+      expect(err?.message).not.toContain('\n');
+      // The failed open left the holder's lock alone.
+      expect(readFileSync(join(dataDir, 'agent.db.lock'), 'utf8')).toBe(lock);
+    } finally {
+      await a.cleanup();
+    }
+    // Released on stop: the next agent opens it.
+    expect(existsSync(join(dataDir, 'agent.db.lock'))).toBe(false);
+    openAgentDb({ file: join(dataDir, 'agent.db') }).close();
+  }, 30_000);
+
+  it('another live process holding agent.db is named by its pid; once it is kill -9ed its stale lock is taken over', async () => {
+    const dataDir = freshDir();
+    const file = join(dataDir, 'agent.db');
+    const child = await holder(dataDir);
+    try {
+      expect(() => openAgentDb({ file })).toThrow(`data directory ${dataDir} is in use by another process (pid ${child.pid})`);
+    } finally {
+      await child.kill9();
+    }
+    // The SIGKILLed child left its lock behind.
+    expect(readFileSync(`${file}.lock`, 'utf8').split(' ')[0]).toBe(String(child.pid));
+    const db = openAgentDb({ file });
+    expect(readFileSync(`${file}.lock`, 'utf8').split(' ')[0]).toBe(String(process.pid));
+    db.close();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  }, 30_000);
+
+  it('a lock whose pid is dead, or reused by another process since, is taken over', async () => {
+    const dataDir = freshDir();
+    const file = join(dataDir, 'agent.db');
+    const done = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => done.once('exit', resolve));
+    writeFileSync(`${file}.lock`, `${done.pid as number} 1\n`);
+    const t = await makeAgent('mqtt://127.0.0.1:1', { dataDir });
+    expect(t.log.text()).toContain('taking over the lock of a process that is no longer running');
+    await t.cleanup();
+    // A container's agent is pid 1 after every restart: the same pid with another start time is not the holder.
+    writeFileSync(`${file}.lock`, `${process.pid} 1\n`);
+    openAgentDb({ file }).close();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  }, 30_000);
 });

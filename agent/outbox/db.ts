@@ -9,10 +9,25 @@
  * commit survives a power cut) without stopping the event loop.
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { OutboxStorageError, errorMessage, sqliteCode } from './errors';
+import { OutboxLockedError, OutboxStorageError, errorMessage, sqliteCode } from './errors';
 
 /** `full`: a reported commit survives a power cut. `normal`: it survives a crash of the process, not of the OS. */
 export type SyncMode = 'full' | 'normal';
@@ -62,6 +77,8 @@ export class AgentDb {
     readonly durability: SyncMode,
     /** Set when the file was unreadable and moved aside during open. */
     readonly recovered?: RecoveredFile,
+    /** Removes the one-process lock taken by {@link openAgentDb}; runs once, on close. */
+    private readonly unlock?: () => void,
   ) {}
 
   /** Blocks until every commit made so far is durable (one fdatasync of the WAL; nothing in `normal`). */
@@ -88,7 +105,12 @@ export class AgentDb {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.db.close();
+    try {
+      this.db.close();
+    } finally {
+      // Only once SQLite let go of the file may another process take it.
+      this.unlock?.();
+    }
     // An fsync still running keeps the descriptor until its callback; otherwise release it now.
     if (!this.syncing) this.releaseFd();
   }
@@ -177,19 +199,128 @@ function syncDirectory(file: string): void {
   }
 }
 
+/** Linux's start time of `pid` (clock ticks since boot) and whether it is a zombie; undefined without /proc. */
+function processInfo(pid: number): { start: string; zombie: boolean } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses; the fields after its closing one do not.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[19];
+    return start === undefined ? undefined : { start, zombie: fields[0] === 'Z' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** True if the process that wrote a lock with this pid and start time still runs. */
+function lockHolderAlive(pid: number, start: string | undefined): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    // EPERM: alive, under another user.
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const info = processInfo(pid);
+  // A SIGKILLed child not yet reaped by its parent still answers kill(pid, 0).
+  if (info?.zombie) return false;
+  // The pid may be reused after a restart (a container's agent is pid 1 every time): a different start time is
+  // another process, and the lock is stale.
+  return start === undefined || info === undefined || info.start === start;
+}
+
+function readLock(lockFile: string): { pid: number; start: string | undefined } | 'gone' | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockFile, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw e;
+  }
+  const [pid, start] = text.trim().split(/\s+/);
+  const n = Number(pid);
+  return Number.isInteger(n) && n > 0 ? { pid: n, start: start === undefined || start === '-' ? undefined : start } : undefined;
+}
+
+/**
+ * Takes `<file>.lock` for this process, so that two agents never share one outbox (each would send and delete the
+ * other's messages). The lock appears whole or not at all (written aside, then hard-linked into place, which fails if
+ * it exists); a lock whose process is dead is taken over. Returns the release. Throws {@link OutboxLockedError}.
+ */
+function lockFile(file: string, log: Logger | undefined): () => void {
+  const lock = `${file}.lock`;
+  const info = processInfo(process.pid);
+  const mine = `${process.pid} ${info?.start ?? '-'}\n`;
+  const tmp = `${lock}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    writeFileSync(tmp, mine);
+  } catch (e) {
+    throw new OutboxStorageError(`creating the lock ${lock}`, undefined, e);
+  }
+  try {
+    // Bounded: each round either takes the lock, fails, or removes one stale lock another starter may race for.
+    for (let round = 0; round < 5; round++) {
+      try {
+        linkSync(tmp, lock);
+        return () => {
+          try {
+            if (readFileSync(lock, 'utf8') === mine) unlinkSync(lock);
+          } catch {
+            // Already gone: nothing to release.
+          }
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new OutboxStorageError(`creating the lock ${lock}`, undefined, e);
+      }
+      let holder: ReturnType<typeof readLock>;
+      try {
+        holder = readLock(lock);
+      } catch (e) {
+        throw new OutboxStorageError(`reading the lock ${lock}`, undefined, e);
+      }
+      if (holder === 'gone') continue;
+      if (holder && lockHolderAlive(holder.pid, holder.start)) throw new OutboxLockedError(dirname(file), holder.pid, lock);
+      log?.warn({ lockFile: lock, pid: holder?.pid }, 'taking over the lock of a process that is no longer running');
+      try {
+        unlinkSync(lock);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutboxStorageError(`removing the stale lock ${lock}`, undefined, e);
+      }
+    }
+    throw new OutboxStorageError(`taking the lock ${lock}`, undefined, new Error('other processes kept replacing it'));
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Best effort: a leftover .tmp file holds no lock.
+    }
+  }
+}
+
 /**
  * Opens (or creates) the agent database. A file SQLite cannot read (not a database, truncated, failed quick_check)
  * is renamed to `<file>.corrupt-<ISO time>` together with its `-wal`/`-shm`, logged at error level, and a fresh file
- * is created in its place. Other failures (permissions, a locked file) throw {@link OutboxStorageError}.
+ * is created in its place. The file belongs to one process at a time (`<file>.lock`, removed on close): a live
+ * holder makes this throw {@link OutboxLockedError}. Other failures (permissions, a locked file) throw
+ * {@link OutboxStorageError}.
  */
 export function openAgentDb(opts: OpenAgentDbOptions): AgentDb {
   const durability = opts.synchronous ?? 'full';
   const log = opts.logger;
   mkdirSync(dirname(opts.file), { recursive: true });
-  let db: Database.Database;
-  let recovered: RecoveredFile | undefined;
+  const unlock = lockFile(opts.file, log);
   try {
-    db = tryOpen(opts.file);
+    const { db, recovered } = openOrRecover(opts);
+    return new AgentDb(db, opts.file, durability, recovered, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+function openOrRecover(opts: OpenAgentDbOptions): { db: Database.Database; recovered?: RecoveredFile } {
+  const log = opts.logger;
+  try {
+    return { db: tryOpen(opts.file) };
   } catch (e) {
     if (!(e instanceof CorruptFile) && !isCorruption(e)) {
       throw new OutboxStorageError(`opening ${opts.file}`, sqliteCode(e), e);
@@ -201,12 +332,10 @@ export function openAgentDb(opts: OpenAgentDbOptions): AgentDb {
       if (existsSync(opts.file + suffix)) renameSync(opts.file + suffix, movedTo + suffix);
     }
     log?.error({ file: opts.file, movedTo, reason }, 'database file unreadable: moved aside, starting a fresh one');
-    recovered = { movedTo, reason };
     try {
-      db = tryOpen(opts.file);
+      return { db: tryOpen(opts.file), recovered: { movedTo, reason } };
     } catch (e2) {
       throw new OutboxStorageError(`opening a fresh ${opts.file}`, sqliteCode(e2), e2);
     }
   }
-  return new AgentDb(db, opts.file, durability, recovered);
 }
