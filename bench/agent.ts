@@ -28,9 +28,9 @@
  * BENCH_ROLES (default echo,sdk,agent,durable), BENCH_LOG (the agent's log level, default info), BENCH_CPU_PROF
  * (a folder for V8 CPU profiles of the devices).
  */
-import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { startMosquitto } from './brokers';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -137,44 +137,6 @@ async function child(role: Role, url: string, dn: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------- broker
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
-async function startMosquitto(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const bin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim();
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'set_tcp_nodelay true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000'];
-  writeFileSync(conf, lines.join('\n') + '\n');
-  const proc = spawn(bin, ['-c', conf], { stdio: 'ignore' });
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = netConnect({ host: '127.0.0.1', port }, () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error('mosquitto did not start');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((r) => {
-        proc.once('exit', () => r());
-        proc.kill('SIGTERM');
-      }),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------- the cloud (this process)
 
@@ -421,7 +383,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-agent-'));
-  const broker = await startMosquitto(dir);
+  const broker = await startMosquitto();
   const cloud = await Cloud.connect(broker.url);
   const rate: Record<Role, number[]> = { echo: [], sdk: [], agent: [], durable: [] };
   const cpu: Record<Role, number[]> = { echo: [], sdk: [], agent: [], durable: [] };

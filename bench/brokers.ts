@@ -1,5 +1,6 @@
 /**
- * Brokers for the benchmarks (which run from dist/ and cannot import test/): mosquitto on a free loopback port,
+ * Brokers for the benchmarks (which run from dist/ and cannot import test/; test/helpers/brokers.ts builds on
+ * these primitives): mosquitto on a free loopback port,
  * configured like the tests' (set_tcp_nodelay, no persistence, a 1000-message in-flight window), stopped by the
  * caller.
  */
@@ -39,7 +40,8 @@ export async function waitForPort(port: number, timeoutMs = 5000): Promise<void>
   }
 }
 
-function mosquittoPath(): string {
+/** Where mosquitto is installed; throws a one-line hint when it is not. */
+export function mosquittoPath(): string {
   const known = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
   if (known) return known;
   try {
@@ -47,6 +49,20 @@ function mosquittoPath(): string {
   } catch {
     throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   }
+}
+
+/** The mosquitto.conf lines every benchmark and test broker starts from. */
+export function mosquittoBaseConfig(port: number): string[] {
+  return [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    // Without it every QoS 1 step waits on Nagle's algorithm (~40 ms).
+    'set_tcp_nodelay true',
+    'persistence false',
+    'log_dest none',
+    'max_inflight_messages 1000',
+    'max_queued_messages 100000',
+  ];
 }
 
 export interface BenchBroker {
@@ -63,17 +79,7 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<BenchB
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-mosq-'));
   const conf = join(dir, 'mosquitto.conf');
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    // Without it every QoS 1 step waits on Nagle's algorithm (~40 ms).
-    'set_tcp_nodelay true',
-    'persistence false',
-    'log_dest none',
-    'max_inflight_messages 1000',
-    'max_queued_messages 100000',
-    ...extraConfig,
-  ];
+  const lines = [...mosquittoBaseConfig(port), ...extraConfig];
   writeFileSync(conf, lines.join('\n') + '\n');
   const proc = spawn(mosquittoPath(), ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

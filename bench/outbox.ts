@@ -7,9 +7,8 @@
  * Every measurement runs BENCH_REPEAT times (default 3) and the medians are printed.
  * Env: BENCH_DURATION_MS (default 1500), BENCH_REPEAT, BENCH_SYNC=full|normal, BENCH_PENDING (default 100000).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { startMosquitto } from './brokers';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -22,54 +21,6 @@ const PENDING = Number(process.env.BENCH_PENDING ?? 100_000);
 const CONCURRENCY = [1, 16, 256];
 const TOPIC = '/sys/a1TestPK01/bench1/thing/event/property/post';
 const PAYLOAD = JSON.stringify({ id: '123456', version: '1.0', params: { Temperature: 21.5, Humidity: 40, LightSwitch: 1 }, method: 'thing.event.property.post' });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = netConnect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
-}
-
-async function startMosquitto(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const bin = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p)) ?? execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim();
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'set_tcp_nodelay true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000'].join('\n') + '\n',
-  );
-  const child: ChildProcess = spawn(bin, ['-c', conf], { stdio: 'ignore' });
-  await waitForPort(port, 5000);
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 async function connected(c: MqttClient): Promise<void> {
   if (c.connected) return;
@@ -163,7 +114,7 @@ const median = (xs: number[]) => {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
-  const broker = await startMosquitto(dir);
+  const broker = await startMosquitto();
   const results: Record<string, unknown> = { durationMs: DURATION_MS, repeat: REPEAT, synchronous: SYNC };
   try {
     console.log(`outbox bench: mosquitto ${broker.url}, ${DURATION_MS} ms per run, ${REPEAT} runs each, synchronous=${SYNC}, data in ${dir}`);

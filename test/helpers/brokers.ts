@@ -3,42 +3,15 @@
  * generated config) and aedes (MQTT 3.1.1, in-process). Every broker binds 127.0.0.1 on a free port and is
  * stopped by the caller (use `afterAll(() => broker.stop())`).
  */
-import { spawn, ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer, Server, connect as netConnect } from 'node:net';
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBroker } from 'aedes';
+import { freePort, mosquittoBaseConfig, mosquittoPath, waitForPort } from '../../bench/brokers';
 
-/** Asks the kernel for a free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Resolves once something accepts TCP connections on the port; bounded by `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = netConnect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { freePort, mosquittoPath, waitForPort };
 
 /** Polls `check` until it returns a truthy value; fails after `timeoutMs`. */
 export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
@@ -48,15 +21,6 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, 
     if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export function mosquittoPath(): string {
-  for (const p of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto']) if (existsSync(p)) return p;
-  try {
-    return execFileSync('sh', ['-c', 'command -v mosquitto']).toString().trim();
-  } catch {
-    throw new Error('mosquitto is not installed: run `bash scripts/test.sh`, which installs it with apt-get');
   }
 }
 
@@ -83,16 +47,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'mosq-'));
   const conf = join(dir, 'mosquitto.conf');
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    // Without it every QoS 1 step waits on Nagle's algorithm (~40 ms).
-    'set_tcp_nodelay true',
-    'persistence false',
-    'log_dest none',
-    'max_inflight_messages 1000',
-    'max_queued_messages 100000',
-  ];
+  const lines = mosquittoBaseConfig(port);
   if (opts.tls) {
     lines.push(`certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`);
     if (opts.tls.caFile) lines.push(`cafile ${opts.tls.caFile}`);
