@@ -453,6 +453,7 @@ async function main(): Promise<void> {
     console.log(`  RRPC added        p50 ${(p50('agent') - p50('echo')).toFixed(3)} ms, p99 ${added99.toFixed(3)} ms   (goal p99 <= 1 ms: ${added99 <= 1 ? 'met' : 'MISSED'})`);
   }
   if (rate.durable.length && rate.echo.length) console.log(`  durable / echo    ${(m('durable') / m('echo')).toFixed(2)}   (information: the outbox's commits are on the path)`);
+  if (rate.durable.length && rate.sdk.length) console.log(`  durable / sdk     ${(m('durable') / m('sdk')).toFixed(2)}   (information: the default agent, which keeps every reply on disk, against the SDK, which keeps nothing)`);
 }
 
 const argv = process.argv.slice(2);

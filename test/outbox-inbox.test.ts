@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { Inbox } from '../agent/inbox';
 import { Outbox, openAgentDb } from '../agent/outbox';
@@ -71,6 +72,39 @@ describe('Inbox', () => {
     expect(db.prepare('SELECT count(*) AS n FROM inbox').get()).toEqual({ n: 1 });
     expect(db.prepare('SELECT count(*) AS n FROM outbox').get()).toEqual({ n: 1 });
     store.close();
+  });
+
+  test('buffers the records of a loop turn and commits them before the outbox commits a reply', async () => {
+    const file = join(dir, 'agent.db');
+    const store = openAgentDb({ file });
+    const outbox = Outbox.open({ db: store });
+    const inbox = Inbox.open({ db: store });
+    // Triggers write the order in which rows reach the tables, whichever transaction carries them.
+    store.db.exec(`
+      CREATE TABLE log (n INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT);
+      CREATE TRIGGER log_inbox AFTER INSERT ON inbox BEGIN INSERT INTO log (what) VALUES ('inbox ' || NEW.key); END;
+      CREATE TRIGGER log_outbox AFTER INSERT ON outbox BEGIN INSERT INTO log (what) VALUES ('outbox ' || NEW.topic); END;
+    `);
+    const reader = new Database(file, { readonly: true });
+    try {
+      // The outbox's commit is scheduled first, so only the hook can put the inbox's records ahead of it.
+      const durable = outbox.publish('reply/3', 'r3', { qos: 1 });
+      for (let i = 1; i <= 3; i++) inbox.put(`set:${i}`, { topic: 'reply', payload: `r${i}` });
+      expect(inbox.get('set:2')?.payload).toBe('r2');
+      expect(reader.prepare('SELECT count(*) AS n FROM inbox').get()).toEqual({ n: 0 });
+      await durable;
+      expect(reader.prepare('SELECT what FROM log ORDER BY n').pluck().all()).toEqual(['inbox set:1', 'inbox set:2', 'inbox set:3', 'outbox reply/3']);
+      // Without an outbox commit, the end of the loop turn commits them.
+      inbox.put('set:4', { topic: 'reply', payload: 'r4' });
+      await new Promise((r) => setImmediate(r));
+      expect(reader.prepare('SELECT payload FROM inbox WHERE key = ?').pluck().get('set:4')).toBe('r4');
+      expect(inbox.stats()).toMatchObject({ stored: 4, size: 4, hits: 1 });
+    } finally {
+      reader.close();
+      inbox.close();
+      outbox.close();
+      store.close();
+    }
   });
 
   test('a storage failure is counted and logged, not thrown', () => {

@@ -4,9 +4,15 @@
  * It is the SQLite implementation of `ReplyCache`; the router calls `get(key)` before handling and
  * `put(key, reply)` after.
  *
- * The record is advisory and made durable lazily: `put` commits and asks for a grouped WAL fsync on libuv's
- * thread pool (the one the outbox uses) instead of blocking the event loop on an fsync per request, which capped an
- * agent at ~1,000 property sets/s. A power cut (or an OS crash) after `put` and before that fsync loses the record,
+ * The records of one loop turn are committed together, in one transaction, at the end of the turn or, earlier,
+ * right before the outbox's next commit (AgentDb.onBeforeCommit): the reply to a request leaves only after its
+ * outbox commit, so the record of the request is in the file before its reply is on the wire. A commit per
+ * request (four statements and WAL pages for two indexes each time) cost more CPU than the rest of a property set.
+ * Until then `get` answers from the records still buffered.
+ *
+ * The record is advisory and made durable lazily: the commit asks for a grouped WAL fsync on libuv's thread pool
+ * (the one the outbox uses) instead of blocking the event loop on an fsync per request, which capped an agent at
+ * ~1,000 property sets/s. A power cut (or an OS crash) after the reply and before that fsync loses the record,
  * and a redelivered request is then applied again, the same as when the agent dies before `put`; a crash of the
  * process alone loses nothing, since the commit is in the WAL.
  */
@@ -57,6 +63,12 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at);
 `;
 
+/** A record not yet committed. */
+interface Buffered {
+  reply: StoredReply;
+  at: number;
+}
+
 const NOOP_LOGGER = pino({ level: 'silent' });
 
 function positiveInt(key: string, v: unknown, dflt: number): number {
@@ -74,8 +86,12 @@ export class Inbox implements ReplyCache {
   private readonly upsertStmt: Database.Statement<[string, string, string, number]>;
   private readonly expireStmt: Database.Statement<[number]>;
   private readonly evictStmt: Database.Statement<[number]>;
-  private readonly putTx: (key: string, reply: StoredReply) => void;
+  private readonly putTx: (batch: Map<string, Buffered>) => void;
   private count: number;
+  /** Records of this loop turn, not yet committed; insertion order is the order of their `at`. */
+  private buffered = new Map<string, Buffered>();
+  private flushHandle: NodeJS.Immediate | undefined;
+  private readonly unregister: () => void;
   private closed = false;
   private readonly counters = { hits: 0, misses: 0, stored: 0, expired: 0, evicted: 0, errors: 0 };
 
@@ -108,11 +124,13 @@ export class Inbox implements ReplyCache {
     this.expireStmt = db.prepare('DELETE FROM inbox WHERE at <= ?');
     this.evictStmt = db.prepare('DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY at, rowid LIMIT ?)');
     this.count = (db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
-    this.putTx = db.transaction((key: string, reply: StoredReply) => {
+    this.putTx = db.transaction((batch: Map<string, Buffered>) => {
+      for (const [key, { reply, at }] of batch) {
+        const existed = this.existsStmt.get(key) !== undefined;
+        this.upsertStmt.run(key, reply.topic, reply.payload, at);
+        if (!existed) this.count++;
+      }
       const now = this.now();
-      const existed = this.existsStmt.get(key) !== undefined;
-      this.upsertStmt.run(key, reply.topic, reply.payload, now);
-      if (!existed) this.count++;
       const expired = this.expireStmt.run(now - this.windowMs).changes;
       this.count -= expired;
       this.counters.expired += expired;
@@ -122,6 +140,7 @@ export class Inbox implements ReplyCache {
         this.counters.evicted += evicted;
       }
     });
+    this.unregister = store.onBeforeCommit(this.flush);
   }
 
   /** Opens the inbox table in `db` or `file`. Throws {@link OutboxConfigError} or {@link OutboxStorageError}. */
@@ -147,8 +166,13 @@ export class Inbox implements ReplyCache {
    */
   get(key: string): StoredReply | undefined {
     if (this.closed) throw new OutboxClosedError(`inbox get(${key}) after close()`);
+    const buffered = this.buffered.get(key);
+    if (buffered && buffered.at > this.now() - this.windowMs) {
+      this.counters.hits++;
+      return buffered.reply;
+    }
     try {
-      const row = this.getStmt.get(key);
+      const row = buffered ? undefined : this.getStmt.get(key);
       if (row && row.at > this.now() - this.windowMs) {
         this.counters.hits++;
         return { topic: row.topic, payload: row.payload };
@@ -162,16 +186,30 @@ export class Inbox implements ReplyCache {
   }
 
   /**
-   * Remembers the reply for `key` (committed before it returns, on disk after the next grouped fsync: see the file
-   * comment), then forgets replies older than the window and the oldest beyond `maxEntries`. A storage failure is
-   * logged, not thrown: the reply must still go out, and the worst case is handling a redelivered request again.
+   * Remembers the reply for `key`: buffered now, committed with the others of this loop turn (see the file
+   * comment), and then replies older than the window and the oldest beyond `maxEntries` are forgotten. A storage
+   * failure is logged, not thrown: the reply must still go out, and the worst case is handling a redelivered request
+   * again.
    */
   put(key: string, reply: StoredReply): void {
     if (this.closed) throw new OutboxClosedError(`inbox put(${key}) after close()`);
+    // Re-inserted so that the map's order stays the order of `at`.
+    this.buffered.delete(key);
+    this.buffered.set(key, { reply, at: this.now() });
+    this.flushHandle ??= setImmediate(this.flush);
+  }
+
+  /** Commits the buffered records now (the counts of {@link Inbox.size} and {@link Inbox.stats} include them). */
+  readonly flush = (): void => {
+    if (this.flushHandle) clearImmediate(this.flushHandle);
+    this.flushHandle = undefined;
+    if (this.buffered.size === 0 || this.closed) return;
+    const batch = this.buffered;
+    this.buffered = new Map();
     try {
-      this.putTx(key, reply);
-      this.counters.stored++;
-      // Every put of this loop turn (and the outbox's commits) shares one fsync; nobody waits for it.
+      this.putTx(batch);
+      this.counters.stored += batch.size;
+      // Shares the fsync of the outbox's commits; nobody waits for it.
       this.store.syncLater(this.onSynced);
     } catch (e) {
       this.counters.errors++;
@@ -179,31 +217,39 @@ export class Inbox implements ReplyCache {
         // The rollback undid the row changes the in-memory count had already followed.
         this.count = (this.db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
       } catch {
-        // Keep the old count; the next successful put corrects it by at most the bound.
+        // Keep the old count; the next successful commit corrects it by at most the bound.
       }
-      this.log.error({ key, err: errorMessage(e), sqliteCode: sqliteCode(e) }, 'inbox could not store a reply; a redelivery would be handled again');
+      const keys = [...batch.keys()];
+      this.log.error(
+        { keys: keys.length > 10 ? [...keys.slice(0, 10), `... ${keys.length - 10} more`] : keys, err: errorMessage(e), sqliteCode: sqliteCode(e) },
+        `inbox could not store ${batch.size} repl${batch.size === 1 ? 'y' : 'ies'}; a redelivery would be handled again`,
+      );
     }
-  }
+  };
 
   /** Replies currently remembered (including any past the window not yet pruned). */
   size(): number {
+    this.flush();
     return this.count;
   }
 
   stats(): InboxStats {
+    this.flush();
     return { size: this.count, ...this.counters, ...(this.store.recovered ? { recovered: { ...this.store.recovered } } : {}) };
   }
 
   /** Closes the file if the inbox opened it, after making what it stored durable. */
   close(): void {
     if (this.closed) return;
+    this.flush();
+    this.unregister();
     this.closed = true;
-    if (!this.ownsDb) return;
     try {
+      // Also on a shared handle: the outbox may have closed (and synced) before the last records were committed.
       this.store.syncNow();
     } catch (e) {
       this.log.error({ err: errorMessage(e) }, 'fsync of the inbox WAL at close failed');
     }
-    this.store.close();
+    if (this.ownsDb) this.store.close();
   }
 }

@@ -69,6 +69,7 @@ export class AgentDb {
   private syncing = false;
   private waiting: Array<(err?: Error) => void> = [];
   private closed = false;
+  private readonly beforeCommit = new Set<() => void>();
 
   constructor(
     /** The better-sqlite3 handle. */
@@ -99,6 +100,21 @@ export class AgentDb {
     }
     this.waiting.push(cb);
     if (!this.syncing) this.startSync();
+  }
+
+  /**
+   * Registers a writer that buffers its rows within a loop turn (the inbox): `flush` commits them, and runs at the
+   * start of every {@link AgentDb.runBeforeCommit}, so the buffered rows are in the file before anything another
+   * writer commits next (the outbox's replies, which leave right after their commit). Returns the unregistration.
+   */
+  onBeforeCommit(flush: () => void): () => void {
+    this.beforeCommit.add(flush);
+    return () => this.beforeCommit.delete(flush);
+  }
+
+  /** Called by a writer right before its own transaction: commits what the others buffered. */
+  runBeforeCommit(): void {
+    for (const flush of this.beforeCommit) flush();
   }
 
   /** Closes the handle; SQLite checkpoints and syncs the WAL into the file on the way. */

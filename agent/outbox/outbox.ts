@@ -439,6 +439,9 @@ export class Outbox implements Uplink {
     const sweep = this.sweepDue;
     this.sweepDue = false;
     if (inserts.length === 0 && deletes.size === 0 && !sweep) return;
+    // The inbox's records of this turn go in first: a reply committed here may leave at once, and the record of
+    // the request it answers must not be younger than it (a crash in between would apply a redelivery twice).
+    if (inserts.length > 0) this.store.runBeforeCommit();
 
     const run = { rows: this.rows, bytes: this.bytes };
     let seq = this.nextSeq;
