@@ -7,6 +7,17 @@ export const deviceNameSchema = { type: 'string', minLength: 1, maxLength: 64, e
 export const iotIdSchema = { type: 'string', minLength: 1, maxLength: 64, expected: 'an IotId' };
 export const optionalText = (max: number) => ({ type: 'string', maxLength: max, expected: `a string of at most ${max} characters` });
 
+/** The most devices one batch action (SetDevicesProperty, InvokeThingsService) addresses. */
+export const MAX_BATCH_DEVICES = 100;
+/** `DeviceName.1 .. DeviceName.N` of a batch action. */
+export const deviceNameListSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: MAX_BATCH_DEVICES,
+  items: deviceNameSchema,
+  expected: `a list DeviceName.1 .. DeviceName.N of 1..${MAX_BATCH_DEVICES} device names`,
+};
+
 /** The device named by IotId, or by ProductKey + DeviceName (IotId wins when both are given, as documented). */
 export function resolveDevice(registry: Registry, p: { IotId?: string; ProductKey?: string; DeviceName?: string }): DeviceRecord {
   if (p.IotId !== undefined) {
@@ -30,6 +41,11 @@ export function findDevice(registry: Registry, productKey: string, deviceName: s
   const d = registry.device(productKey, deviceName);
   if (!d) throw ApiErrors.deviceNotFound(`ProductKey "${productKey}", DeviceName "${deviceName}"`);
   return d;
+}
+
+/** Every device of a batch action, or the error for the first unknown product or device. */
+export function findDevices(registry: Registry, productKey: string, deviceNames: string[]): DeviceRecord[] {
+  return deviceNames.map((dn) => findDevice(registry, productKey, dn));
 }
 
 /** A parameter holding a JSON object (Items, Args). */
