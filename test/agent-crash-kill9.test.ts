@@ -11,24 +11,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CloudSimulator } from '../simulator/cloud-simulator';
 import { waitFor } from './helpers/brokers';
+import { prng } from './helpers/prng';
 import { DEVICE } from './agent-support';
 import { startSimulator, TSL_PATH } from './agent-e2e-support';
 
 const REPO = resolve(__dirname, '..');
 const PLUGIN = join(REPO, 'test', 'fixtures', 'post-loop-plugin.ts');
 const ROUNDS = 20;
-
-/** Small seeded PRNG so a failing run can be replayed with the printed seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Run {
   durable: string[];

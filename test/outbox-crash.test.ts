@@ -10,20 +10,9 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { compileOutboxForChild } from '../agent/outbox/__fixtures__/compile';
 import { startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
+import { prng } from './helpers/prng';
 
 const ROUNDS = 24;
-
-/** Small seeded PRNG so a failing run can be replayed with the printed seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ChildRun {
   durable: string[];
