@@ -9,6 +9,7 @@
 import { connect as mqttConnect, type IClientOptions, type IConnackPacket } from 'mqtt';
 import type { AgentConfig } from '../config/load';
 import { classifyError } from '../session/causes';
+import { brokerConnectOptions } from '../session/connect-options';
 import { CredentialSource } from '../session/credentials';
 import { errnoCode, fail, ok, type Finding } from './report';
 import { hostPort } from './check-broker';
@@ -113,12 +114,7 @@ export async function checkCredentials(config: AgentConfig, o: CredentialsOption
     secureMode: b.secureMode,
   }).next(false);
   const options: IClientOptions = {
-    protocol: b.scheme,
-    host: b.host,
-    port: b.port,
-    protocolVersion: b.protocolVersion,
-    keepalive: b.keepalive,
-    clean: b.cleanSession,
+    ...brokerConnectOptions(b, o.ca),
     connectTimeout: o.timeoutMs,
     reconnectPeriod: 0,
     clientId: creds.clientId,
@@ -127,8 +123,6 @@ export async function checkCredentials(config: AgentConfig, o: CredentialsOption
     log: noop,
     // Refusing the ack keeps a queued message on the broker for the agent (see the file comment).
     customHandleAcks: (_topic, _message, _packet, done) => done(new Error('the doctor does not take messages')),
-    ...(o.ca ? { ca: o.ca, rejectUnauthorized: true } : {}),
-    ...(b.protocolVersion === 5 && b.sessionExpirySeconds !== undefined ? { properties: { sessionExpiryInterval: b.sessionExpirySeconds } } : {}),
   };
   const { result, client } = await attempt(options, o.timeoutMs);
   await end(client, !result.connected);

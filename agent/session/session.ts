@@ -18,6 +18,7 @@ import type { Secret } from '../config/secret';
 import type { InboundMessage, MessageProperties, PublishOptions, PublishReceipt, Uplink } from '../transport';
 import { Backoff } from './backoff';
 import { classifyError, describeCause, DisconnectCause, SESSION_TAKEN_OVER } from './causes';
+import { brokerConnectOptions } from './connect-options';
 import { CredentialSource } from './credentials';
 import { SessionError, SessionErrors } from './errors';
 import { UpstreamLimits } from './limits';
@@ -152,12 +153,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     });
     const b = opts.broker;
     const mqttOptions: IClientOptions = {
-      protocol: b.scheme,
-      host: b.host,
-      port: b.port,
-      protocolVersion: b.protocolVersion,
-      keepalive: b.keepalive,
-      clean: b.cleanSession,
+      ...brokerConnectOptions(b, b.caFile ? readFileSync(b.caFile) : undefined),
       connectTimeout: b.connectTimeoutMs,
       manualConnect: true,
       reconnectPeriod: PARKED_RECONNECT_PERIOD_MS,
@@ -169,8 +165,6 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
       // MQTT.js formats a debug line per packet even when nobody listens; keep it only when DEBUG asks for it.
       ...(/mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: noop }),
       clientId: `${opts.identity.productKey}.${opts.identity.deviceName}`,
-      ...(b.caFile ? { ca: readFileSync(b.caFile), rejectUnauthorized: true } : {}),
-      ...(b.protocolVersion === 5 && b.sessionExpirySeconds !== undefined ? { properties: { sessionExpiryInterval: b.sessionExpirySeconds } } : {}),
       ...opts.durable?.mqttOptions(),
     };
     this.client = mqttConnect(mqttOptions);
