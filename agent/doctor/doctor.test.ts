@@ -5,19 +5,17 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import pino from 'pino';
+import { join } from 'node:path';
 import { loadConfigFile } from '../config/load';
 import type { AgentConfigInput } from '../config/schema';
 import { openAgentDb } from '../outbox';
-import { CloudSimulator } from '../../simulator/cloud-simulator';
+import type { CloudSimulator } from '../../simulator/cloud-simulator';
+import { startSimulator, TSL_PATH } from '../../test/agent-e2e-support';
+import { DEVICE } from '../../test/agent-support';
 import { freePort } from '../../test/helpers/brokers';
 import { runDoctor } from '.';
 
-const TSL_PATH = resolve(__dirname, '..', '..', 'simulator', 'tsl', 'example-gateway.json');
-const PK = 'a1GwDemo01';
-const DN = 'gw-001';
-const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
+const { productKey: PK, deviceName: DN, secret: SECRET } = DEVICE;
 const SECRET_ENV = 'ALINK_DOCTOR_TEST_SECRET';
 
 let sim: CloudSimulator;
@@ -25,16 +23,7 @@ let mqttUrl: string;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  sim = new CloudSimulator(
-    {
-      accessKeys: [{ id: 'testAK', secret: 'testSecret' }],
-      products: [{ productKey: PK, tsl: TSL_PATH }],
-      devices: [{ productKey: PK, deviceName: DN, deviceSecret: SECRET }],
-      log: { level: 'silent' },
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
-  ({ mqttUrl } = await sim.start());
+  ({ sim, mqttUrl } = await startSimulator());
 });
 
 afterAll(async () => {

@@ -7,18 +7,16 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import pino from 'pino';
 import { validateConfig } from '../config/load';
-import { CloudSimulator } from '../../simulator/cloud-simulator';
+import type { CloudSimulator } from '../../simulator/cloud-simulator';
+import { startSimulator, TSL_PATH } from '../../test/agent-e2e-support';
+import { DEVICE } from '../../test/agent-support';
 import { checkCaFile } from './check-ca';
 import { runDoctor } from '.';
 
-const TSL_PATH = resolve(__dirname, '..', '..', 'simulator', 'tsl', 'example-gateway.json');
-const PK = 'a1GwDemo01';
-const DN = 'gw-001';
-const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
+const { productKey: PK, deviceName: DN, secret: SECRET } = DEVICE;
 
 let sim: CloudSimulator;
 let simPort: number;
@@ -41,16 +39,8 @@ function makeCert(name: string): { cert: string; key: string } {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'alink-doctor-tls-'));
-  sim = new CloudSimulator(
-    {
-      accessKeys: [{ id: 'testAK', secret: 'testSecret' }],
-      products: [{ productKey: PK, tsl: TSL_PATH }],
-      devices: [{ productKey: PK, deviceName: DN, deviceSecret: SECRET }],
-      log: { level: 'silent' },
-    },
-    { logger: pino({ level: 'silent' }) },
-  );
-  const { mqttUrl } = await sim.start();
+  let mqttUrl: string;
+  ({ sim, mqttUrl } = await startSimulator());
   simPort = Number(new URL(mqttUrl).port);
   const broker = makeCert('doctor-broker');
   makeCert('doctor-stranger');
