@@ -63,9 +63,10 @@ CREATE TABLE IF NOT EXISTS inbox (
 CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at);
 `;
 
-/** A record not yet committed. */
-interface Buffered {
-  reply: StoredReply;
+/** A record, as the table holds it and as it waits in the buffer. */
+interface Row {
+  topic: string;
+  payload: string;
   at: number;
 }
 
@@ -81,15 +82,15 @@ function positiveInt(key: string, v: unknown, dflt: number): number {
 export class Inbox implements ReplyCache {
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly getStmt: Database.Statement<[string], { topic: string; payload: string; at: number }>;
+  private readonly getStmt: Database.Statement<[string], Row>;
   private readonly existsStmt: Database.Statement<[string], { one: number }>;
   private readonly upsertStmt: Database.Statement<[string, string, string, number]>;
   private readonly expireStmt: Database.Statement<[number]>;
   private readonly evictStmt: Database.Statement<[number]>;
-  private readonly putTx: (batch: Map<string, Buffered>) => void;
+  private readonly putTx: (batch: Map<string, Row>) => void;
   private count: number;
   /** Records of this loop turn, not yet committed; insertion order is the order of their `at`. */
-  private buffered = new Map<string, Buffered>();
+  private buffered = new Map<string, Row>();
   private flushHandle: NodeJS.Immediate | undefined;
   private readonly unregister: () => void;
   private closed = false;
@@ -124,10 +125,10 @@ export class Inbox implements ReplyCache {
     this.expireStmt = db.prepare('DELETE FROM inbox WHERE at <= ?');
     this.evictStmt = db.prepare('DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY at, rowid LIMIT ?)');
     this.count = (db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
-    this.putTx = db.transaction((batch: Map<string, Buffered>) => {
-      for (const [key, { reply, at }] of batch) {
+    this.putTx = db.transaction((batch: Map<string, Row>) => {
+      for (const [key, { topic, payload, at }] of batch) {
         const existed = this.existsStmt.get(key) !== undefined;
-        this.upsertStmt.run(key, reply.topic, reply.payload, at);
+        this.upsertStmt.run(key, topic, payload, at);
         if (!existed) this.count++;
       }
       const now = this.now();
@@ -166,13 +167,8 @@ export class Inbox implements ReplyCache {
    */
   get(key: string): StoredReply | undefined {
     if (this.closed) throw new OutboxClosedError(`inbox get(${key}) after close()`);
-    const buffered = this.buffered.get(key);
-    if (buffered && buffered.at > this.now() - this.windowMs) {
-      this.counters.hits++;
-      return buffered.reply;
-    }
     try {
-      const row = buffered ? undefined : this.getStmt.get(key);
+      const row = this.buffered.get(key) ?? this.getStmt.get(key);
       if (row && row.at > this.now() - this.windowMs) {
         this.counters.hits++;
         return { topic: row.topic, payload: row.payload };
@@ -195,7 +191,7 @@ export class Inbox implements ReplyCache {
     if (this.closed) throw new OutboxClosedError(`inbox put(${key}) after close()`);
     // Re-inserted so that the map's order stays the order of `at`.
     this.buffered.delete(key);
-    this.buffered.set(key, { reply, at: this.now() });
+    this.buffered.set(key, { topic: reply.topic, payload: reply.payload, at: this.now() });
     this.flushHandle ??= setImmediate(this.flush);
   }
 
