@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { TslError } from './codes';
-import { renderValue } from './render';
+import { childPath, renderValue } from './render';
 import { checkTslRules } from './tsl-rules';
 import { IMPLICIT_EVENT_RE, IMPLICIT_SERVICE_RE, TSL_SCHEMA } from './tsl-schema';
 import type { ArrayItemType, DataType, EventDef, ParamDef, PropertyDef, ServiceDef, ThingModel, TslProblem } from './types';
@@ -46,8 +46,6 @@ const MISSING_HINTS: Record<string, string> = {
   type: 'a data type name',
 };
 
-const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);
-
 function describe(schema: unknown, fallback: string): string {
   const d = (schema as { description?: unknown } | undefined)?.description;
   return typeof d === 'string' ? d : fallback;
@@ -69,7 +67,7 @@ function toProblem(e: ErrorObject, doc: unknown): TslProblem | undefined {
     case 'required': {
       const key = String(params.missingProperty);
       const sub = (e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties?.[key];
-      return { path: join(path, key), message: `missing; expected ${describe(sub, MISSING_HINTS[key] ?? 'a value')}` };
+      return { path: childPath(path, key), message: `missing; expected ${describe(sub, MISSING_HINTS[key] ?? 'a value')}` };
     }
     case 'type':
     case 'pattern':
@@ -117,7 +115,7 @@ function pathOrder(path: string): string {
 /** An error on an object key itself (propertyNames): the path names the bad key. */
 function nameProblem(e: ErrorObject, doc: unknown): TslProblem {
   const path = jsonPointerToPath(e.instancePath, doc);
-  return { path: join(path, String(e.propertyName)), message: `expected ${describe(e.parentSchema, 'a valid key')}, received the key ${JSON.stringify(e.propertyName)}` };
+  return { path: childPath(path, String(e.propertyName)), message: `expected ${describe(e.parentSchema, 'a valid key')}, received the key ${JSON.stringify(e.propertyName)}` };
 }
 
 type Raw = Record<string, unknown>;

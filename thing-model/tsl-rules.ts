@@ -3,12 +3,12 @@
  * specs, numeric limits, duplicate identifiers, method names). It runs on the raw document after the structural
  * check and only looks at values of the right shape, so a value the schema already rejected is not reported twice.
  */
+import { isPlainObject } from './field-check';
 import type { TslProblem } from './types';
 import { DECIMAL_RE, IMPLICIT_EVENT_RE, IMPLICIT_SERVICE_RE, INTEGER_RE, TSL_LIMITS } from './tsl-schema';
 
 type Obj = Record<string, unknown>;
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The number a spec holds, or undefined when it is absent or malformed (the schema reports those). */
 function specNumber(v: unknown): number | undefined {
@@ -25,17 +25,17 @@ function isIntegralSpec(v: unknown): boolean {
 export function checkTslRules(doc: unknown): TslProblem[] {
   const problems: TslProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
-  if (!isObj(doc)) return problems;
+  if (!isPlainObject(doc)) return problems;
 
   const checkDataType = (dt: unknown, path: string): void => {
-    if (!isObj(dt)) return;
+    if (!isPlainObject(dt)) return;
     const specs = dt.specs;
     const sp = `${path}.specs`;
     switch (dt.type) {
       case 'int':
       case 'float':
       case 'double': {
-        if (!isObj(specs)) return;
+        if (!isPlainObject(specs)) return;
         const min = specNumber(specs.min);
         const max = specNumber(specs.max);
         const step = specNumber(specs.step);
@@ -53,7 +53,7 @@ export function checkTslRules(doc: unknown): TslProblem[] {
         return;
       }
       case 'text': {
-        if (!isObj(specs)) return;
+        if (!isPlainObject(specs)) return;
         const len = specNumber(specs.length);
         if (len !== undefined && isIntegralSpec(specs.length) && (len < 1 || len > TSL_LIMITS.textLength)) {
           add(`${sp}.length`, `expected an integer in [1, ${TSL_LIMITS.textLength}], received ${JSON.stringify(specs.length)}`);
@@ -64,7 +64,7 @@ export function checkTslRules(doc: unknown): TslProblem[] {
         if (Array.isArray(specs)) checkParams(specs, sp);
         return;
       case 'array': {
-        if (!isObj(specs)) return;
+        if (!isPlainObject(specs)) return;
         const size = specNumber(specs.size);
         if (size !== undefined && isIntegralSpec(specs.size) && (size < 1 || size > TSL_LIMITS.arraySize)) {
           add(`${sp}.size`, `expected an integer in [1, ${TSL_LIMITS.arraySize}], received ${JSON.stringify(specs.size)}`);
@@ -81,40 +81,35 @@ export function checkTslRules(doc: unknown): TslProblem[] {
   const checkParams = (list: unknown[], path: string): void => {
     checkDuplicates(list, path, add);
     list.forEach((p, i) => {
-      if (isObj(p)) checkDataType(p.dataType, `${path}[${i}].dataType`);
+      if (isPlainObject(p)) checkDataType(p.dataType, `${path}[${i}].dataType`);
     });
   };
 
   let features = 0;
   const properties = Array.isArray(doc.properties) ? doc.properties : [];
-  checkDuplicates(properties, 'properties', add);
-  properties.forEach((p, i) => {
-    if (isObj(p)) checkDataType(p.dataType, `properties[${i}].dataType`);
-  });
+  checkParams(properties, 'properties');
   features += properties.length;
 
   const services = Array.isArray(doc.services) ? doc.services : [];
-  const explicitServices = services.filter((s) => !(isObj(s) && typeof s.identifier === 'string' && IMPLICIT_SERVICE_RE.test(s.identifier)));
   checkDuplicates(services, 'services', add);
   services.forEach((s, i) => {
-    if (!isObj(s) || !explicitServices.includes(s)) return;
+    if (!isPlainObject(s) || isImplicit(s, IMPLICIT_SERVICE_RE)) return;
     const path = `services[${i}]`;
     checkMethod(s, path, (id) => `thing.service.${id}`, add);
     if (Array.isArray(s.inputData)) checkParams(s.inputData, `${path}.inputData`);
     if (Array.isArray(s.outputData)) checkParams(s.outputData, `${path}.outputData`);
   });
-  features += explicitServices.length;
+  features += services.filter((s) => !isImplicit(s, IMPLICIT_SERVICE_RE)).length;
 
   const events = Array.isArray(doc.events) ? doc.events : [];
-  const explicitEvents = events.filter((e) => !(isObj(e) && typeof e.identifier === 'string' && IMPLICIT_EVENT_RE.test(e.identifier)));
   checkDuplicates(events, 'events', add);
   events.forEach((e, i) => {
-    if (!isObj(e) || !explicitEvents.includes(e)) return;
+    if (!isPlainObject(e) || isImplicit(e, IMPLICIT_EVENT_RE)) return;
     const path = `events[${i}]`;
     checkMethod(e, path, (id) => `thing.event.${id}.post`, add);
     if (Array.isArray(e.outputData)) checkParams(e.outputData, `${path}.outputData`);
   });
-  features += explicitEvents.length;
+  features += events.filter((e) => !isImplicit(e, IMPLICIT_EVENT_RE)).length;
 
   if (features > TSL_LIMITS.featuresPerModule) {
     add('properties', `expected at most ${TSL_LIMITS.featuresPerModule} features (properties, services and events) in one module, received ${features}`);
@@ -122,11 +117,16 @@ export function checkTslRules(doc: unknown): TslProblem[] {
   return problems;
 }
 
+/** The platform's own set/get/post and property post, which a TSL lists but the feature limit does not count. */
+function isImplicit(entry: unknown, re: RegExp): boolean {
+  return isPlainObject(entry) && typeof entry.identifier === 'string' && re.test(entry.identifier);
+}
+
 /** Reports every entry whose identifier repeats an earlier one in the same list. */
 function checkDuplicates(list: unknown[], path: string, add: (path: string, message: string) => void): void {
   const seen = new Map<string, number>();
   list.forEach((entry, i) => {
-    if (!isObj(entry) || typeof entry.identifier !== 'string') return;
+    if (!isPlainObject(entry) || typeof entry.identifier !== 'string') return;
     const first = seen.get(entry.identifier);
     if (first === undefined) seen.set(entry.identifier, i);
     else add(`${path}[${i}].identifier`, `expected a unique identifier, received ${JSON.stringify(entry.identifier)} (also at ${path}[${first}])`);
