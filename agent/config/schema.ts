@@ -4,7 +4,7 @@
  * `agent.config.json: broker.keepalive: expected integer in [30, 1200], received 10`.
  * agent/config/README.md documents every key; keep the two in step.
  */
-import type { SignMethod } from '../../thing-model/wire';
+import { SIGN_METHODS, type SignMethod } from '../../thing-model/wire';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -172,16 +172,23 @@ const section = (properties: Record<string, unknown>, extra: Record<string, unkn
   properties,
   ...extra,
 });
+/** RRPC budgets must end before the cloud's own timeout (RRpc `Timeout` is 1000..8000 ms). */
+export const RRPC_BUDGET_MIN_MS = 100;
+export const RRPC_BUDGET_MAX_MS = 8000;
+
+/**
+ * The agent's SQLite file under `dataDir` (outbox and inbox; `-wal` and `-shm` sit next to it). Here rather than
+ * with the stores so that `alink-agent doctor` finds it by the same name without loading SQLite.
+ */
+export const AGENT_DB_FILE = 'agent.db';
+
 const budgets = (what: string) => ({
   type: 'object',
   default: {},
   expected: `an object mapping ${what} to milliseconds`,
-  additionalProperties: int(100, 8000),
+  additionalProperties: int(RRPC_BUDGET_MIN_MS, RRPC_BUDGET_MAX_MS),
 });
 
-/** RRPC budgets must end before the cloud's own timeout (RRpc `Timeout` is 1000..8000 ms). */
-export const RRPC_BUDGET_MIN_MS = 100;
-export const RRPC_BUDGET_MAX_MS = 8000;
 
 export const agentConfigSchema = section(
   {
@@ -203,7 +210,7 @@ export const agentConfigSchema = section(
         protocolVersion: { enum: [4, 5], default: 4, expected: '4 (MQTT 3.1.1) or 5 (MQTT 5.0)' },
         keepalive: int(30, 1200, 300),
         caFile: str('the path of a PEM CA certificate file'),
-        signMethod: { enum: ['hmacsha256', 'hmacsha1', 'hmacmd5'], default: 'hmacsha256', expected: 'one of hmacsha256, hmacsha1, hmacmd5' },
+        signMethod: { enum: [...SIGN_METHODS], default: 'hmacsha256', expected: 'one of hmacsha256, hmacsha1, hmacmd5' },
         cleanSession: bool(true),
         sessionExpirySeconds: int(0, 0xffffffff),
         connectTimeoutMs: int(1000, 120_000, 10_000),

@@ -8,10 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, rmdirSync, statfsSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { AGENT_DB_FILE } from '../config/schema';
 import { errnoCode, fail, ok, warn, type Finding } from './report';
 
-/** The outbox's SQLite file in `dataDir` (agent/outbox/README.md); `-wal` and `-shm` sit next to it. */
-export const OUTBOX_DB_FILE = 'agent.db';
 /** Below this much free space the outbox may soon refuse messages with a full disk. */
 export const LOW_SPACE_BYTES = 10 * 1024 * 1024;
 
@@ -110,12 +109,12 @@ function probeWrite(dir: string): string | undefined {
 
 /** The outbox database, when there is one: every file of it opens for reading and writing. */
 function checkDatabase(dir: string, user: string): Finding | string {
-  const file = join(dir, OUTBOX_DB_FILE);
+  const file = join(dir, AGENT_DB_FILE);
   let st: Stats;
   try {
     st = lstatSync(file);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return `no ${OUTBOX_DB_FILE} yet`;
+    if (errnoCode(e) === 'ENOENT') return `no ${AGENT_DB_FILE} yet`;
     return fail('data dir', `${file}: cannot be examined (${errnoCode(e)})`);
   }
   if (!st.isFile()) return fail('data dir', `${file}: expected the outbox's SQLite file, received ${kindOf(st)}`);
@@ -142,7 +141,7 @@ function checkDatabase(dir: string, user: string): Finding | string {
   if (header.length > 0 && !header.equals(SQLITE_HEADER)) {
     return warn('data dir', `${file} is not a SQLite database: the agent will move it aside and start an empty outbox`);
   }
-  return `${OUTBOX_DB_FILE} (${formatBytes(st.size)}) readable and writable`;
+  return `${AGENT_DB_FILE} (${formatBytes(st.size)}) readable and writable`;
 }
 
 /**
@@ -179,7 +178,7 @@ export function checkDataDir(dir: string, opts: DataDirOptions = {}): Finding[] 
     } catch (e) {
       findings.push(warn('data dir', `${dir}: free space unknown (statfs: ${errnoCode(e)})`));
     }
-    const db = created ? `no ${OUTBOX_DB_FILE} yet` : checkDatabase(dir, user);
+    const db = created ? `no ${AGENT_DB_FILE} yet` : checkDatabase(dir, user);
     if (typeof db === 'string') notes.push(db);
     else findings.push(db);
     if (process.getuid?.() === 0) notes.push('checked as root, which bypasses permissions: run the doctor as the service user to check its access');

@@ -5,13 +5,11 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load';
+import { AGENT_DB_FILE } from '../config/schema';
 import { Inbox } from '../inbox';
 import { Outbox, openAgentDb, type AgentDb, type DropInfo } from '../outbox';
 import type { DurableUplink } from '../session/session';
 import type { ReplyCache } from '../transport';
-
-/** The file under `dataDir`; `alink-agent doctor` and operators look for it by this name. */
-export const AGENT_DB_FILE = 'agent.db';
 
 /** What the outbox holds right now, for metrics and the STATUS= line. */
 export interface OutboxDepth {
