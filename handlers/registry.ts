@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../thing-model';
-import { deviceTopics, type DeviceIdentity } from '../thing-model/wire';
-import { compileFilter, filterSyntaxError, hasWildcard } from '../agent/router/topic-filter';
+import { deviceTopics, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../thing-model/wire';
+import { compileFilter, filterSyntaxError } from '../agent/router/topic-filter';
 import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from './api';
 
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -47,7 +47,7 @@ export class ClaimError extends Error {
 }
 
 /** Implicit TSL entries that are not services a plugin can implement (alink-protocol.md §5.4). */
-const IMPLICIT_METHODS = new Set(['thing.service.property.set', 'thing.service.property.get']);
+export const IMPLICIT_METHODS: ReadonlySet<string> = new Set(['thing.service.property.set', 'thing.service.property.get']);
 
 export class HandlerRegistry {
   /** rw property → owning plugin. */
@@ -162,10 +162,7 @@ export function rrpcTopicHandler(slot: PluginSlot, key: string): RrpcHandler | u
 }
 
 function fullUserTopic(key: string, userPrefix: string, what: string): string {
-  if (!key.startsWith('/')) {
-    if (key === '') throw new ClaimError(`${what}: empty`);
-    return userPrefix + key;
-  }
-  if (!key.startsWith(userPrefix) || key.length === userPrefix.length) throw new ClaimError(`${what}: not under ${userPrefix}`);
-  return key;
+  const r = resolveUserTopic(key, userPrefix);
+  if ('problem' in r) throw new ClaimError(r.problem === 'empty' ? `${what}: empty` : `${what}: not under ${userPrefix}`);
+  return r.topic;
 }

@@ -8,25 +8,20 @@ import { customHandler, type CustomTopicRoute } from '../../handlers/registry';
 import type { InboundMessage, MessageProperties } from '../transport';
 import { Call, runHandler } from './call';
 import { secondsSince, type RouterCore } from './core';
-import { errorReply, replyCodeOf } from './replies';
+import { replyCodeOf } from './replies';
 
 export class CustomTopics {
-  private readonly exact = new Map<string, CustomTopicRoute>();
+  /** Exact filters are in the router's own topic map; only the wildcards reach {@link CustomTopics.lookup}. */
   private readonly wildcards: CustomTopicRoute[] = [];
   private readonly prefixLength: number;
 
   constructor(private readonly core: RouterCore) {
     this.prefixLength = core.topics.userPrefix.length;
-    for (const r of core.registry.customTopics) {
-      if (r.pattern) this.wildcards.push(r);
-      else this.exact.set(r.filter, r);
-    }
+    for (const r of core.registry.customTopics) if (r.pattern) this.wildcards.push(r);
   }
 
-  /** The claim for `topic`: an exact filter first, then the first matching wildcard. */
+  /** The first wildcard claim matching `topic`. */
   lookup(topic: string): CustomTopicRoute | undefined {
-    const e = this.exact.get(topic);
-    if (e) return e;
     for (const r of this.wildcards) if (r.pattern?.test(topic)) return r;
     return undefined;
   }
@@ -85,8 +80,7 @@ export class CustomTopics {
   }
 
   private answerError(msg: InboundMessage, responseTopic: string, code: number, message: string): Promise<void> {
-    this.core.observer?.rejection(code);
     const properties: MessageProperties = { correlationData: msg.properties?.correlationData };
-    return this.core.replier.send(responseTopic, errorReply('', code, message), msg.qos === 0 ? 0 : 1, undefined, properties, 'custom');
+    return this.core.replier.error(responseTopic, '', code, message, msg.qos === 0 ? 0 : 1, undefined, properties, 'custom');
   }
 }

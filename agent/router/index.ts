@@ -145,7 +145,7 @@ class AlinkRouter implements Router {
     }
     subs.push(
       { topic: topics.rrpcRequestFilter, qos: 0 },
-      { topic: extRrpcFilter(`${topics.sysPrefix}/thing/service/+`), qos: 0 },
+      { topic: extRrpcFilter(topics.serviceFilter), qos: 0 },
       // Covers property/post_reply too.
       { topic: topics.eventPostReplyFilter, qos: 1 },
     );

@@ -63,10 +63,10 @@ export class Replier {
   }
 
   /** Sends an error reply and counts the rejection. */
-  error(topic: string, id: string, code: number, message: string, qos: 0 | 1, cacheKey?: string, properties?: MessageProperties): Promise<void> {
+  error(topic: string, id: string, code: number, message: string, qos: 0 | 1, cacheKey?: string, properties?: MessageProperties, messageClass = 'reply'): Promise<void> {
     this.observer?.rejection(code);
     // "Busy now" must not become the permanent answer to a redelivery.
-    return this.send(topic, errorReply(id, code, message), qos, code === 429 ? undefined : cacheKey, properties);
+    return this.send(topic, errorReply(id, code, message), qos, code === 429 ? undefined : cacheKey, properties, messageClass);
   }
 
   /** Re-sends the stored reply of an already answered request; true when there was one. */

@@ -9,7 +9,7 @@
  * Pending work is keyed by messageId, never by service name (the Node SDK's bug, §8.3).
  */
 import type { RrpcHandler, RrpcRequest } from '../../handlers/api';
-import type { PluginSlot, RrpcTopicRoute } from '../../handlers/registry';
+import { rrpcTopicHandler, type PluginSlot, type RrpcTopicRoute } from '../../handlers/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { rrpcDeadline, secondsSince, type RouterCore } from './core';
@@ -45,7 +45,6 @@ class RecentTopics {
 }
 
 export class RrpcRoute {
-  private readonly requestPrefix: string;
   private readonly responsePrefix: string;
   private readonly extServicePrefix: string;
   private readonly exactTopics = new Map<string, RrpcTopicRoute>();
@@ -53,7 +52,6 @@ export class RrpcRoute {
   private readonly recent = new RecentTopics(60_000, 10_000);
 
   constructor(private readonly core: RouterCore) {
-    this.requestPrefix = `${core.topics.sysPrefix}/rrpc/request/`;
     this.responsePrefix = `${core.topics.sysPrefix}/rrpc/response/`;
     this.extServicePrefix = `${core.topics.sysPrefix}/thing/service/`;
     for (const r of core.registry.rrpcTopics) {
@@ -124,7 +122,7 @@ export class RrpcRoute {
     if (!route) {
       await core.replier.error(msg.topic, '', 460, `${customTopic}: no plugin handles RRPC on this topic`, 0);
     } else {
-      const fn = route.slot.instance.rrpc?.topics?.[route.key];
+      const fn = rrpcTopicHandler(route.slot, route.key);
       const budget = core.rrpc.topics?.[route.topic] ?? core.rrpc.topics?.[route.key] ?? core.rrpc.budgetMs;
       await this.runBytes(route.slot, fn, { messageId, topic: msg.topic, customTopic, payload: msg.payload }, msg.topic, budget, receivedAt, 'customRrpc');
     }

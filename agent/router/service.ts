@@ -3,6 +3,7 @@
  * `invokeService` also answers sync calls that RRPC delivers (rrpc.ts). Input is validated against
  * `inputData` before the handler runs, output against `outputData` before it is sent.
  */
+import { IMPLICIT_METHODS } from '../../handlers/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { secondsSince, type RouterCore } from './core';
@@ -21,8 +22,6 @@ export interface ServiceTarget {
   rrpc: boolean;
 }
 
-const IMPLICIT = new Set(['thing.service.property.set', 'thing.service.property.get']);
-
 /** Validates, calls the claiming plugin within `deadline`, validates its output and replies exactly once. */
 export async function invokeService(
   core: RouterCore,
@@ -35,7 +34,7 @@ export async function invokeService(
   const { replier } = core;
   const id = env.id;
   const svc = core.model.service(serviceId);
-  if (!svc || IMPLICIT.has(svc.method)) return replier.error(t.topic, id, 460, `${serviceId}: unknown service`, t.qos, t.cacheKey);
+  if (!svc || IMPLICIT_METHODS.has(svc.method)) return replier.error(t.topic, id, 460, `${serviceId}: unknown service`, t.qos, t.cacheKey);
   const input = core.model.validateServiceInput(serviceId, env.params);
   if (!input.ok) return replier.error(t.topic, id, 460, input.message, t.qos, t.cacheKey);
 
@@ -72,7 +71,7 @@ export class AsyncServiceRoute {
 
   constructor(private readonly core: RouterCore) {
     for (const s of core.model.model.services) {
-      if (!IMPLICIT.has(s.method)) this.replyTopics.set(s.identifier, core.topics.serviceReply(s.identifier));
+      if (!IMPLICIT_METHODS.has(s.method)) this.replyTopics.set(s.identifier, core.topics.serviceReply(s.identifier));
     }
   }
 

@@ -12,10 +12,6 @@ export function filterSyntaxError(filter: string): string | undefined {
   return undefined;
 }
 
-export function hasWildcard(filter: string): boolean {
-  return filter.includes('+') || filter.includes('#');
-}
-
 /** Compiles a valid filter into a RegExp matching exactly the topics it selects. */
 export function compileFilter(filter: string): RegExp {
   const levels = filter.split('/');

@@ -3,6 +3,7 @@
  * message is handed to the connection so the caller gets a typed error instead of a silent drop.
  */
 import type { UpstreamLimitsSection } from '../config/schema';
+import { hasWildcard } from '../../thing-model/wire';
 import { SessionError, SessionErrors } from './errors';
 
 /** A token bucket holding one second's worth of messages. */
@@ -42,7 +43,7 @@ export class UpstreamLimits {
   check(topic: string, payloadBytes: number): SessionError | undefined {
     const topicBytes = Buffer.byteLength(topic);
     if (topicBytes > this.limits.maxTopicLength) return SessionErrors.topicTooLong(topic, topicBytes, this.limits.maxTopicLength);
-    if (topic === '' || topic.includes('+') || topic.includes('#')) return SessionErrors.topicInvalid(topic);
+    if (topic === '' || hasWildcard(topic)) return SessionErrors.topicInvalid(topic);
     if (payloadBytes > this.limits.maxPayloadBytes) return SessionErrors.payloadTooLarge(topic, payloadBytes, this.limits.maxPayloadBytes);
     if (this.bucket && !this.bucket.take()) return SessionErrors.rateLimited(topic, this.limits.maxMessagesPerSecond as number);
     return undefined;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import Ajv from 'ajv';
 import type { CompiledThingModel } from '../../thing-model';
 import { CloudReplyError, ValidationError } from '../../thing-model/codes';
-import { deviceTopics, MessageIdGenerator, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
+import { deviceTopics, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
 import { TopicError } from './errors';
 import { PendingReplies, type ParsedReply } from './pending';
@@ -144,15 +144,10 @@ export class AlinkUpstream implements Upstream {
   }
 
   private customTopic(topic: string): string {
-    if (topic.includes('+') || topic.includes('#')) throw new TopicError(`topic ${topic}: wildcards cannot be published to`);
-    if (!topic.startsWith('/')) {
-      if (topic === '') throw new TopicError('topic: empty');
-      return this.topics.userPrefix + topic;
-    }
-    if (!topic.startsWith(this.topics.userPrefix) || topic.length === this.topics.userPrefix.length) {
-      throw new TopicError(`topic ${topic}: not under ${this.topics.userPrefix}`);
-    }
-    return topic;
+    if (hasWildcard(topic)) throw new TopicError(`topic ${topic}: wildcards cannot be published to`);
+    const r = resolveUserTopic(topic, this.topics.userPrefix);
+    if ('problem' in r) throw new TopicError(r.problem === 'empty' ? 'topic: empty' : `topic ${topic}: not under ${this.topics.userPrefix}`);
+    return r.topic;
   }
 }
 

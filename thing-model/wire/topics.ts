@@ -41,6 +41,21 @@ export function extRrpcFilter(customTopic: string): string {
   return `/ext/rrpc/+${customTopic.startsWith('/') ? '' : '/'}${customTopic}`;
 }
 
+/** True when an MQTT topic or filter has a `+` or `#`: a filter to match, not a topic to publish to. */
+export function hasWildcard(filter: string): boolean {
+  return filter.includes('+') || filter.includes('#');
+}
+
+/**
+ * A custom topic as plugins and their callers write it: relative to the device's `userPrefix`, or in full under it.
+ * Gives the full topic, or the rule the key breaks: `empty`, or `outside` the prefix (the prefix alone included).
+ */
+export function resolveUserTopic(key: string, userPrefix: string): { topic: string } | { problem: 'empty' | 'outside' } {
+  if (!key.startsWith('/')) return key === '' ? { problem: 'empty' } : { topic: userPrefix + key };
+  if (!key.startsWith(userPrefix) || key.length === userPrefix.length) return { problem: 'outside' };
+  return { topic: key };
+}
+
 /** What a topic is, from the device's point of view. */
 export type TopicKind =
   | { kind: 'propertySet'; productKey: string; deviceName: string }
