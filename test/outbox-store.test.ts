@@ -19,6 +19,7 @@ import {
   openAgentDb,
   type DropInfo,
 } from '../agent/outbox';
+import { Inbox } from '../agent/inbox';
 import { startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 
 let broker: RunningBroker;
@@ -210,6 +211,25 @@ describe('durability', () => {
       expect(spy.mock.calls.length).toBeLessThanOrEqual(o.stats().commits);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  test('full: the inbox records and the outbox batch committed in one loop turn share one fsync', async () => {
+    const events: string[] = [];
+    const store = openAgentDb({ file: join(dir, 'agent.db') });
+    const o = Outbox.open({ db: store });
+    const inbox = Inbox.open({ db: store });
+    const spy = spyOnWalSync(events);
+    try {
+      // As the router answers a request: the record first, then the reply through the outbox.
+      inbox.put('set:1', { topic: 'reply/1', payload: 'r1' });
+      await o.publish('reply/1', 'r1', { qos: 1 });
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+      inbox.close();
+      o.close();
+      store.close();
     }
   });
 

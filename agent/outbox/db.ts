@@ -68,6 +68,7 @@ export class AgentDb {
   private walIno: number | undefined;
   private syncing = false;
   private waiting: Array<(err?: Error) => void> = [];
+  private startHandle: NodeJS.Immediate | undefined;
   private closed = false;
   private readonly beforeCommit = new Set<() => void>();
 
@@ -90,8 +91,9 @@ export class AgentDb {
   }
 
   /**
-   * Calls `cb` once every commit made before this call is durable. Calls that arrive while an fsync runs share
-   * the next one: group commit at the disk.
+   * Calls `cb` once every commit made before this call is durable. The fsync starts at the end of the loop turn,
+   * so the writers that commit in one turn (the inbox's records, then the outbox's batch with the replies) share
+   * it; calls that arrive while an fsync runs share the next one: group commit at the disk.
    */
   syncLater(cb: (err?: Error) => void): void {
     if (this.durability === 'normal' || this.closed) {
@@ -99,8 +101,13 @@ export class AgentDb {
       return;
     }
     this.waiting.push(cb);
-    if (!this.syncing) this.startSync();
+    if (!this.syncing) this.startHandle ??= setImmediate(this.startDeferred);
   }
+
+  private readonly startDeferred = (): void => {
+    this.startHandle = undefined;
+    if (!this.syncing && this.waiting.length > 0) this.startSync();
+  };
 
   /**
    * Registers a writer that buffers its rows within a loop turn (the inbox): `flush` commits them, and runs at the
@@ -120,6 +127,20 @@ export class AgentDb {
   /** Closes the handle; SQLite checkpoints and syncs the WAL into the file on the way. */
   close(): void {
     if (this.closed) return;
+    if (this.startHandle) {
+      // Their fsync was due at the end of this turn, after the handle is gone: make it now.
+      clearImmediate(this.startHandle);
+      this.startHandle = undefined;
+      const batch = this.waiting;
+      this.waiting = [];
+      let err: Error | undefined;
+      try {
+        this.syncNow();
+      } catch (e) {
+        err = e as Error;
+      }
+      for (const cb of batch) cb(err);
+    }
     this.closed = true;
     try {
       this.db.close();
