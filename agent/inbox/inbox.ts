@@ -83,8 +83,9 @@ export class Inbox implements ReplyCache {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly getStmt: Database.Statement<[string], Row>;
-  private readonly existsStmt: Database.Statement<[string], { one: number }>;
-  private readonly upsertStmt: Database.Statement<[string, string, string, number]>;
+  private readonly insertStmt: Database.Statement<[string, string, string, number]>;
+  private readonly updateStmt: Database.Statement<[string, string, number, string]>;
+  private readonly countStmt: Database.Statement<[], { n: number }>;
   private readonly expireStmt: Database.Statement<[number]>;
   private readonly evictStmt: Database.Statement<[number]>;
   private readonly putTx: (batch: Map<string, Row>) => void;
@@ -95,8 +96,6 @@ export class Inbox implements ReplyCache {
   private readonly unregister: () => void;
   private closed = false;
   private readonly counters = { hits: 0, misses: 0, stored: 0, expired: 0, evicted: 0, errors: 0 };
-
-  private readonly db: Database.Database;
 
   /** One callback for every put: a failed fsync is logged once per batch, not thrown at anyone. */
   private readonly onSynced = (err?: Error): void => {
@@ -113,23 +112,22 @@ export class Inbox implements ReplyCache {
     options: InboxOptions,
   ) {
     const db = store.db;
-    this.db = db;
     this.log = (options.logger ?? NOOP_LOGGER).child({ component: 'inbox' });
     this.now = options.now ?? Date.now;
     db.exec(SCHEMA);
     this.getStmt = db.prepare('SELECT topic, payload, at FROM inbox WHERE key = ?');
-    this.existsStmt = db.prepare('SELECT 1 AS one FROM inbox WHERE key = ?');
-    this.upsertStmt = db.prepare(
-      'INSERT INTO inbox (key, topic, payload, at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET topic = excluded.topic, payload = excluded.payload, at = excluded.at',
-    );
+    // A new key (the usual case) is one statement; a repeated one, a second. The rowid, which eviction orders by,
+    // stays the first insert's either way.
+    this.insertStmt = db.prepare('INSERT INTO inbox (key, topic, payload, at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING');
+    this.updateStmt = db.prepare('UPDATE inbox SET topic = ?, payload = ?, at = ? WHERE key = ?');
+    this.countStmt = db.prepare('SELECT count(*) AS n FROM inbox');
     this.expireStmt = db.prepare('DELETE FROM inbox WHERE at <= ?');
     this.evictStmt = db.prepare('DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox ORDER BY at, rowid LIMIT ?)');
-    this.count = (db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
+    this.count = (this.countStmt.get() as { n: number }).n;
     this.putTx = db.transaction((batch: Map<string, Row>) => {
       for (const [key, { topic, payload, at }] of batch) {
-        const existed = this.existsStmt.get(key) !== undefined;
-        this.upsertStmt.run(key, topic, payload, at);
-        if (!existed) this.count++;
+        if (this.insertStmt.run(key, topic, payload, at).changes === 1) this.count++;
+        else this.updateStmt.run(topic, payload, at, key);
       }
       const now = this.now();
       const expired = this.expireStmt.run(now - this.windowMs).changes;
@@ -211,7 +209,7 @@ export class Inbox implements ReplyCache {
       this.counters.errors++;
       try {
         // The rollback undid the row changes the in-memory count had already followed.
-        this.count = (this.db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n;
+        this.count = (this.countStmt.get() as { n: number }).n;
       } catch {
         // Keep the old count; the next successful commit corrects it by at most the bound.
       }
