@@ -41,6 +41,14 @@ export function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** The pairs sorted by name then value (code units), percent-encoded and joined: the form both signatures sign. */
+export function canonicalQuery(pairs: readonly Pair[]): string {
+  return [...pairs]
+    .sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]))
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+    .join('&');
+}
+
 /** Parameters that belong to the protocol, not to an API. */
 export const COMMON_PARAMS = new Set([
   'Action',

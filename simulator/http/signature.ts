@@ -6,7 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ApiErrors } from '../errors';
-import { byCodeUnit, Pair, percentEncode } from './params';
+import { canonicalQuery, Pair, percentEncode } from './params';
 import type { NonceStore } from './nonce-store';
 
 export type SignatureScheme = 'ACS3-HMAC-SHA256' | 'v2-HMAC-SHA1';
@@ -118,17 +118,13 @@ function verifyAcs3(req: SignedRequest, opts: AuthOptions): AuthResult {
   if (header(req.headers, 'x-acs-content-sha256') !== hashedPayload) {
     throw ApiErrors.signatureMismatch('x-acs-content-sha256 is not the SHA-256 of the request body');
   }
-  const canonicalQuery = [...req.queryPairs]
-    .sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]))
-    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
-    .join('&');
   let canonicalHeaders = '';
   for (const h of names) {
     const v = header(req.headers, h);
     if (v === undefined) throw ApiErrors.incompleteSignature(`SignedHeaders names ${h}, which the request does not carry`);
     canonicalHeaders += `${h}:${v.trim()}\n`;
   }
-  const canonicalRequest = [req.method, req.path, canonicalQuery, canonicalHeaders, signedHeaders, hashedPayload].join('\n');
+  const canonicalRequest = [req.method, req.path, canonicalQuery(req.queryPairs), canonicalHeaders, signedHeaders, hashedPayload].join('\n');
   const stringToSign = `${ACS3}\n${sha256hex(canonicalRequest)}`;
   const expected = createHmac('sha256', secret).update(stringToSign, 'utf8').digest('hex');
   if (!sameText(expected, given!.toLowerCase())) throw ApiErrors.signatureMismatch(`the ${ACS3} signature does not verify with the secret of ${accessKeyId}`);
@@ -151,9 +147,7 @@ function verifyV2(req: SignedRequest, opts: AuthOptions): AuthResult {
   const nonce = pairValue(q, 'SignatureNonce');
   if (!nonce) throw ApiErrors.missingParameter('SignatureNonce');
 
-  const params = [...q.filter(([k]) => k !== 'Signature'), ...req.formPairs];
-  params.sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1]));
-  const canonical = params.map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
+  const canonical = canonicalQuery([...q.filter(([k]) => k !== 'Signature'), ...req.formPairs]);
   const stringToSign = `${req.method}&${percentEncode('/')}&${percentEncode(canonical)}`;
   const expected = createHmac('sha1', `${secret}&`).update(stringToSign, 'utf8').digest('base64');
   if (!sameText(expected, given)) throw ApiErrors.signatureMismatch(`the HMAC-SHA1 Signature does not verify with the secret of ${accessKeyId}`);

@@ -12,7 +12,7 @@ import pino, { Logger } from 'pino';
 import { buildCredentials, SignMethod } from '../../thing-model/wire';
 import { CloudSimulator, CloudSimulatorOptions } from '../cloud-simulator';
 import type { SimulatorConfigInput } from '../config/schema';
-import { byCodeUnit, percentEncode } from '../http/params';
+import { byCodeUnit, canonicalQuery } from '../http/params';
 
 export const TSL_PATH = join(__dirname, '..', 'tsl', 'example-gateway.json');
 export const PK = 'a1GwDemo01';
@@ -166,9 +166,7 @@ export function signAcs3(opts: {
   date?: string;
   nonce?: string;
 }): { path: string; headers: Record<string, string> } {
-  const enc = (pairs: [string, string][]) =>
-    [...pairs].sort((a, b) => byCodeUnit(a[0], b[0]) || byCodeUnit(a[1], b[1])).map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&');
-  const query = enc(Object.entries(opts.params));
+  const query = canonicalQuery(Object.entries(opts.params));
   const body = opts.body ?? '';
   const headers: Record<string, string> = {
     host: opts.host,
