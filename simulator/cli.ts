@@ -9,6 +9,7 @@
  * a start failure (port in use, external broker unreachable) exits 1.
  */
 import { dirname, resolve } from 'node:path';
+import { isPlainObject } from '../thing-model';
 import { CloudSimulator } from './cloud-simulator';
 import { ConfigError, readConfigFile, validateConfig } from './config/load';
 
@@ -51,7 +52,7 @@ function parseArgs(argv: string[]): ServeArgs {
 
 /** Command-line values replace the file's; they are validated with it, so errors name the config key. */
 function applyOverrides(raw: unknown, args: ServeArgs): unknown {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  if (!isPlainObject(raw)) return raw;
   const cfg = raw as Record<string, Record<string, unknown> | undefined>;
   const section = (k: string) => (cfg[k] = typeof cfg[k] === 'object' && cfg[k] !== null ? cfg[k] : {});
   const num = (v: string) => (/^[0-9]+$/.test(v) ? Number(v) : v);

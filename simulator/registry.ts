@@ -10,7 +10,6 @@ import { ApiErrors } from './errors';
 
 export interface ProductRecord {
   productKey: string;
-  tslPath: string;
   model: CompiledThingModel;
 }
 
@@ -50,7 +49,7 @@ export class Registry {
       if (this.products.has(productKey)) {
         throw new ConfigError(source, [{ path: `products.${i}.productKey`, message: `expected a product key not used twice, received "${productKey}"` }]);
       }
-      this.products.set(productKey, { productKey, tslPath: p.tsl, model });
+      this.products.set(productKey, { productKey, model });
     });
     cfg.devices.forEach((d, i) => {
       if (!this.products.has(d.productKey)) {
@@ -71,14 +70,6 @@ export class Registry {
 
   deviceByIotId(iotId: string): DeviceRecord | undefined {
     return this.byIotId.get(iotId);
-  }
-
-  allDevices(): DeviceRecord[] {
-    return [...this.devices.values()];
-  }
-
-  allProducts(): ProductRecord[] {
-    return [...this.products.values()];
   }
 
   /** RegisterDevice: a new device with a fresh secret; a name is generated when none is given. */

@@ -29,6 +29,7 @@ export type {
 export { checkTsl, loadThingModel, loadThingModelFile } from './load';
 export { compileThingModel, MAX_POST_PROPERTIES, type CompiledThingModel } from './compile';
 export { floatText } from './serialize';
+export { isPlainObject } from './field-check';
 export { generateTypes } from './generate-types';
 export { runTslCommand, type TslCommandIo } from './cli';
 export {

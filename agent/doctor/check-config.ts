@@ -10,6 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadConfigFile, validateConfig, type AgentConfig } from '../config/load';
 import { ConfigError } from '../config/errors';
+import { isPlainObject } from '../../thing-model';
 import { errnoCode, fail, ok, warn, type Finding } from './report';
 
 export interface ConfigOutcome {
@@ -27,10 +28,6 @@ const STAND_IN_SECRET = 'not-resolved';
 
 function readJson(file: string): unknown {
   return JSON.parse(readFileSync(file, 'utf8')) as unknown;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The `device` section as written, to name where the secret came from. */

@@ -2,6 +2,7 @@
  * QueryDevicePropertyStatus: every property of the product's TSL with the last value the device reported and
  * when (Value and Time are absent for properties never reported). Values are strings, objects as JSON text.
  */
+import { isPlainObject } from '../../thing-model';
 import { deviceNameSchema, iotIdSchema, optionalText, productKeySchema, resolveDevice } from './common';
 import type { ApiAction } from './types';
 
@@ -40,7 +41,7 @@ export const queryDevicePropertyStatus: ApiAction<QueryDevicePropertyStatusParam
         Identifier: prop.identifier,
         Name: prop.name ?? prop.identifier,
         DataType: prop.dataType.type,
-        ...(specs && typeof specs === 'object' && !Array.isArray(specs) && typeof specs.unit === 'string' ? { Unit: specs.unit } : {}),
+        ...(isPlainObject(specs) && typeof specs.unit === 'string' ? { Unit: specs.unit } : {}),
         ...(last ? { Value: text(last.value), Time: String(last.time) } : {}),
       };
     });

@@ -17,6 +17,9 @@ export interface SetDevicePropertyParams {
 }
 
 /** Parses Items and, with cloud validation on, checks it against the TSL; shared with SetDevicesProperty. */
+/** The `Items` parameter: a JSON object of property values, checked by {@link checkItems}. */
+export const itemsSchema = { type: 'string', minLength: 1, expected: 'a JSON object of property identifiers and values' };
+
 export function checkItems(registry: Registry, productKey: string, text: string, cloudValidation: boolean): Record<string, unknown> {
   const items = jsonObjectParam('Items', text);
   if (Object.keys(items).length === 0) throw ApiErrors.invalidParameter('Items', 'a JSON object with at least one property', text);
@@ -39,7 +42,7 @@ export const setDeviceProperty: ApiAction<SetDevicePropertyParams> = {
       IotId: iotIdSchema,
       ProductKey: productKeySchema,
       DeviceName: deviceNameSchema,
-      Items: { type: 'string', minLength: 1, expected: 'a JSON object of property identifiers and values' },
+      Items: itemsSchema,
       IotInstanceId: optionalText(128),
     },
   },

@@ -1,6 +1,6 @@
 /** SetDevicesProperty: the same property-set request to up to 100 devices of one product. */
 import { deviceNameListSchema, findDevices, optionalText, productKeySchema } from './common';
-import { checkItems } from './set-device-property';
+import { checkItems, itemsSchema } from './set-device-property';
 import type { ApiAction } from './types';
 
 export interface SetDevicesPropertyParams {
@@ -19,7 +19,7 @@ export const setDevicesProperty: ApiAction<SetDevicesPropertyParams> = {
     properties: {
       ProductKey: productKeySchema,
       DeviceName: deviceNameListSchema,
-      Items: { type: 'string', minLength: 1, expected: 'a JSON object of property identifiers and values' },
+      Items: itemsSchema,
       IotInstanceId: optionalText(128),
     },
   },

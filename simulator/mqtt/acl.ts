@@ -4,10 +4,10 @@
  * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}` and `/broadcast/{pk}/...`.
  * In a subscription, wildcards may stand only where the device's own identity is already fixed.
  */
-export interface DeviceId {
-  productKey: string;
-  deviceName: string;
-}
+import type { DeviceIdentity } from '../../thing-model/wire';
+
+/** A device by product key and name: the wire helpers' {@link DeviceIdentity}. */
+export type DeviceId = DeviceIdentity;
 
 const isWild = (level: string | undefined) => level === '+' || level === '#';
 

@@ -6,9 +6,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { parseClientId, signDevice, SignMethod, SIGN_METHODS } from '../../thing-model/wire';
 
-/** CONNACK return codes of MQTT 3.1.1. */
-export const CONNACK = { IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_CREDENTIALS: 4, NOT_AUTHORIZED: 5 } as const;
-
 export type ConnectOutcome =
   | { ok: true; productKey: string; deviceName: string; cid: string; params: Record<string, string>; keepalive: number }
   | { ok: false; returnCode: 2 | 3 | 4 | 5; reason: string };

@@ -52,8 +52,4 @@ export class PendingCalls {
     }
     this.calls.clear();
   }
-
-  get size(): number {
-    return this.calls.size;
-  }
 }

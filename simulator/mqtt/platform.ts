@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import { parseTopic, deviceTopics, extRrpcTopic, MessageIdGenerator } from '../../thing-model/wire';
 import type { AlinkReply, AlinkRequest } from '../../thing-model/wire';
-import { AlinkCodes, MAX_POST_PROPERTIES } from '../../thing-model';
+import { AlinkCodes, isPlainObject, MAX_POST_PROPERTIES } from '../../thing-model';
 import type { PropertyDef } from '../../thing-model';
 import type { Registry } from '../registry';
 import type { DeviceReply, DeviceStateStore, DeviceStatus, Reachability } from '../state/device-state';
@@ -57,10 +57,6 @@ class RrpcIdGenerator {
   nextId(): number {
     return this.next++;
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseJson(payload: Buffer): { ok: true; value: unknown } | { ok: false; error: string } {
@@ -174,7 +170,7 @@ export class Platform implements UplinkSink {
     const payload = await answer;
     if (!payload) return { reachability, messageId: msgId };
     const parsed = parseJson(payload);
-    if (parsed.ok && isObject(parsed.value) && typeof parsed.value.code === 'number') {
+    if (parsed.ok && isPlainObject(parsed.value) && typeof parsed.value.code === 'number') {
       return { reachability, messageId: msgId, reply: parsed.value as unknown as AlinkReply };
     }
     return { reachability, messageId: msgId, rawReply: payload };
@@ -284,7 +280,7 @@ export class Platform implements UplinkSink {
           id: kind.messageId,
           payload,
           late: !answered,
-          ...(isObject(json) ? { json, code: typeof json.code === 'number' ? json.code : undefined, data: json.data } : {}),
+          ...(isPlainObject(json) ? { json, code: typeof json.code === 'number' ? json.code : undefined, data: json.data } : {}),
         });
       }
       case 'user':
@@ -317,7 +313,7 @@ export class Platform implements UplinkSink {
       topic,
       payload,
       ...(serviceId ? { serviceId } : {}),
-      ...(isObject(json)
+      ...(isPlainObject(json)
         ? {
             json,
             id: json.id === undefined ? undefined : String(json.id),
@@ -331,7 +327,7 @@ export class Platform implements UplinkSink {
 
   /** Answers on `{request topic}_reply` unless the request asked for no reply (`sys.ack: 0`). */
   private replyTo(topic: string, req: Record<string, unknown> | undefined, method: string, code: number, message: string): void {
-    const sys = req && isObject(req.sys) ? req.sys : undefined;
+    const sys = req && isPlainObject(req.sys) ? req.sys : undefined;
     if (sys && sys.ack === 0) return;
     const reply: Record<string, unknown> = { code, data: {} };
     // The official device SDK matches replies by the request id, byte for byte (wire/README.md §3.5).
@@ -347,7 +343,7 @@ export class Platform implements UplinkSink {
   /** Parses an upstream Alink request; on failure answers 460 (without an id when there is none to echo). */
   private parseRequest(topic: string, payload: Buffer, method: string): Record<string, unknown> | undefined {
     const parsed = parseJson(payload);
-    if (!parsed.ok || !isObject(parsed.value)) {
+    if (!parsed.ok || !isPlainObject(parsed.value)) {
       const why = parsed.ok ? 'the payload is JSON but not an object' : `the payload is not JSON (${parsed.error})`;
       this.replyTo(topic, undefined, method, AlinkCodes.PARAM_ERROR, `request error: ${why}`);
       return undefined;
@@ -371,7 +367,7 @@ export class Platform implements UplinkSink {
     const params = req.params;
     let code: number = AlinkCodes.SUCCESS;
     let message = 'success';
-    if (!isObject(params)) {
+    if (!isPlainObject(params)) {
       code = AlinkCodes.TSL_PARAMS_NOT_OBJECT;
       message = 'params: expected an object of property identifiers and values';
     } else if (Object.keys(params).length === 0) {
@@ -412,7 +408,7 @@ export class Platform implements UplinkSink {
     if (!event) {
       code = AlinkCodes.TSL_METHOD_NOT_EXIST;
       message = `method: ${method} is not an event of product ${id.productKey}`;
-    } else if (!isObject(params) || !('value' in params)) {
+    } else if (!isPlainObject(params) || !('value' in params)) {
       code = AlinkCodes.PARAM_ERROR;
       message = 'params: expected {"value": {...}, "time": ms}';
     } else {
@@ -437,7 +433,7 @@ export class Platform implements UplinkSink {
 
   private answerNtp(id: DeviceId, payload: Buffer): void {
     const parsed = parseJson(payload);
-    const sent = parsed.ok && isObject(parsed.value) ? parsed.value.deviceSendTime : undefined;
+    const sent = parsed.ok && isPlainObject(parsed.value) ? parsed.value.deviceSendTime : undefined;
     const now = String(Date.now());
     const body = { deviceSendTime: sent === undefined ? '' : String(sent), serverRecvTime: now, serverSendTime: now };
     this.send(`/ext/ntp/${id.productKey}/${id.deviceName}/response`, Buffer.from(JSON.stringify(body)), 0).catch(() => undefined);
@@ -449,7 +445,7 @@ export class Platform implements UplinkSink {
  * members are named value/time stays bare when the object fits the struct.
  */
 function timedForm(raw: unknown, def: PropertyDef): { value: unknown; time?: unknown } | undefined {
-  if (!isObject(raw) || !('value' in raw) || !Object.keys(raw).every((k) => k === 'value' || k === 'time')) return undefined;
+  if (!isPlainObject(raw) || !('value' in raw) || !Object.keys(raw).every((k) => k === 'value' || k === 'time')) return undefined;
   if (def.dataType.type === 'struct') {
     const members = new Set(def.dataType.specs.map((m) => m.identifier));
     if (members.has('value') && Object.keys(raw).every((k) => members.has(k))) return undefined;

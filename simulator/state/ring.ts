@@ -22,9 +22,4 @@ export class Ring<T> {
   get length(): number {
     return this.items.length;
   }
-
-  clear(): void {
-    this.items = [];
-    this.start = 0;
-  }
 }
