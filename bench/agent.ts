@@ -31,6 +31,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { startMosquitto } from './brokers';
+import { median, percentile, withTimeout } from './stats';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -136,8 +137,6 @@ async function child(role: Role, url: string, dn: string): Promise<void> {
   process.send?.('ready');
 }
 
-// ---------------------------------------------------------------------------------------------- broker
-
 // ---------------------------------------------------------------------------------------------- the cloud (this process)
 
 class Cloud {
@@ -213,14 +212,6 @@ class Cloud {
   end(): Promise<void> {
     return this.c.endAsync();
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`${what}: no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Asks the device process for the CPU time it used since the last `cpu-start`. */
@@ -331,10 +322,6 @@ async function throughput(cloud: Cloud, devices: { role: Role; dn: string; proc:
   return loads;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
 /**
  * Sequential RRPC calls to several devices running side by side, alternating between them (the order rotated
  * every round): p50 and p99 latency in ms per device. On a shared, noisy machine, devices measured one after the
@@ -379,10 +366,7 @@ async function stopDevice(proc: ChildProcess): Promise<void> {
   await withTimeout(exited, 10_000, 'device stop').catch(() => proc.kill('SIGKILL'));
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-agent-'));
   const broker = await startMosquitto();
   const cloud = await Cloud.connect(broker.url);
   const rate: Record<Role, number[]> = { echo: [], sdk: [], agent: [], durable: [] };
@@ -429,7 +413,6 @@ async function main(): Promise<void> {
   } finally {
     await cloud.end();
     await broker.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
   const ran = ROLES.filter((r) => rate[r].length > 0);
   const m = (r: Role) => median(rate[r]);

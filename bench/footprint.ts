@@ -31,6 +31,7 @@ import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { freePort, startMosquitto } from './brokers';
+import { withTimeout } from './stats';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -56,13 +57,6 @@ function rssKb(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
 }
 
 /** Ends a child with SIGTERM (SIGKILL after 5 s) and resolves with its exit code. */

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Outbox } from '../agent/outbox';
+import { median } from './stats';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 1500);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
@@ -106,11 +107,6 @@ async function restart(url: string, dir: string, rep: number): Promise<{ openMs:
   outbox.close();
   return { openMs, firstSendMs, fillMs };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-};
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));

@@ -23,6 +23,7 @@ import pino from 'pino';
 import { CloudSimulator } from '../simulator/cloud-simulator';
 import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
 import { buildCredentials } from '../thing-model/wire';
+import { percentile } from './stats';
 
 const PK = 'a1GwDemo01';
 const DN = 'gw-001';
@@ -148,10 +149,6 @@ async function makeCall(kind: Kind, urls: { httpUrl: string; mqttUrl: string }):
       raw.publish(`/${PK}/${DN}/user/bench-raw`, id);
     });
   return { call, close: () => raw.endAsync() };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
 async function runPhase(phase: Phase, urls: { httpUrl: string; mqttUrl: string }, simCpu: () => Promise<number>): Promise<Summary & { firstError?: string }> {

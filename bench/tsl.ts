@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileThingModel, loadThingModel, loadThingModelFile, type CompiledThingModel } from '../thing-model';
+import { median } from './stats';
 
 // Compiled to dist/bench/tsl.js, or run from source: the fixture sits two or one levels up.
 const EXAMPLE = [join(__dirname, '..', '..', 'thing-model', 'fixtures', 'example-gateway.json'), join(__dirname, '..', 'thing-model', 'fixtures', 'example-gateway.json')].find(
@@ -128,11 +129,6 @@ function timeMs(fn: () => unknown): number {
   const t = process.hrtime.bigint();
   fn();
   return Number(process.hrtime.bigint() - t) / 1e6;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 function main(): void {
