@@ -16,6 +16,7 @@
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../thing-model';
+import type { DeviceIdentity } from '../thing-model/wire';
 import type { Upstream } from '../agent/upstream/types';
 
 export type { Upstream, CloudReply, PostOptions, EventPostOptions, CustomPublishOptions, TimedValue } from '../agent/upstream/types';
@@ -27,11 +28,8 @@ export { UpstreamTimeoutError } from '../agent/upstream/errors';
 /** A JSON schema (draft-07 subset ajv understands). */
 export type JsonSchema = Record<string, unknown>;
 
-/** The device this agent speaks for. */
-export interface DeviceIdentity {
-  productKey: string;
-  deviceName: string;
-}
+/** The device this agent speaks for (the wire helpers' type: product key and device name). */
+export type { DeviceIdentity } from '../thing-model/wire';
 
 /** What kind of inbound message a handler is answering. */
 export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic';

@@ -3,6 +3,7 @@
  * downstream message a topic carries. Pure string work, shared by the agent and the simulator.
  */
 
+/** A device: its product key and device name. */
 export interface DeviceIdentity {
   productKey: string;
   deviceName: string;
