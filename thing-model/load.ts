@@ -8,6 +8,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { TslError } from './codes';
 import { childPath, renderValue } from './render';
 import { checkTslRules } from './tsl-rules';
+import { eventMethod, serviceMethod } from './wire/message';
 import { IMPLICIT_EVENT_RE, IMPLICIT_SERVICE_RE, TSL_SCHEMA } from './tsl-schema';
 import type { ArrayItemType, DataType, EventDef, ParamDef, PropertyDef, ServiceDef, ThingModel, TslProblem } from './types';
 
@@ -188,7 +189,7 @@ export function loadThingModel(json: unknown): ThingModel {
       identifier: s.identifier as string,
       name: s.name as string,
       callType: s.callType as 'sync' | 'async',
-      method: `thing.service.${s.identifier as string}`,
+      method: serviceMethod(s.identifier as string),
       required: s.required === true,
       ...optionalDesc(s),
       inputData: (s.inputData as Raw[]).map(normaliseParam),
@@ -200,7 +201,7 @@ export function loadThingModel(json: unknown): ThingModel {
       identifier: e.identifier as string,
       name: e.name as string,
       type: e.type as 'info' | 'alert' | 'error',
-      method: `thing.event.${e.identifier as string}.post`,
+      method: eventMethod(e.identifier as string),
       required: e.required === true,
       ...optionalDesc(e),
       outputData: (e.outputData as Raw[]).map(normaliseParam),

@@ -5,6 +5,7 @@
  */
 import { isPlainObject } from './field-check';
 import type { TslProblem } from './types';
+import { eventMethod, serviceMethod } from './wire/message';
 import { DECIMAL_RE, IMPLICIT_EVENT_RE, IMPLICIT_SERVICE_RE, INTEGER_RE, TSL_LIMITS } from './tsl-schema';
 
 type Obj = Record<string, unknown>;
@@ -95,7 +96,7 @@ export function checkTslRules(doc: unknown): TslProblem[] {
   services.forEach((s, i) => {
     if (!isPlainObject(s) || isImplicit(s, IMPLICIT_SERVICE_RE)) return;
     const path = `services[${i}]`;
-    checkMethod(s, path, (id) => `thing.service.${id}`, add);
+    checkMethod(s, path, serviceMethod, add);
     if (Array.isArray(s.inputData)) checkParams(s.inputData, `${path}.inputData`);
     if (Array.isArray(s.outputData)) checkParams(s.outputData, `${path}.outputData`);
   });
@@ -106,7 +107,7 @@ export function checkTslRules(doc: unknown): TslProblem[] {
   events.forEach((e, i) => {
     if (!isPlainObject(e) || isImplicit(e, IMPLICIT_EVENT_RE)) return;
     const path = `events[${i}]`;
-    checkMethod(e, path, (id) => `thing.event.${id}.post`, add);
+    checkMethod(e, path, eventMethod, add);
     if (Array.isArray(e.outputData)) checkParams(e.outputData, `${path}.outputData`);
   });
   features += events.filter((e) => !isImplicit(e, IMPLICIT_EVENT_RE)).length;

@@ -4,6 +4,7 @@
  * `inputData` before the handler runs, output against `outputData` before it is sent.
  */
 import { IMPLICIT_METHODS } from '../../handlers/registry';
+import { serviceMethod } from '../../thing-model/wire';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { secondsSince, type RouterCore } from './core';
@@ -95,8 +96,8 @@ export class AsyncServiceRoute {
     if (core.replier.replay(key, 1) || core.inflight.has(key)) return;
     core.inflight.add(key);
     try {
-      if (req.method !== undefined && req.method !== `thing.service.${serviceId}`) {
-        await core.replier.error(topic, req.id, 460, `method: expected thing.service.${serviceId}, got ${req.method}`, 1, key);
+      if (req.method !== undefined && req.method !== serviceMethod(serviceId)) {
+        await core.replier.error(topic, req.id, 460, `method: expected ${serviceMethod(serviceId)}, got ${req.method}`, 1, key);
       } else {
         const deadline = receivedAt + core.asyncTimeoutMs;
         await invokeService(core, serviceId, req, { topic, qos: 1, cacheKey: key, kind: 'service', rrpc: false }, receivedAt, deadline);

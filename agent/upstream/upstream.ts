@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import Ajv from 'ajv';
 import type { CompiledThingModel } from '../../thing-model';
 import { CloudReplyError, ValidationError } from '../../thing-model/codes';
-import { deviceTopics, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
+import { deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
 import { TopicError } from './errors';
 import { PendingReplies, type ParsedReply } from './pending';
@@ -95,7 +95,7 @@ export class AlinkUpstream implements Upstream {
       version: '1.0',
       sys: { ack: 1 },
       params,
-      method: `thing.event.${eventId}.post`,
+      method: eventMethod(eventId),
     });
     return this.send(topic, id, payload, 'event', opts);
   }

@@ -9,7 +9,7 @@
  * sent (their result is SUCCESS or TIMEOUT, never OFFLINE/HALFCONN, which cannot be known there).
  */
 import type { Logger } from 'pino';
-import { parseTopic, deviceTopics, extRrpcTopic, MessageIdGenerator } from '../../thing-model/wire';
+import { parseTopic, deviceTopics, eventMethod, extRrpcTopic, MessageIdGenerator, serviceMethod } from '../../thing-model/wire';
 import type { AlinkReply, AlinkRequest } from '../../thing-model/wire';
 import { AlinkCodes, isPlainObject, MAX_POST_PROPERTIES } from '../../thing-model';
 import type { PropertyDef } from '../../thing-model';
@@ -154,7 +154,7 @@ export class Platform implements UplinkSink {
   /** An async service call on `thing/service/{id}`; resolves with its message id. */
   async invokeAsync(id: DeviceId, serviceId: string, args: unknown): Promise<string> {
     const msgId = this.alinkIds.nextId();
-    await this.send(deviceTopics(id).service(serviceId), this.request(msgId, `thing.service.${serviceId}`, args), this.opts.downstreamQos);
+    await this.send(deviceTopics(id).service(serviceId), this.request(msgId, serviceMethod(serviceId), args), this.opts.downstreamQos);
     return msgId;
   }
 
@@ -166,7 +166,7 @@ export class Platform implements UplinkSink {
     const rrpcId = String(this.rrpcIds.nextId());
     const topics = deviceTopics(id);
     const answer = this.pending.wait(rrpcId, id, topics.rrpcResponse(rrpcId), timeoutMs);
-    await this.sendOrCancel(rrpcId, topics.rrpcRequest(rrpcId), this.request(msgId, `thing.service.${serviceId}`, args));
+    await this.sendOrCancel(rrpcId, topics.rrpcRequest(rrpcId), this.request(msgId, serviceMethod(serviceId), args));
     const payload = await answer;
     if (!payload) return { reachability, messageId: msgId };
     const parsed = parseJson(payload);
@@ -397,7 +397,7 @@ export class Platform implements UplinkSink {
   }
 
   private onEventPost(id: DeviceId, eventId: string, topic: string, payload: Buffer): void {
-    const method = `thing.event.${eventId}.post`;
+    const method = eventMethod(eventId);
     const req = this.parseRequest(topic, payload, method);
     if (!req) return;
     const model = this.opts.registry.product(id.productKey)!.model;

@@ -25,6 +25,16 @@ const MAX_ID = 4294967295;
  * Per-device upstream message ids: decimal strings in 0..4294967295, unique for the day (the platform's rule).
  * Starts from a time-derived value so that a restarted process does not reuse the ids of its previous run.
  */
+/** The Alink `method` of a call to TSL service `serviceId`. */
+export function serviceMethod(serviceId: string): string {
+  return `thing.service.${serviceId}`;
+}
+
+/** The Alink `method` of a post of TSL event `eventId`. */
+export function eventMethod(eventId: string): string {
+  return `thing.event.${eventId}.post`;
+}
+
 export class MessageIdGenerator {
   private next: number;
 
