@@ -185,13 +185,15 @@ export class ModelSerializer {
     const probes = new Map<string, Probe>();
     for (const p of model.properties) {
       const probe = typeProbe(p.dataType);
-      if (!probe) continue;
+      if (!probe) {
+        // Properties without floats get a slot too, for the quoted key and the cheaper number writer.
+        writers.set(p.identifier, anyWriter(p.dataType));
+        continue;
+      }
       probes.set(p.identifier, timedProbe(probe));
       const ids = new Set(p.dataType.type === 'struct' ? p.dataType.specs.map((m) => m.identifier) : []);
       writers.set(p.identifier, timedWriter(typeWriter(p.dataType) as Writer, p.dataType.type === 'struct', ids));
     }
-    // Properties without floats get a slot too, for the quoted key and the cheaper number writer.
-    for (const p of model.properties) if (!writers.has(p.identifier)) writers.set(p.identifier, anyWriter(p.dataType));
     if (probes.size === 0) this.post = stringifyEnvelope;
     else {
       const write = envelopeWriter('params', objectWriter(writers));
