@@ -8,17 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../agent/cli/main';
 import { startAedes, waitFor, RunningBroker } from './helpers/brokers';
-import { alinkAuth, DEVICE } from './agent-support';
+import { alinkAuth, bufferIo, DEVICE } from './agent-support';
 
 const REPO = resolve(__dirname, '..');
 const TSL = join(REPO, 'simulator', 'tsl', 'example-gateway.json');
 const HOOK = 'test/helpers/ts-register.js';
-
-function bufferIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out: () => out.join(''), err: () => err.join('') };
-}
 
 describe('alink-agent (in process)', () => {
   it('prints usage for --help and exits 0', async () => {

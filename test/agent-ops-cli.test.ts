@@ -8,15 +8,9 @@ import { join, resolve } from 'node:path';
 import { main } from '../agent/cli/main';
 import { DOCTOR_USAGE } from '../agent/doctor';
 import { freePort, startMosquitto, type RunningBroker } from './helpers/brokers';
-import { DEVICE } from './agent-support';
+import { bufferIo, DEVICE } from './agent-support';
 
 const TSL = resolve(__dirname, '..', 'simulator', 'tsl', 'example-gateway.json');
-
-function bufferIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out: () => out.join(''), err: () => err.join('') };
-}
 
 describe('alink-agent doctor', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agent-ops-cli-'));

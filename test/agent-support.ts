@@ -135,3 +135,10 @@ export function makeOtherCa(dir: string): string {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Standard output and error for the CLI's `main(argv, io)`, kept for assertions. */
+export function bufferIo() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) } }, out: () => out.join(''), err: () => err.join('') };
+}
