@@ -12,7 +12,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { definePlugin } from '../handlers/api';
 import type { PluginConfig } from '../handlers/loader';
 import type { CloudSimulator } from '../simulator/cloud-simulator';
-import { openAgentDb } from '../agent/outbox';
+import { openAgentDb } from '../agent/storage';
 import { startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 import { ID, makeAgent, startSimulator, type TestAgent } from './agent-e2e-support';
 
@@ -136,7 +136,7 @@ describe('one agent per dataDir (agent.db.lock)', () => {
 
   /** A child process that opens agent.db in `dataDir` and holds it until killed. */
   const holder = async (dataDir: string) => {
-    const code = `require('./agent/outbox').openAgentDb({ file: ${JSON.stringify(join(dataDir, 'agent.db'))} }); console.log('held'); setInterval(() => {}, 1000);`;
+    const code = `require('./agent/storage').openAgentDb({ file: ${JSON.stringify(join(dataDir, 'agent.db'))} }); console.log('held'); setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ['-r', require.resolve('./helpers/ts-register.js'), '-e', code], { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let out = '';
@@ -156,7 +156,7 @@ describe('one agent per dataDir (agent.db.lock)', () => {
         () => undefined,
         (e: Error & { code?: string }) => e,
       );
-      expect(err?.code).toBe('OUTBOX_LOCKED');
+      expect(err?.code).toBe('STORAGE_LOCKED');
       expect(err?.message).toBe(`data directory ${dataDir} is in use by this process (pid ${process.pid}): ${join(dataDir, 'agent.db.lock')} is held; stop that agent or use another dataDir`);
       expect(err?.message).not.toContain('\n');
       // The failed open left the holder's lock alone.

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { Inbox } from '../agent/inbox';
-import { Outbox, openAgentDb } from '../agent/outbox';
+import { Outbox } from '../agent/outbox';
+import { openAgentDb } from '../agent/storage';
 import { startMosquitto, waitFor } from './helpers/brokers';
 
 let dir: string;

@@ -16,10 +16,10 @@ import {
   OutboxFullError,
   OutboxInvalidMessageError,
   OutboxNotAttachedError,
-  openAgentDb,
   type DropInfo,
 } from '../agent/outbox';
-import { Inbox } from '../agent/inbox';
+import { INBOX_ERROR_CODES, Inbox } from '../agent/inbox';
+import { STORAGE_ERROR_CODES, openAgentDb } from '../agent/storage';
 import { startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 
 let broker: RunningBroker;
@@ -448,9 +448,11 @@ describe('errors', () => {
     await expect(o.publish('t/x', 'x', { qos: 1 })).rejects.toMatchObject({ code: 'OUTBOX_CLOSED' });
   });
 
-  test('every error code is documented in agent/outbox/README.md', () => {
+  test('every error code of the outbox, the inbox and their storage is documented in agent/outbox/README.md', () => {
     const readme = readFileSync(join(__dirname, '..', 'agent', 'outbox', 'README.md'), 'utf8');
-    const documented = [...readme.matchAll(/^\| `(OUTBOX_[A-Z_]+)` \|/gm)].map((m) => m[1]);
-    expect(documented.sort()).toEqual(Object.keys(OUTBOX_ERROR_CODES).sort());
+    const documented = [...readme.matchAll(/^\| `((?:OUTBOX|INBOX|STORAGE)_[A-Z_]+)` \| (.+) \|$/gm)].map((m) => [m[1], m[2]]);
+    const tables = { ...STORAGE_ERROR_CODES, ...OUTBOX_ERROR_CODES, ...INBOX_ERROR_CODES };
+    expect(Object.fromEntries(documented)).toEqual(tables);
+    expect(documented).toHaveLength(Object.keys(tables).length);
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile } from '../config/load';
 import type { AgentConfigInput } from '../config/schema';
-import { openAgentDb } from '../outbox';
+import { openAgentDb } from '../storage';
 import type { CloudSimulator } from '../../simulator/cloud-simulator';
 import { startSimulator, TSL_PATH } from '../../test/agent-e2e-support';
 import { DEVICE } from '../../test/agent-support';

@@ -19,8 +19,9 @@
 import type Database from 'better-sqlite3';
 import pino, { type Logger } from 'pino';
 import type { ReplyCache, StoredReply } from '../transport';
-import { openAgentDb, type AgentDb, type RecoveredFile, type SyncMode } from '../outbox/db';
-import { OutboxClosedError, OutboxConfigError, OutboxStorageError, errorMessage, sqliteCode } from '../outbox/errors';
+import { openAgentDb, type AgentDb, type RecoveredFile, type SyncMode } from '../storage/db';
+import { errorMessage, sqliteCode } from '../storage/errors';
+import { InboxClosedError, InboxConfigError, InboxStorageError } from './errors';
 
 /** Options of {@link Inbox.open}. Give `file` (the inbox owns the handle) or `db` (shared with the outbox). */
 export interface InboxOptions {
@@ -74,7 +75,7 @@ const NOOP_LOGGER = pino({ level: 'silent' });
 
 function positiveInt(key: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new OutboxConfigError(key, 'a positive integer', v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new InboxConfigError(key, 'a positive integer', v);
   return v;
 }
 
@@ -142,10 +143,10 @@ export class Inbox implements ReplyCache {
     this.unregister = store.onBeforeCommit(this.flush);
   }
 
-  /** Opens the inbox table in `db` or `file`. Throws {@link OutboxConfigError} or {@link OutboxStorageError}. */
+  /** Opens the inbox table in `db` or `file`. Throws {@link InboxConfigError}, {@link InboxStorageError}, or the storage module's `STORAGE_*` errors when it opens `file`. */
   static open(options: InboxOptions): Inbox {
     if (options.db === undefined && (typeof options.file !== 'string' || options.file === '')) {
-      throw new OutboxConfigError('file', 'a path (or a db handle in db)', options.file);
+      throw new InboxConfigError('file', 'a path (or a db handle in db)', options.file);
     }
     const windowMs = positiveInt('windowMs', options.windowMs, 24 * 60 * 60 * 1000);
     const maxEntries = positiveInt('maxEntries', options.maxEntries, 10_000);
@@ -155,7 +156,7 @@ export class Inbox implements ReplyCache {
       return new Inbox(store, owns, windowMs, maxEntries, options);
     } catch (e) {
       if (owns) store.close();
-      throw new OutboxStorageError(`preparing the inbox table in ${store.file}`, sqliteCode(e), e);
+      throw new InboxStorageError(`preparing the inbox table in ${store.file}`, sqliteCode(e), e);
     }
   }
 
@@ -164,7 +165,7 @@ export class Inbox implements ReplyCache {
    * miss, so the request is handled rather than lost.
    */
   get(key: string): StoredReply | undefined {
-    if (this.closed) throw new OutboxClosedError(`inbox get(${key}) after close()`);
+    if (this.closed) throw new InboxClosedError(`inbox get(${key}) after close()`);
     try {
       const row = this.buffered.get(key) ?? this.getStmt.get(key);
       if (row && row.at > this.now() - this.windowMs) {
@@ -186,7 +187,7 @@ export class Inbox implements ReplyCache {
    * again.
    */
   put(key: string, reply: StoredReply): void {
-    if (this.closed) throw new OutboxClosedError(`inbox put(${key}) after close()`);
+    if (this.closed) throw new InboxClosedError(`inbox put(${key}) after close()`);
     // Re-inserted so that the map's order stays the order of `at`.
     this.buffered.delete(key);
     this.buffered.set(key, { topic: reply.topic, payload: reply.payload, at: this.now() });

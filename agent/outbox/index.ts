@@ -1,6 +1,5 @@
 /** The durable QoS 1 outbox (see README.md in this folder). */
 export { Outbox, type OutboxStats, type OutboxMqttOptions } from './outbox';
 export type { OutboxOptions, OverflowPolicy, DropInfo } from './options';
-export { AgentDb, openAgentDb, isCorruption, type OpenAgentDbOptions, type RecoveredFile, type SyncMode } from './db';
-export { InflightStore } from './inflight-store';
+export { InflightStore, type ReplayGate } from './inflight-store';
 export * from './errors';

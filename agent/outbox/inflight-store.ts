@@ -5,8 +5,9 @@
  * order, when a connection comes back. Everything not yet in flight waits in SQLite, not here.
  *
  * `createStream` is also the one place where code runs during MQTT.js's CONNACK handling after `connected` is set
- * and before anything is re-sent (MQTT.js emits `connect` only once this stream has ended). The outbox uses it as
- * the gate that lets the session subscribe first: see {@link InflightStoreHooks.beforeReplay}.
+ * and before anything is re-sent (MQTT.js emits `connect` only once this stream has ended). The store asks its
+ * {@link InflightStoreHooks.beforeReplay} there; the outbox passes that on to the attached client's
+ * {@link ReplayGate} (the session's connect gate, `agent/session/connect-gate.ts`), which owns the rest.
  */
 import { Readable } from 'node:stream';
 import type { IStore, Packet } from 'mqtt';
@@ -15,6 +16,18 @@ type StorePacket = Parameters<IStore['put']>[0];
 type DoneCallback = Parameters<IStore['put']>[1];
 type PacketCallback = Parameters<IStore['del']>[1];
 type StoreStream = ReturnType<IStore['createStream']>;
+
+/**
+ * What holds the re-send (and with it the dispatcher, which starts on `connect`) on a new connection: the session's
+ * connect gate, given to `Outbox.attach`.
+ */
+export interface ReplayGate {
+  /**
+   * Called inside MQTT.js's CONNACK handling with the packet ids the in-flight window holds. A returned promise
+   * holds everything on this connection until it settles; it must not reject.
+   */
+  hold(heldIds: number[]): Promise<void> | undefined;
+}
 
 /** What the outbox wants to hear from its store. */
 export interface InflightStoreHooks {

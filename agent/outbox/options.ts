@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { MessageClass } from '../transport';
-import type { AgentDb, SyncMode } from './db';
+import type { AgentDb, SyncMode } from '../storage/db';
 import { OutboxConfigError, type DropReason } from './errors';
 
 /**

@@ -12,96 +12,34 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { connect as mqttConnect, IClientOptions, IConnackPacket, IDisconnectPacket, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { AgentConfig } from '../config/load';
-import type { UpstreamLimitsSection } from '../config/schema';
-import type { Secret } from '../config/secret';
-import type { InboundMessage, MessageProperties, PublishOptions, PublishReceipt, Uplink } from '../transport';
+import type { PublishOptions, PublishReceipt, Uplink } from '../transport';
 import { Backoff } from './backoff';
-import { classifyError, describeCause, DisconnectCause, SESSION_TAKEN_OVER } from './causes';
+import { describeCause, type DisconnectCause } from './causes';
+import { classifyClose, closeLogLevel } from './close-cause';
+import { ConnectGate } from './connect-gate';
 import { brokerConnectOptions } from './connect-options';
 import { CredentialSource } from './credentials';
 import { SessionError, SessionErrors } from './errors';
+import { toInboundMessage } from './inbound';
+import { tuneSocket } from './socket';
 import { UpstreamLimits } from './limits';
+import { SubscriptionBook, subackRefusal, type Subscription, type TopicQos } from './subscriptions';
 
-/** `idle` until `connect()`; `stopped` after `stop()`. */
-export type SessionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stopped';
+import type { ConnectOutcome, InboundHandler, SessionEvents, SessionOptions, SessionState, SessionStateChange } from './types';
 
-/** Emitted as `state` on every change. */
-export interface SessionStateChange {
-  state: SessionState;
-  previous: SessionState;
-  /** Why the session is reconnecting. */
-  cause?: DisconnectCause;
-  error?: Error;
-  /** Delay before the next attempt, when reconnecting. */
-  retryInMs?: number;
-  /** Failed attempts since the connection was last stable. */
-  attempts: number;
-}
-
-/** A topic filter to subscribe. QoS 2 is not supported by the platform. */
-export interface Subscription {
-  topic: string;
-  qos: 0 | 1;
-}
-
-/** How the first connection attempt ended (what `connect()` resolves with). */
-export interface ConnectOutcome {
-  connected: boolean;
-  cause?: DisconnectCause;
-  error?: Error;
-}
-
-/** Receives every inbound PUBLISH. Must not throw; a rejection is logged. */
-export type InboundHandler = (msg: InboundMessage) => void | Promise<void>;
-
-/**
- * A durable store for QoS 1 publishes that works under the session's MQTT.js client: agent/outbox's `Outbox`
- * fits it. QoS 1 publishes go to its `publish` once the session's limits accepted them.
- */
-export interface DurableUplink extends Uplink {
-  /** MQTT.js options the store needs on the client (its in-flight store and packet-id provider). */
-  mqttOptions(): Pick<IClientOptions, 'outgoingStore' | 'messageIdProvider'>;
-  /**
-   * Sends through this client from now on. `beforeSending` is the session's subscribe step: the store calls it on
-   * every new connection, inside MQTT.js's CONNACK handling, and sends (or lets MQTT.js re-send) nothing on that
-   * connection until it settles (the outbox does this through its in-flight store).
-   */
-  attach(client: MqttClient, beforeSending?: () => Promise<void>): void;
-}
-
-export interface SessionOptions {
-  identity: { productKey: string; deviceName: string; clientId?: string };
-  secret: Secret;
-  broker: AgentConfig['broker'];
-  limits: UpstreamLimitsSection;
-  logger: Logger;
-  /** Uniform [0, 1) for the backoff draw; tests pin it. */
-  random?: () => number;
-  /** Where QoS 1 publishes become durable (the outbox); without it they wait in MQTT.js's memory while offline. */
-  durable?: DurableUplink;
-}
-
-export interface SessionEvents {
-  state: [SessionStateChange];
-  /** A problem that does not end the session, e.g. a subscription refused after a reconnect. */
-  warning: [SessionError];
-}
+export type { Subscription } from './subscriptions';
+export type { ConnectOutcome, DurableUplink, InboundHandler, SessionEvents, SessionOptions, SessionState, SessionStateChange } from './types';
 
 /** Longest period setInterval accepts; MQTT.js's own reconnect timer is parked at it (see the file comment). */
 const PARKED_RECONNECT_PERIOD_MS = 2 ** 31 - 1;
-const EXT_RRPC_PREFIX = '/ext/rrpc/';
-/** A connection closed by the server this many times in a row, each soon after CONNACK, means a duplicate login. */
-const KICKS_BEFORE_DUPLICATE_LOGIN = 2;
 
 const noop = () => undefined;
 
-/** A CONNACK whose subscriptions are under way. */
+/** A CONNACK whose subscriptions are under way; `ready` settles when they are in place or failed. */
 interface Prepared {
-  packet: IConnackPacket;
   generation: number;
   sessionPresent: boolean;
-  subscribing: Promise<void>;
+  ready: Promise<void>;
 }
 
 export class Session extends EventEmitter<SessionEvents> implements Uplink {
@@ -111,9 +49,8 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   private readonly credentials: CredentialSource;
   private readonly limits: UpstreamLimits;
   private readonly protocolVersion: 4 | 5;
-  private readonly desired = new Map<string, 0 | 1>();
-  /** What the current connection is subscribed to. */
-  private subscribed = new Map<string, 0 | 1>();
+  private readonly subs = new SubscriptionBook();
+  private readonly gate: ConnectGate<Prepared>;
   private handler: InboundHandler | undefined;
 
   private currentState: SessionState = 'idle';
@@ -133,11 +70,6 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   private firstAttempt: { resolve(o: ConnectOutcome): void; reject(e: Error): void } | undefined;
   private stopping = false;
   private stopPromise: Promise<void> | undefined;
-  private corked = false;
-  /** The last CONNACK received, seen before MQTT.js handles it (the durable store's gate runs inside that handling). */
-  private lastConnack: IConnackPacket | undefined;
-  /** The subscriptions started for the current CONNACK, by the store's gate or by `connect`. */
-  private prepared: Prepared | undefined;
 
   constructor(private readonly opts: SessionOptions) {
     super();
@@ -168,15 +100,17 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
       ...opts.durable?.mqttOptions(),
     };
     this.client = mqttConnect(mqttOptions);
-    // Subscribing from the store's gate, not on `connect`: MQTT.js re-sends its in-flight window before it emits
-    // `connect`, and the outbox starts its backlog on it, so the platform's replies to those posts would arrive
-    // before the SUBSCRIBE to their reply topics and be dropped (each post then times out although delivered).
-    opts.durable?.attach(this.client, () => this.beforeSending());
+    // Subscribing through the gate, not on `connect`: see connect-gate.ts.
+    this.gate = new ConnectGate(this.client.messageIdProvider, (p) => this.prepare(p), this.log);
+    opts.durable?.attach(this.client, this.gate);
     this.client.on('packetreceive', (p) => {
-      if (p.cmd === 'connack') this.lastConnack = p;
+      if (p.cmd === 'connack') this.gate.connackReceived(p);
     });
     this.client.on('connect', (p) => this.onConnack(p));
-    this.client.on('close', () => this.onClose());
+    this.client.on('close', () => {
+      this.gate.connectionClosed();
+      this.onClose();
+    });
     this.client.on('error', (e) => {
       this.attemptError = e;
     });
@@ -212,16 +146,13 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
    * Add `/ext/rrpc/...` filters before `connect()`: they switch on `ext=1` in the client id.
    */
   async subscribe(subs: readonly Subscription[]): Promise<void> {
-    for (const s of subs) {
-      const had = this.desired.get(s.topic);
-      if (had === undefined || had < s.qos) this.desired.set(s.topic, s.qos);
-    }
+    this.subs.add(subs);
     if (this.currentState === 'connected') await this.subscribeMissing(this.generation);
   }
 
   /** The topic filters the session keeps subscribed. */
   subscriptions(): Subscription[] {
-    return [...this.desired].map(([topic, qos]) => ({ topic, qos }));
+    return this.subs.list();
   }
 
   /**
@@ -299,8 +230,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
 
   private attempt(): void {
     if (this.stopping) return;
-    const ext = [...this.desired.keys()].some((t) => t.startsWith(EXT_RRPC_PREFIX));
-    const creds = this.credentials.next(ext);
+    const creds = this.credentials.next(this.subs.wantsExtRrpc());
     const o = this.client.options;
     o.clientId = creds.clientId;
     o.username = creds.username;
@@ -313,47 +243,31 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   }
 
   /**
-   * The durable store's gate: runs inside MQTT.js's CONNACK handling (connected, nothing re-sent yet) and
-   * resolves once the subscriptions are in place (SUBACK received) or failed; `onConnack` reports the outcome.
+   * Starts the subscriptions for `packet`'s connection; the gate calls it once per CONNACK (from inside MQTT.js's
+   * CONNACK handling when the durable store asks, else on `connect`), and `onConnack` reports the outcome.
    */
-  private beforeSending(): Promise<void> {
-    const packet = this.lastConnack;
-    const p = packet ? this.prepare(packet) : undefined;
-    return p ? p.subscribing.then(noop, noop) : Promise.resolve();
-  }
-
-  /** Starts the subscriptions for `packet`'s connection, once per CONNACK (the gate and `connect` both ask). */
   private prepare(packet: IConnackPacket): Prepared | undefined {
     if (this.stopping) return undefined;
-    if (this.prepared?.packet === packet && this.prepared.generation === this.generation) return this.prepared;
     const generation = ++this.generation;
     this.connectedAt = Date.now();
-    const socket = this.client.stream as Partial<Socket>;
-    // Replies are small; without this each one can wait on Nagle's algorithm for the previous ACK.
-    socket.setNoDelay?.(true);
-    socket.prependListener?.('data', () => this.corkUntilImmediate(socket));
+    tuneSocket(this.client.stream as Partial<Socket>);
     const sessionPresent = packet.sessionPresent === true;
-    // A kept session still has the old subscriptions; the first CONNACK of this process subscribes anyway,
-    // because what this run needs may differ from what the last run left behind.
-    if (!sessionPresent || !this.everSubscribed) this.subscribed = new Map();
-    else this.subscribed = new Map(this.desired);
-    const subscribing = this.subscribeMissing(generation);
+    this.subs.newConnection(sessionPresent, !this.everSubscribed);
+    const ready = this.subscribeMissing(generation);
     // Handled in onConnack; a connection that closes before `connect` never gets there.
-    subscribing.catch(noop);
-    this.prepared = { packet, generation, sessionPresent, subscribing };
-    return this.prepared;
+    ready.catch(noop);
+    return { generation, sessionPresent, ready };
   }
 
   private onConnack(packet: IConnackPacket): void {
-    const p = this.prepare(packet);
-    this.prepared = undefined;
+    const p = this.gate.take(packet);
     if (!p) return;
     const { generation, sessionPresent } = p;
-    p.subscribing.then(
+    p.ready.then(
       () => this.becameReady(generation, sessionPresent),
       (err: Error) => {
         if (generation !== this.generation) return;
-        const e = err instanceof SessionError ? err : SessionErrors.subscribeFailed([...this.desired.keys()], err);
+        const e = err instanceof SessionError ? err : SessionErrors.subscribeFailed(this.subs.topics(), err);
         this.lastErr = e;
         this.log.error({ err: e.message, code: e.code }, 'subscription failed');
         if (this.firstAttempt) this.rejectFirstAttempt(e);
@@ -367,7 +281,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     if (generation !== this.generation || this.stopping) return;
     const first = !this.everSubscribed;
     this.everSubscribed = true;
-    const line = { attempts: this.backoff.attempts, sessionPresent, subscriptions: this.desired.size };
+    const line = { attempts: this.backoff.attempts, sessionPresent, subscriptions: this.subs.size };
     // While a duplicate login is suspected every attempt connects and is kicked again: one line per episode.
     if (this.episode === 'kicked') this.log.debug(line, 'connected (duplicate login still suspected)');
     else if (first || this.episode !== undefined) this.log.info(line, first ? 'connected' : 'reconnected');
@@ -376,20 +290,6 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     this.stableTimer.unref();
     this.setState('connected', {});
     this.settleFirstAttempt({ connected: true });
-  }
-
-  /**
-   * Holds the socket's writes from the moment a chunk arrives until the end of this turn of the event loop, so
-   * the PUBACKs, replies and posts that the chunk's messages cause leave in one write instead of one each.
-   */
-  private corkUntilImmediate(socket: Partial<Socket>): void {
-    if (this.corked || !socket.cork || !socket.uncork) return;
-    this.corked = true;
-    socket.cork();
-    setImmediate(() => {
-      this.corked = false;
-      socket.uncork?.();
-    });
   }
 
   private onStable(): void {
@@ -404,23 +304,21 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   /** Subscribes every desired filter the current connection lacks, until none is missing. */
   private async subscribeMissing(generation: number): Promise<void> {
     for (;;) {
-      const missing = [...this.desired].filter(([t, q]) => (this.subscribed.get(t) ?? -1) < q);
+      const missing = this.subs.missing();
       if (missing.length === 0 || generation !== this.generation) return;
       await this.sendSubscribe(missing);
       if (generation !== this.generation) return;
-      for (const [t, q] of missing) this.subscribed.set(t, q);
+      this.subs.confirmed(missing);
     }
   }
 
-  private sendSubscribe(subs: [string, 0 | 1][]): Promise<void> {
+  private sendSubscribe(subs: TopicQos[]): Promise<void> {
     const map: Record<string, { qos: 0 | 1 }> = {};
     for (const [topic, qos] of subs) map[topic] = { qos };
     return new Promise<void>((resolve, reject) => {
       this.client.subscribe(map, {}, (err, _granted, packet) => {
-        const codes = packet && 'granted' in packet ? (packet.granted as number[]) : undefined;
-        const refusedAt = codes?.findIndex((c) => c >= 0x80) ?? -1;
-        const refused = subs[refusedAt];
-        if (refused && codes) return reject(SessionErrors.subscribeRefused(refused[0], codes[refusedAt] as number));
+        const refused = subackRefusal(subs, packet && 'granted' in packet ? (packet.granted as number[]) : undefined);
+        if (refused) return reject(SessionErrors.subscribeRefused(refused.topic, refused.reasonCode));
         if (err) return reject(SessionErrors.subscribeFailed(subs.map(([t]) => t), err));
         resolve();
       });
@@ -433,38 +331,23 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     this.generation += 1;
     clearTimeout(this.stableTimer);
     if (this.stopping) return;
-    const now = Date.now();
-    let cause: DisconnectCause;
-    let error = this.attemptError;
-    if (this.connectedAt !== undefined) {
-      const lifetime = now - this.connectedAt;
-      this.connectedAt = undefined;
-      this.shortLivedInARow = lifetime < this.opts.broker.reconnect.stableMs ? this.shortLivedInARow + 1 : 0;
-      if (this.serverDisconnectReason === SESSION_TAKEN_OVER || this.shortLivedInARow >= KICKS_BEFORE_DUPLICATE_LOGIN) {
-        cause = 'kicked';
-        error = new Error(
-          this.serverDisconnectReason === SESSION_TAKEN_OVER
-            ? 'the broker disconnected this session: session taken over (0x8e)'
-            : `the broker closed ${this.shortLivedInARow} connections in a row within ${this.opts.broker.reconnect.stableMs} ms of CONNACK`,
-        );
-      } else if (this.serverDisconnectReason !== undefined) {
-        cause = 'server';
-        error = new Error(`the broker sent DISCONNECT with reason code 0x${this.serverDisconnectReason.toString(16)}`);
-      } else {
-        cause = error ? classifyError(error, this.protocolVersion) : 'network';
-        error ??= new Error('connection lost');
-      }
-    } else {
-      cause = error ? classifyError(error, this.protocolVersion) : 'network';
-      error ??= new Error('connection closed before CONNACK');
-    }
+    const lifetimeMs = this.connectedAt === undefined ? undefined : Date.now() - this.connectedAt;
+    this.connectedAt = undefined;
+    const { cause, error, shortLivedInARow } = classifyClose({
+      lifetimeMs,
+      stableMs: this.opts.broker.reconnect.stableMs,
+      shortLivedInARow: this.shortLivedInARow,
+      serverDisconnectReason: this.serverDisconnectReason,
+      attemptError: this.attemptError,
+      protocolVersion: this.protocolVersion,
+    });
+    this.shortLivedInARow = shortLivedInARow;
     this.lastErr = error;
     const attempts = this.backoff.attempts + 1;
     const retryInMs = this.backoff.next();
     if (cause !== this.episode) {
       const line = { cause, err: error.message, retryInMs, attempts };
-      if (cause === 'auth' || cause === 'tls' || cause === 'kicked') this.log.error(line, describeCause(cause));
-      else this.log.warn(line, describeCause(cause));
+      this.log[closeLogLevel(cause)](line, describeCause(cause));
       this.episode = cause;
     } else {
       this.log.debug({ cause, err: error.message, retryInMs, attempts }, 'attempt failed');
@@ -483,16 +366,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
       this.log.warn({ topic }, 'message received before a handler was set; dropped');
       return;
     }
-    const msg: InboundMessage = { topic, payload, qos: packet.qos };
-    const p = packet.properties;
-    if (p) {
-      const props: MessageProperties = {};
-      if (p.responseTopic !== undefined) props.responseTopic = p.responseTopic;
-      if (p.correlationData !== undefined) props.correlationData = p.correlationData;
-      if (p.userProperties !== undefined) props.userProperties = p.userProperties;
-      if (p.contentType !== undefined) props.contentType = p.contentType;
-      msg.properties = props;
-    }
+    const msg = toInboundMessage(topic, payload, packet);
     try {
       const r = handler(msg);
       if (r) r.catch((err: unknown) => this.log.error({ err, topic }, 'inbound handler rejected'));

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load';
 import { AGENT_DB_FILE } from '../config/schema';
 import { Inbox } from '../inbox';
-import { Outbox, openAgentDb, type AgentDb, type DropInfo } from '../outbox';
+import { Outbox, type DropInfo } from '../outbox';
+import { openAgentDb, type AgentDb } from '../storage';
 import type { DurableUplink } from '../session/session';
 import type { ReplyCache } from '../transport';
 
@@ -33,7 +34,8 @@ export interface DefaultStoresOptions {
 
 /**
  * Opens `{dataDir}/agent.db` (creating the folder), the outbox on it with the `outbox` section's bounds, and the
- * inbox on the same handle. Throws the outbox's `OUTBOX_STORAGE` / `OUTBOX_CONFIG` errors; nothing stays open then.
+ * inbox on the same handle. Throws the storage module's `STORAGE_*`, the outbox's `OUTBOX_*` or the inbox's `INBOX_*` errors; nothing
+ * stays open then.
  */
 export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox } {
   const o = config.outbox;

@@ -20,9 +20,9 @@ function tsFiles(dir: string): string[] {
   return out;
 }
 
-/** Transpiles agent/transport.ts, agent/outbox/** and agent/inbox/** into `outDir`, keeping the layout. */
+/** Transpiles agent/transport.ts, agent/storage/**, agent/outbox/** and agent/inbox/** into `outDir`, keeping the layout. */
 export function compileOutboxForChild(outDir: string): { env: NodeJS.ProcessEnv; path(rel: string): string } {
-  const files = [join(REPO_ROOT, 'agent', 'transport.ts'), ...tsFiles(join(REPO_ROOT, 'agent', 'outbox')), ...tsFiles(join(REPO_ROOT, 'agent', 'inbox'))];
+  const files = [join(REPO_ROOT, 'agent', 'transport.ts'), ...['storage', 'outbox', 'inbox'].flatMap((d) => tsFiles(join(REPO_ROOT, 'agent', d)))];
   for (const file of files) {
     const out = ts.transpileModule(readFileSync(file, 'utf8'), {
       fileName: file,

@@ -9,25 +9,11 @@
  * commit survives a power cut) without stopping the event loop.
  */
 import Database from 'better-sqlite3';
-import {
-  closeSync,
-  existsSync,
-  fdatasync,
-  fdatasyncSync,
-  fstatSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { OutboxLockedError, OutboxStorageError, errorMessage, sqliteCode } from './errors';
+import { errorMessage, sqliteCode, storageCorrupt, storageFailure } from './errors';
+import { lockFile } from './lock';
 
 /** `full`: a reported commit survives a power cut. `normal`: it survives a crash of the process, not of the OS. */
 export type SyncMode = 'full' | 'normal';
@@ -236,109 +222,13 @@ function syncDirectory(file: string): void {
   }
 }
 
-/** Linux's start time of `pid` (clock ticks since boot) and whether it is a zombie; undefined without /proc. */
-function processInfo(pid: number): { start: string; zombie: boolean } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses; the fields after its closing one do not.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = fields[19];
-    return start === undefined ? undefined : { start, zombie: fields[0] === 'Z' };
-  } catch {
-    return undefined;
-  }
-}
-
-/** True if the process that wrote a lock with this pid and start time still runs. */
-function lockHolderAlive(pid: number, start: string | undefined): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: alive, under another user.
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-  }
-  const info = processInfo(pid);
-  // A SIGKILLed child not yet reaped by its parent still answers kill(pid, 0).
-  if (info?.zombie) return false;
-  // The pid may be reused after a restart (a container's agent is pid 1 every time): a different start time is
-  // another process, and the lock is stale.
-  return start === undefined || info === undefined || info.start === start;
-}
-
-function readLock(lockFile: string): { pid: number; start: string | undefined } | 'gone' | undefined {
-  let text: string;
-  try {
-    text = readFileSync(lockFile, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-    throw e;
-  }
-  const [pid, start] = text.trim().split(/\s+/);
-  const n = Number(pid);
-  return Number.isInteger(n) && n > 0 ? { pid: n, start: start === undefined || start === '-' ? undefined : start } : undefined;
-}
-
-/**
- * Takes `<file>.lock` for this process, so that two agents never share one outbox (each would send and delete the
- * other's messages). The lock appears whole or not at all (written aside, then hard-linked into place, which fails if
- * it exists); a lock whose process is dead is taken over. Returns the release. Throws {@link OutboxLockedError}.
- */
-function lockFile(file: string, log: Logger | undefined): () => void {
-  const lock = `${file}.lock`;
-  const info = processInfo(process.pid);
-  const mine = `${process.pid} ${info?.start ?? '-'}\n`;
-  const tmp = `${lock}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    writeFileSync(tmp, mine);
-  } catch (e) {
-    throw new OutboxStorageError(`creating the lock ${lock}`, undefined, e);
-  }
-  try {
-    // Bounded: each round either takes the lock, fails, or removes one stale lock another starter may race for.
-    for (let round = 0; round < 5; round++) {
-      try {
-        linkSync(tmp, lock);
-        return () => {
-          try {
-            if (readFileSync(lock, 'utf8') === mine) unlinkSync(lock);
-          } catch {
-            // Already gone: nothing to release.
-          }
-        };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new OutboxStorageError(`creating the lock ${lock}`, undefined, e);
-      }
-      let holder: ReturnType<typeof readLock>;
-      try {
-        holder = readLock(lock);
-      } catch (e) {
-        throw new OutboxStorageError(`reading the lock ${lock}`, undefined, e);
-      }
-      if (holder === 'gone') continue;
-      if (holder && lockHolderAlive(holder.pid, holder.start)) throw new OutboxLockedError(dirname(file), holder.pid, lock);
-      log?.warn({ lockFile: lock, pid: holder?.pid }, 'taking over the lock of a process that is no longer running');
-      try {
-        unlinkSync(lock);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OutboxStorageError(`removing the stale lock ${lock}`, undefined, e);
-      }
-    }
-    throw new OutboxStorageError(`taking the lock ${lock}`, undefined, new Error('other processes kept replacing it'));
-  } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // Best effort: a leftover .tmp file holds no lock.
-    }
-  }
-}
-
 /**
  * Opens (or creates) the agent database. A file SQLite cannot read (not a database, truncated, failed quick_check)
  * is renamed to `<file>.corrupt-<ISO time>` together with its `-wal`/`-shm`, logged at error level, and a fresh file
  * is created in its place. The file belongs to one process at a time (`<file>.lock`, removed on close): a live
- * holder makes this throw {@link OutboxLockedError}. Other failures (permissions, a locked file) throw
- * {@link OutboxStorageError}.
+ * holder makes this throw {@link StorageLockedError} (`STORAGE_LOCKED`). Other failures (permissions, a locked
+ * file) throw {@link StorageError} (`STORAGE_FAILED`, `STORAGE_DISK_FULL`, or `STORAGE_CORRUPT` when an unreadable
+ * file cannot be moved aside).
  */
 export function openAgentDb(opts: OpenAgentDbOptions): AgentDb {
   const durability = opts.synchronous ?? 'full';
@@ -360,19 +250,23 @@ function openOrRecover(opts: OpenAgentDbOptions): { db: Database.Database; recov
     return { db: tryOpen(opts.file) };
   } catch (e) {
     if (!(e instanceof CorruptFile) && !isCorruption(e)) {
-      throw new OutboxStorageError(`opening ${opts.file}`, sqliteCode(e), e);
+      throw storageFailure(`opening ${opts.file}`, e);
     }
     const reason = e instanceof CorruptFile ? e.reason : `${sqliteCode(e)}: ${errorMessage(e)}`;
     const movedTo = `${opts.file}.corrupt-${(opts.now?.() ?? new Date()).toISOString()}`;
     // The -wal must go too: replayed onto a fresh file it would be garbage again.
-    for (const suffix of ['', '-wal', '-shm']) {
-      if (existsSync(opts.file + suffix)) renameSync(opts.file + suffix, movedTo + suffix);
+    try {
+      for (const suffix of ['', '-wal', '-shm']) {
+        if (existsSync(opts.file + suffix)) renameSync(opts.file + suffix, movedTo + suffix);
+      }
+    } catch (e2) {
+      throw storageCorrupt(opts.file, reason, e2);
     }
     log?.error({ file: opts.file, movedTo, reason }, 'database file unreadable: moved aside, starting a fresh one');
     try {
       return { db: tryOpen(opts.file), recovered: { movedTo, reason } };
     } catch (e2) {
-      throw new OutboxStorageError(`opening a fresh ${opts.file}`, sqliteCode(e2), e2);
+      throw storageFailure(`opening a fresh ${opts.file}`, e2);
     }
   }
 }

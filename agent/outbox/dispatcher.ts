@@ -1,0 +1,217 @@
+/**
+ * The outbox's dispatcher: hands committed rows to MQTT.js in sequence order, only while connected and at most a
+ * window at a time (the outbox's `maxInflight`, capped by the broker's Receive Maximum); hears each one's PUBACK (its
+ * delete then joins the next group commit) and rewinds to the oldest unacknowledged row when the connection or the
+ * client goes away. A backlog is read from SQLite a page at a time; rows just committed come from the hot range kept
+ * in memory since their commit.
+ */
+import { ErrorWithReasonCode, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { errorMessage, sqliteCode } from './errors';
+import type { GroupCommit, PendingInsert } from './group-commit';
+import { decodeProperties } from './properties';
+import type { Drop, OutboxCounters, Receipts } from './receipts';
+import type { OutboxRow, OutboxTable, RowSummary } from './table';
+
+// MQTT.js copies its options; one shared object saves an allocation per message.
+const QOS1 = Object.freeze({ qos: 1 as const });
+
+/** Most rows the hot range keeps in memory. */
+export const HOT_MAX = 8192;
+
+interface Inflight {
+  token: number;
+  summary: RowSummary;
+}
+
+export interface DispatcherContext {
+  table: OutboxTable;
+  commit: GroupCommit;
+  receipts: Receipts;
+  counters: OutboxCounters;
+  log: Logger;
+  now: () => number;
+  maxInflight: number;
+  drop(d: Drop): void;
+}
+
+export class Dispatcher {
+  /** Lowest sequence not yet handed to MQTT.js in this process. */
+  cursor: number;
+  /**
+   * The hot range: committed rows not yet sent, kept from their commit so the dispatcher need not read back what it
+   * just wrote. When `hotFrom` is not 0, `hot` holds exactly the unsent rows with `hotFrom <= seq < nextSeq`;
+   * older rows (a backlog after a restart, an outage, a rewind) are read from SQLite.
+   */
+  private readonly hot = new Map<number, OutboxRow>();
+  private hotFrom = 0;
+  private readonly inflight = new Map<number, Inflight>();
+  private client: MqttClient | undefined;
+  private online = false;
+  private window: number;
+  private token = 0;
+  private pumping = false;
+  private closed = false;
+
+  constructor(private readonly c: DispatcherContext) {
+    this.cursor = c.commit.firstSeq;
+    this.window = c.maxInflight;
+  }
+
+  /** Messages handed to MQTT.js and awaiting PUBACK. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Sends through `client` (or nothing) from now on; the caller rewinds what the previous client had in flight. */
+  use(client: MqttClient | undefined): void {
+    this.client = client;
+  }
+
+  /** The client's connection is up (after MQTT.js's own re-send); `receiveMaximum` from its CONNACK. */
+  connected(receiveMaximum: number | undefined): void {
+    this.window = Math.max(1, Math.min(this.c.maxInflight, receiveMaximum ?? this.c.maxInflight));
+    this.online = true;
+    this.pump();
+  }
+
+  disconnected(): void {
+    this.online = false;
+  }
+
+  /** Sends nothing more and ignores the callbacks of what was sent. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Hands committed rows to MQTT.js in sequence order while connected and the window has room: first from SQLite (a
+   * backlog, a page at a time), then from the hot range kept in memory since the commit.
+   */
+  pump(): void {
+    if (!this.online || !this.client || this.closed || this.pumping || this.cursor >= this.c.commit.nextSeq) return;
+    this.pumping = true;
+    try {
+      const now = this.c.now();
+      let free = this.window - this.inflight.size;
+      const last = this.c.commit.nextSeq - 1;
+      while (free > 0 && this.online && this.cursor <= last) {
+        const dbTo = this.hotFrom !== 0 ? this.hotFrom - 1 : last;
+        if (this.cursor <= dbTo) {
+          const want = free;
+          const page = this.c.table.page(this.cursor, dbTo, want);
+          let i = 0;
+          for (; i < page.length && this.online; i++) {
+            const row = page[i] as OutboxRow;
+            this.cursor = row.seq + 1;
+            if (this.take(row, now)) free--;
+          }
+          // A short page means nothing else is stored below the hot range (unless a failed send just rewound).
+          if (this.online && i === page.length && page.length < want) this.cursor = Math.max(this.cursor, dbTo + 1);
+          continue;
+        }
+        for (let seq = this.cursor; seq <= last && free > 0 && this.online; seq++) {
+          this.cursor = seq + 1;
+          this.hotFrom = seq + 1;
+          const row = this.hot.get(seq);
+          if (!row) continue;
+          this.hot.delete(seq);
+          if (this.take(row, now)) free--;
+        }
+      }
+    } catch (e) {
+      this.c.log.error({ err: errorMessage(e), sqliteCode: sqliteCode(e) }, 'outbox could not read pending messages; retrying after the next commit');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Adds a just-committed batch to the hot range, or gives the range up when it no longer describes the table. */
+  committed(batch: PendingInsert[], committedBefore: number): void {
+    const first = batch[0]?.seq;
+    if (first === undefined) return;
+    const contiguous = first === committedBefore + 1;
+    // The range may start here only if nothing older is still waiting to be sent.
+    if (this.hotFrom === 0 && !(contiguous && this.cursor > committedBefore)) return;
+    if (this.hotFrom !== 0 && !contiguous) {
+      this.dropHot();
+      return;
+    }
+    if (this.hotFrom === 0) this.hotFrom = first;
+    for (const p of batch) {
+      // No receipt means the row was dropped (evicted in this same commit).
+      if (this.c.receipts.has(p.seq)) this.hot.set(p.seq, p);
+    }
+    // While offline the range would grow with the backlog; past the bound SQLite is the copy to read from.
+    if (this.hot.size > HOT_MAX) this.dropHot();
+  }
+
+  /** `seq` was dropped: it is neither in flight nor waiting in the hot range any more. */
+  forget(seq: number): void {
+    this.inflight.delete(seq);
+    this.hot.delete(seq);
+  }
+
+  /** Everything in flight is sent again, from the oldest, on the next connection. */
+  rewindAll(why: string): void {
+    if (this.inflight.size === 0) {
+      this.online = false;
+      return;
+    }
+    let min = this.cursor;
+    for (const seq of this.inflight.keys()) min = Math.min(min, seq);
+    this.c.log.info({ inflight: this.inflight.size, fromSeq: min, why }, 'in-flight messages will be sent again from the outbox');
+    this.inflight.clear();
+    this.cursor = min;
+    this.online = false;
+  }
+
+  /** Sends `row` unless it is already in flight, being deleted, or expired (then dropped). True if it was sent. */
+  private take(row: OutboxRow, now: number): boolean {
+    if (this.inflight.has(row.seq) || this.c.commit.isDeleting(row.seq)) return false;
+    if (row.expires_at !== null && row.expires_at <= now) {
+      this.c.commit.remove(row.seq, row.size);
+      this.c.drop({ summary: row, reason: 'expired' });
+      return false;
+    }
+    this.dispatch(row);
+    return true;
+  }
+
+  private dropHot(): void {
+    this.hot.clear();
+    this.hotFrom = 0;
+  }
+
+  private dispatch(row: OutboxRow): void {
+    const client = this.client as MqttClient;
+    const token = ++this.token;
+    const seq = row.seq;
+    this.inflight.set(seq, { token, summary: row });
+    const properties = row.props === null ? undefined : decodeProperties(row.props);
+    client.publish(row.topic, row.payload, properties ? { qos: 1, properties } : QOS1, (err) => this.onSent(seq, token, err));
+  }
+
+  /** MQTT.js's publish callback: PUBACK (success or MQTT 5 refusal), or the packet never made it into its store. */
+  private onSent(seq: number, token: number, err: Error | undefined): void {
+    const f = this.inflight.get(seq);
+    if (!f || f.token !== token || this.closed) return;
+    this.inflight.delete(seq);
+    if (!err) {
+      this.c.counters.acked++;
+      this.c.commit.remove(seq, f.summary.size);
+      this.c.receipts.resolve(seq);
+      return;
+    }
+    if (err instanceof ErrorWithReasonCode && typeof err.code === 'number') {
+      // A negative PUBACK is final for this message: sending it again would be refused again.
+      this.c.commit.remove(seq, f.summary.size);
+      this.c.drop({ summary: f.summary, reason: 'refused', reasonCode: err.code });
+      return;
+    }
+    // Connection closed or client disconnecting before MQTT.js stored it: send it again on the next connection.
+    this.c.log.debug({ seq, err: err.message }, 'dispatch not taken by MQTT.js; will resend after reconnect');
+    this.cursor = Math.min(this.cursor, seq);
+    this.online = false;
+  }
+}
