@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentConfigSchema } from '../agent/config/schema';
+import { reloadRules } from '../agent/config/reload';
 
 interface Node {
   properties?: Record<string, Node>;
@@ -80,5 +81,12 @@ describe('README configuration table against the schema', () => {
     if (node.default !== undefined) {
       expect(squeeze(cell ?? '')).toContain(squeeze(`\`${shown(node.default)}\``));
     }
+  });
+
+  it('lists exactly the keys the schema marks live as the ones SIGHUP applies', () => {
+    const line = /^Live keys, applied again on SIGHUP: (.*)$/m.exec(README)?.[1] ?? '';
+    const listed = [...line.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string).filter((k) => k !== 'options');
+    const live = Object.entries(reloadRules()).filter(([, r]) => r === 'live').map(([k]) => k);
+    expect(listed.sort()).toEqual(live.sort());
   });
 });
