@@ -10,13 +10,14 @@ import { compileThingModel, loadThingModelFile, type CompiledThingModel } from '
 import { loadPlugins, type PluginConfig, type PluginHost } from '../handlers/loader';
 import { createRouter, type Router, type RouterObserver } from './router';
 import { loadConfig, type AgentConfig } from './config/load';
+import { restartOnlyChanges } from './config/reload';
 import type { AgentConfigInput } from './config/schema';
 import { createAgentLogger, setLogLevel } from './config/logger';
 import { Session, type SessionStateChange } from './session/session';
 import type { DisconnectCause } from './session/causes';
 import type { AgentMetrics } from './health/metrics';
 import type { HealthServerAddress } from './health/server';
-import { formatStatus } from './lifecycle/status';
+import { displayUrl, formatStatus } from './lifecycle/status';
 import { AgentHealth, loadMetrics } from './wiring/health';
 import { MeteredUplink } from './wiring/metered-uplink';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
@@ -95,6 +96,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private readonly configSource: string | undefined;
+  /** Where `device.secretEnv` was read at start; a reload reads it there again, not in `process.env`. */
+  private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly stores: AgentStores;
 
   /**
@@ -143,6 +146,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.model = model;
     this.plugins = plugins;
     this.configSource = configSource;
+    this.env = opts.env;
     this.stores = stores;
     this.health = health;
     const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
@@ -249,6 +253,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       const outcome = await this.session.connect();
       if (this.stopPromise) return;
       if (!outcome.connected) this.logger.warn({ cause: outcome.cause }, 'broker not reachable at start; running offline and reconnecting');
+      this.logReady(outcome.connected);
       this.emit('ready', { connected: outcome.connected });
     } catch (err) {
       this.logger.error({ err }, 'agent failed to start');
@@ -284,21 +289,34 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /**
-   * SIGHUP: re-reads the configuration (the file the agent was created from, or `configOrPath`), validates it,
-   * and applies what can change without reconnecting: `log.level` and the handlers' options. Other changes are
-   * reported as needing a restart. A bad file leaves everything as it was and rejects with its one-line error.
+   * SIGHUP: re-reads the configuration (the file the agent was created from, or `configOrPath`) with the
+   * environment given at start, validates it, and applies the keys the schema marks `reload: 'live'` (`log.level`
+   * and the handlers' options). Changes under `reload: 'restart'` keys are named in a warning (names only, never
+   * values). A bad file leaves everything as it was and rejects with its one-line error.
+   *
+   * @returns the restart-only keys that changed (e.g. `broker.keepalive`, `device.secret`).
    */
-  async reload(configOrPath?: string | AgentConfigInput): Promise<void> {
+  async reload(configOrPath?: string | AgentConfigInput): Promise<string[]> {
     const source = configOrPath ?? this.configSource;
     if (source === undefined) throw new Error('reload() needs a configuration: the agent was created from an object');
-    const next = loadConfig(source);
-    const restartNeeded = (['device', 'broker', 'thingModel', 'dataDir', 'rrpc', 'deadlines', 'upstream', 'postAfterSet', 'limits', 'health', 'outbox', 'shutdown'] as const).filter(
-      (k) => JSON.stringify(next[k]) !== JSON.stringify(this.config[k]),
-    );
+    const next = loadConfig(source, this.env ? { env: this.env } : {});
+    const restartNeeded = restartOnlyChanges(this.config, next);
     setLogLevel(this.logger, next.log.level);
     await this.plugins.reload(structuredClone(next.handlers));
-    this.logger.info({ level: next.log.level, plugins: this.plugins.names }, 'configuration reloaded');
+    // `logLevel`, not `level`: pino writes its own `level` into every line, and a second one makes invalid-ish JSON
+    this.logger.info({ logLevel: next.log.level, plugins: this.plugins.names }, 'configuration reloaded');
     if (restartNeeded.length) this.logger.warn({ keys: restartNeeded }, 'these settings changed but apply only after a restart');
+    return restartNeeded;
+  }
+
+  /** The one line that says the agent is up, and to what: broker and device, never the secret. */
+  private logReady(connected: boolean): void {
+    const { productKey, deviceName } = this.config.device;
+    const broker = displayUrl(this.config.broker.url);
+    this.logger.info(
+      { broker, productKey, deviceName, clientId: this.config.device.clientId ?? `${productKey}.${deviceName}`, protocolVersion: this.config.broker.protocolVersion, connected, plugins: this.plugins.names },
+      connected ? `agent ready: ${productKey}/${deviceName} connected to ${broker}` : `agent ready: ${productKey}/${deviceName} offline, reconnecting to ${broker}`,
+    );
   }
 
   private followSession(s: SessionStateChange): void {

@@ -4,7 +4,7 @@
  *
  *   echo     a raw MQTT.js client that JSON-parses each request and publishes the reply (the floor: no validation)
  *   sdk      the official device SDK (alibabacloud-iot-device-sdk 1.2.8), its onProps answered with a set_reply
- *            published by hand (wire/README.md §3.6: the SDK sends none itself)
+ *            published by hand (docs/protocol/sdk-faults.md, "Node SDK": the SDK sends none itself)
  *   agent    this agent with nothing on disk (`stores: () => ({})`): TSL validation, the property store, set_reply,
  *            and the post-after-set policy (the new values of the sets of one event-loop turn in one property post,
  *            which the cloud here answers like the platform)

@@ -46,7 +46,7 @@ export class ClaimError extends Error {
   override readonly name = 'ClaimError';
 }
 
-/** Implicit TSL entries that are not services a plugin can implement (alink-protocol.md §5.4). */
+/** Implicit TSL entries that are not services a plugin can implement (docs/protocol/tsl.md, "Implicit entries"). */
 export const IMPLICIT_METHODS: ReadonlySet<string> = new Set(['thing.service.property.set', 'thing.service.property.get']);
 
 export class HandlerRegistry {

@@ -161,7 +161,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
     const base = { productKey: id.productKey, deviceName: id.deviceName };
     const mine = (e: { productKey?: string; deviceName?: string }) => e.productKey === id.productKey && e.deviceName === id.deviceName;
 
-    // The device posts the values it accepted, so that the cloud's shadow is current (alink-protocol.md §3.5).
+    // The device posts the values it accepted, so that the cloud's shadow is current (docs/protocol/payloads.md, "Property set and its reply").
     const posted = nextEvent(sim, 'propertyPost', (e) => mine(e) && hasValues(e.params, { ReportInterval: 60, WorkMode: 1 }), 5000);
     const set = await client.setDeviceProperty(new $Iot.SetDevicePropertyRequest({ ...base, items: JSON.stringify({ ReportInterval: 60, WorkMode: 1 }) }));
     show('SetDeviceProperty {ReportInterval:60, WorkMode:1}', set.body, set.body.success === true);

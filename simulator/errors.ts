@@ -3,7 +3,7 @@
  * HTTP status that goes with it. simulator/README.md lists the same table; simulator/test/errors.test.ts keeps
  * the two in sync.
  *
- * Two shapes exist because the official SDK treats them differently (wire/README.md §2.6, §2.7):
+ * Two shapes exist because the official SDK treats them differently (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: responses" and "errors"):
  * - `http` errors travel with a 4xx status and `{RequestId, HostId, Code, Message, Recommend}`; the SDK throws.
  * - `business` errors travel with HTTP 200 and `{RequestId, Success:false, Code, ErrorMessage}`; the SDK returns.
  */

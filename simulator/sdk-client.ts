@@ -11,7 +11,7 @@ export interface SdkClientOptions {
   accessKeySecret?: string;
   /** 'v2' selects the legacy HMAC-SHA1 `Signature` parameter; default ACS3-HMAC-SHA256. */
   signatureAlgorithm?: 'v2';
-  /** Both default to 3000 ms in the SDK (wire/README.md §2.8). */
+  /** Both default to 3000 ms in the SDK (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: timeouts"). */
   readTimeout?: number;
   connectTimeout?: number;
 }
@@ -34,7 +34,7 @@ export function createIotClient(httpUrl: string, opts: SdkClientOptions = {}): I
 
 /**
  * Runtime options for calls that wait on a device (RRpc up to 8000 ms, sync services): the SDK's idle timeout
- * is its connectTimeout, so both must be raised (wire/README.md §2.8).
+ * is its connectTimeout, so both must be raised (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: timeouts").
  */
 export function longCallRuntime(ms = 10_000): RuntimeOptions {
   return new RuntimeOptions({ readTimeout: ms, connectTimeout: ms });

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { NotifyReceiver } from '../agent/lifecycle/__fixtures__/notify-receiver';
 import { freePort, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 import { DEVICE, sleep } from './agent-support';
+import { duplicateKeys } from './helpers/json-keys';
 
 const REPO = resolve(__dirname, '..');
 const TSL = join(REPO, 'simulator', 'tsl', 'example-gateway.json');
@@ -78,17 +79,21 @@ describe('alink-agent run under a systemd notify socket', () => {
     const ready = await rx.waitFor('READY=1', 15_000);
     expect(ready.pid).toBe(child.proc.pid);
     expect(ready.text).toMatch(new RegExp(`STATUS=connected to ${broker.url.replace(/[.]/g, '\\.')}, outbox 0 pending, last error: none`));
-    // The pings run from the start (every 500 ms for WATCHDOG_USEC=1 s).
+    // The pings run from the start (every 250 ms for WATCHDOG_USEC=1 s).
     await rx.waitForCount('WATCHDOG=1', 2, 3000);
 
-    // Broker gone: the agent keeps reconnecting, says so in STATUS=, and keeps pinging (it is alive).
-    await broker.stop();
+    // Broker gone for a while: the agent keeps reconnecting, says so in STATUS=, and keeps pinging (it is alive).
     const outageFrom = rx.datagrams.length;
+    const back = broker.restart(3500);
     await waitFor(() => statuses(rx).some((s) => s.startsWith(`reconnecting to ${broker?.url}`)), 5000, 'a reconnecting STATUS line');
     await sleep(2500);
     const pingsDuringOutage = rx.datagrams.slice(outageFrom).filter((d) => d.text === 'WATCHDOG=1').length;
     expect(pingsDuringOutage).toBeGreaterThanOrEqual(3);
     expect(statuses(rx).find((s) => s.startsWith('reconnecting to'))).toMatch(/last error: .*ECONNREFUSED|last error: connection lost/);
+    // Broker back: the reconnect clears the error from the status line.
+    await back;
+    await waitFor(() => statuses(rx).slice(-1)[0]?.startsWith('connected to') === true, 10_000, 'a connected STATUS line after the outage');
+    expect(statuses(rx).slice(-1)[0]).toBe(`connected to ${broker.url}, outbox 0 pending, last error: none`);
 
     // SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1 again, without a restart.
     const beforeReload = rx.datagrams.length;
@@ -104,6 +109,16 @@ describe('alink-agent run under a systemd notify socket', () => {
     expect(await child.exited).toEqual({ code: 0, signal: null });
     expect(child.stderr()).toBe('');
     expect(child.stdout()).not.toContain(DEVICE.secret);
+
+    const raw = child.stdout().split('\n').filter((l) => l.trim() !== '');
+    // every line is JSON with each key once (pino's own `level` included)
+    expect(raw.flatMap((l) => duplicateKeys(l).map((k) => `${k} in ${l}`))).toEqual([]);
+    const lines = raw.map((l) => JSON.parse(l) as { level: number; msg: string; [k: string]: unknown });
+    // the watchdog first looks at the agent once it is starting: no "withheld" warning on a healthy start
+    expect(lines.filter((l) => l.msg.startsWith('watchdog pings withheld'))).toEqual([]);
+    const readyLine = lines.find((l) => l.msg.startsWith('agent ready'));
+    expect(readyLine).toMatchObject({ level: 30, broker: broker.url, productKey: DEVICE.productKey, deviceName: DEVICE.deviceName, connected: true });
+    expect(readyLine?.msg).toBe(`agent ready: ${DEVICE.productKey}/${DEVICE.deviceName} connected to ${broker.url}`);
   }, 40_000);
 
   it('READY=1 promptly when the broker is down at start, with a reconnecting STATUS line', async () => {

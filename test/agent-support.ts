@@ -67,7 +67,7 @@ export interface AlinkAuthOptions {
   secret?: string;
   /** Refuse every CONNECT with this CONNACK return code (4 = bad username or password). */
   refuseWith?: 4 | 5;
-  /** The platform's rule (alink-protocol.md §1.7): a new login with the same identity closes the older one. */
+  /** The platform's rule (docs/protocol/connecting.md, "Logging in twice"): a new login with the same identity closes the older one. */
   kickDuplicates?: boolean;
 }
 

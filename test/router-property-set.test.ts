@@ -1,5 +1,5 @@
 /**
- * Property set through a real broker (aedes, MQTT 3.1.1): the 12 cases of /work/shared/tsl/README.md with exact
+ * Property set through a real broker (aedes, MQTT 3.1.1): the 12 cases of docs/protocol/tsl.md ("Property-set cases") with exact
  * codes and messages naming the fields, nothing applied on rejection, plugin errors, malformed payloads,
  * de-duplication with a reply cache, and the built-in property store (persistence, report on start).
  */

@@ -1,6 +1,6 @@
 /**
  * The TSL-aware serializer. float/double values must carry a decimal point on the wire (`10.0`, not `10`;
- * alink-protocol.md §3.4), which JSON.stringify cannot do. Per model, this precompiles one writer per property,
+ * docs/protocol/payloads.md, "Property post"), which JSON.stringify cannot do. Per model, this precompiles one writer per property,
  * service output and event output that contains a float or double anywhere; everything else goes through
  * JSON.stringify unchanged, so the cost is paid only where floats sit. Like JSON.stringify, a writer throws on
  * what JSON cannot hold at all (cycles, BigInt); envelopes are built by the agent, so that is a programming error.
@@ -159,7 +159,7 @@ function timedWriter(w: Writer, isStruct: boolean, memberIds: ReadonlySet<string
   };
 }
 
-/** Alink envelope fields (§3.1, §3.2); their keys are quoted once, up front. */
+/** Alink envelope fields (docs/protocol/payloads.md, "Request" and "Reply"); their keys are quoted once, up front. */
 const ENVELOPE_KEYS = ['id', 'version', 'sys', 'params', 'method', 'code', 'data', 'message'];
 
 /** Writes an envelope, handing the one float-bearing key (`params` or `data`) to `inner`. */

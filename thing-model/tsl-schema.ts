@@ -1,5 +1,5 @@
 /**
- * JSON Schema of a TSL export (alink-protocol.md §5), used by the loader for the structural check. Cross-field
+ * JSON Schema of a TSL export (docs/protocol/tsl.md), used by the loader for the structural check. Cross-field
  * rules (min ≤ max, step > 0, duplicate identifiers, numeric limits) are the semantic pass in `tsl-rules.ts`,
  * because JSON Schema cannot compare two strings as numbers. Every node an error can point at carries a
  * `description` in the "expected ..." form, which the loader prints as the problem's message.
@@ -16,7 +16,7 @@ export const IDENTIFIER_RE = /^([A-Za-z0-9_]+:)?[A-Za-z0-9_]+$/;
 export const IMPLICIT_SERVICE_RE = /^([A-Za-z0-9_]+:)?(set|get)$/;
 export const IMPLICIT_EVENT_RE = /^([A-Za-z0-9_]+:)?post$/;
 
-/** Platform limits of §5.3. */
+/** Platform limits (docs/protocol/tsl.md, "Data types"). */
 export const TSL_LIMITS = Object.freeze({
   structMembers: 50,
   enumItems: 100,

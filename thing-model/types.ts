@@ -1,5 +1,5 @@
 /**
- * The Thing Model (TSL) as this project holds it after loading (alink-protocol.md §5). The shape follows
+ * The Thing Model (TSL) as this project holds it after loading (docs/protocol/tsl.md). The shape follows
  * Alibaba's export format so that a TSL file and a loaded model read the same: numbers inside `specs` stay the
  * strings the export carries ("5", "0.1"); the loader has already checked that they parse.
  */

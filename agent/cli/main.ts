@@ -69,7 +69,6 @@ async function runAgent(configPath: string, io: CliIo, env: NodeJS.ProcessEnv): 
   const systemd = new SystemdIntegration({ env, logger: agent.logger, isAlive: () => agent.isAlive(), describe: () => agent.statusLine() });
   const onState = () => systemd.updateStatus();
   agent.on('state', onState);
-  systemd.start();
   const { drainTimeoutMs, disconnectTimeoutMs } = agent.config.shutdown;
   let exitCode: (code: number) => void = () => undefined;
   const exited = new Promise<number>((resolve) => (exitCode = resolve));
@@ -104,8 +103,12 @@ async function runAgent(configPath: string, io: CliIo, env: NodeJS.ProcessEnv): 
     agent.off('state', onState);
     systemd.stop();
   };
+  // start() moves the agent to `starting` before it returns its promise: only then does the watchdog's first
+  // look at isAlive() find a working agent (started earlier, it warned "pings withheld" at every start).
+  const started = agent.start();
+  systemd.start();
   try {
-    await agent.start();
+    await started;
   } catch (err) {
     finish();
     io.stderr.write(`${oneLine(err)}\n`);

@@ -2,7 +2,11 @@
  * agent.config.json: its JSON Schema (defaults included) and the TypeScript shapes it validates to.
  * Every node carries an `expected` text, so that a validation error reads as one line naming the key:
  * `agent.config.json: broker.keepalive: expected integer in [30, 1200], received 10`.
- * agent/config/README.md documents every key; keep the two in step.
+ *
+ * This schema is the one source of the keys, their defaults and their reload rule: each top-level key carries
+ * `reload: 'live'` (applied again on SIGHUP) or `reload: 'restart'` (read once, at start), which agent/config/reload.ts
+ * turns into the reload decision. The README's table of keys is written for people and checked against this schema
+ * by test/agent-config-docs.test.ts (every key and every default must appear there).
  */
 import { SIGN_METHODS, type SignMethod } from '../../thing-model/wire';
 
@@ -39,7 +43,7 @@ export interface BrokerSection {
   url: string;
   /** 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
   protocolVersion: 4 | 5;
-  /** Seconds, 30..1200 (alink-protocol.md §1.4). */
+  /** Seconds, 30..1200 (docs/protocol/connecting.md, "Keep-alive"). */
   keepalive: number;
   /** PEM file of the CA that signed the broker's certificate (mqtts:// only). Relative to the config file. */
   caFile?: string;
@@ -75,7 +79,7 @@ export interface RrpcSection {
 
 /** One handler plugin. */
 export interface HandlerSection {
-  /** A built-in name (`property-store`, `system-info`), a path relative to the config file, or a package name. */
+  /** A built-in name (`property-store`, `system-info`) or a path, resolved against the config file's folder. */
   module: string;
   name?: string;
   options?: unknown;
@@ -165,6 +169,9 @@ const int = (min: number, max: number, dflt?: number) => ({
 });
 const str = (expected: string, extra: Record<string, unknown> = {}) => ({ type: 'string', minLength: 1, expected, ...extra });
 const bool = (dflt: boolean) => ({ type: 'boolean', default: dflt, expected: 'true or false' });
+/** How a top-level key takes a new value on SIGHUP (agent/config/reload.ts). */
+const restart = { reload: 'restart' } as const;
+const live = { reload: 'live' } as const;
 const section = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   type: 'object',
   expected: 'an object',
@@ -202,7 +209,7 @@ export const agentConfigSchema = section(
         secretEnv: str('the name of an environment variable', { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
         secretFile: str('the path of a file holding the device secret'),
       },
-      { required: ['productKey', 'deviceName'] },
+      { required: ['productKey', 'deviceName'], ...restart },
     ),
     broker: section(
       {
@@ -223,7 +230,7 @@ export const agentConfigSchema = section(
           { default: {} },
         ),
       },
-      { required: ['url'] },
+      { required: ['url'], ...restart },
     ),
     thingModel: section(
       {
@@ -231,9 +238,9 @@ export const agentConfigSchema = section(
         enforceStep: bool(true),
         partialStructs: bool(false),
       },
-      { required: ['path'] },
+      { required: ['path'], ...restart },
     ),
-    dataDir: str('a directory path', { default: 'data' }),
+    dataDir: str('a directory path', { default: 'data', ...restart }),
     rrpc: section(
       {
         budgetMs: int(RRPC_BUDGET_MIN_MS, RRPC_BUDGET_MAX_MS, 4000),
@@ -241,24 +248,26 @@ export const agentConfigSchema = section(
         services: budgets('sync service ids'),
         topics: budgets('custom RRPC topics'),
       },
-      { default: {} },
+      { default: {}, ...restart },
     ),
     deadlines: section(
       {
         asyncMs: int(100, 3_600_000, 30_000),
         customTopicMs: int(100, 3_600_000, 30_000),
       },
-      { default: {} },
+      { default: {}, ...restart },
     ),
-    upstream: section({ replyTimeoutMs: int(100, 600_000, 10_000) }, { default: {} }),
-    postAfterSet: section({ enabled: bool(true), coalesceMs: int(0, 1000, 0) }, { default: {} }),
+    upstream: section({ replyTimeoutMs: int(100, 600_000, 10_000) }, { default: {}, ...restart }),
+    postAfterSet: section({ enabled: bool(true), coalesceMs: int(0, 1000, 0) }, { default: {}, ...restart }),
     handlers: {
       type: 'array',
       default: [],
       expected: 'a list of {module, name?, options?}',
+      // the plugin host applies new options and refuses added, removed or re-moduled plugins itself
+      ...live,
       items: section(
         {
-          module: str('a built-in plugin name, a path or a package name'),
+          module: str('a built-in plugin name or a path relative to the config file'),
           name: str('a plugin instance name'),
           options: { expected: 'any JSON value' },
         },
@@ -269,7 +278,7 @@ export const agentConfigSchema = section(
       {
         level: { enum: [...LOG_LEVELS], default: 'info', expected: `one of ${LOG_LEVELS.join(', ')}` },
       },
-      { default: {} },
+      { default: {}, ...live },
     ),
     health: section(
       {
@@ -277,7 +286,7 @@ export const agentConfigSchema = section(
         host: str('a host name or IP address', { default: '127.0.0.1' }),
         port: int(0, 65535, 9464),
       },
-      { default: {} },
+      { default: {}, ...restart },
     ),
     limits: section(
       {
@@ -290,7 +299,7 @@ export const agentConfigSchema = section(
           { default: {} },
         ),
       },
-      { default: {} },
+      { default: {}, ...restart },
     ),
     outbox: section(
       {
@@ -323,14 +332,14 @@ export const agentConfigSchema = section(
         maxInflight: int(1, 65_000, 1000),
         synchronous: { enum: ['full', 'normal'], default: 'full', expected: '"full" or "normal"' },
       },
-      { default: {} },
+      { default: {}, ...restart },
     ),
     shutdown: section(
       {
         drainTimeoutMs: int(0, 600_000, 5000),
         disconnectTimeoutMs: int(0, 600_000, 2000),
       },
-      { default: {} },
+      { default: {}, ...restart },
     ),
   },
   { required: ['device', 'broker', 'thingModel'] },

@@ -28,6 +28,12 @@ describe('ConnectionHealth', () => {
     expect(h.report()).toMatchObject({ healthy: false, reason: 'disconnected since 2026-03-01T11:00:00.000Z: read ECONNRESET more' });
     expect(h.snapshot()).toEqual({ state: 'reconnecting', brokerUrl: 'mqtts://broker.example:8883', lastError: 'read ECONNRESET more', retryInMs: 4000 });
 
+    // back up: the error is over, and neither the STATUS= fields nor /healthz keep it
+    h.update({ state: 'connected' });
+    expect(h.snapshot()).toEqual({ state: 'connected', brokerUrl: 'mqtts://broker.example:8883', lastError: undefined, retryInMs: undefined });
+    h.update({ state: 'reconnecting', retryInMs: 1000 });
+    expect(h.report()).toMatchObject({ reason: 'disconnected since 2026-03-01T11:00:02.000Z: connection lost' });
+
     at('2026-03-01T12:00:00.000Z');
     h.update({ state: 'stopped' });
     expect(h.isAlive()).toBe(false);

@@ -57,6 +57,9 @@ export class ConnectionHealth {
     if (change.error !== undefined) {
       const message = typeof change.error === 'string' ? change.error : change.error.message;
       this.lastError = oneLine(message);
+    } else if (isUp) {
+      // A successful (re)connect ends the error: STATUS= and /healthz must not keep showing a cause that is over.
+      this.lastError = undefined;
     }
   }
 

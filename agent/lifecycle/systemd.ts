@@ -30,7 +30,7 @@ export interface SystemdIntegrationOptions {
   describe: () => string;
   /** How often STATUS= is refreshed even without {@link SystemdIntegration.updateStatus}; default 10 s. */
   statusRefreshMs?: number;
-  /** Passed to the {@link Watchdog}: a timer this late withholds the ping due. Default: the ping interval. */
+  /** Passed to the {@link Watchdog}: a timer later than this means the loop is not responsive at that moment. */
   maxLoopLagMs?: number;
   /** The process whose WATCHDOG_PID must match; default `process.pid`. */
   pid?: number;

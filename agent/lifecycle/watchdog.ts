@@ -1,8 +1,15 @@
 /**
- * systemd's watchdog (WatchdogSec=): the agent pings `WATCHDOG=1` every WATCHDOG_USEC/2, but only while it is
- * really working. A ping proves two things here: the event loop is responsive (a timer that fires late means
- * something blocked it; the ping due then is withheld) and the session is alive (connected or actively
- * reconnecting, as the `isAlive` callback says). A wedged agent thus misses its pings and systemd restarts it.
+ * systemd's watchdog (WatchdogSec=): the agent pings `WATCHDOG=1` every WATCHDOG_USEC/4, but only while it is
+ * really working. A ping proves two things here: the event loop is responsive at the moment of the ping, and the
+ * session is alive (connected or actively reconnecting, as the `isAlive` callback says). A wedged agent thus
+ * misses its pings and systemd restarts it.
+ *
+ * Responsive means "responsive now", not "never blocked since the last ping": a stall that is over is no reason
+ * to withhold a ping. When the tick that is due fires late (the loop just came out of a stall, or is still in a
+ * run of them), the ping waits for a short probe timer; when that one fires on time the loop is free and the ping
+ * goes out at once. A gap between two pings is thus at most interval + stall + one probe, which is why the
+ * interval is a quarter of the deadline rather than the half sd_watchdog_enabled(3) suggests: a stall of 0.6 ×
+ * WatchdogSec, wherever it starts, still leaves no gap longer than WatchdogSec.
  */
 import type { Logger } from 'pino';
 import { LifecycleError, LifecycleErrors } from './errors';
@@ -14,7 +21,7 @@ export type WatchdogSetting =
       enabled: true;
       /** WATCHDOG_USEC: systemd's deadline between two pings. */
       watchdogUsec: number;
-      /** Half the deadline, as sd_watchdog_enabled(3) advises. */
+      /** A quarter of the deadline (see the header: a stall of up to about 0.7 × the deadline is survived). */
       intervalMs: number;
     }
   | { enabled: false; reason: string; error?: LifecycleError };
@@ -32,7 +39,7 @@ export function watchdogFromEnv(env: Env, pid: number): WatchdogSetting {
   if (owner !== undefined && owner !== '' && owner !== String(pid)) {
     return { enabled: false, reason: `WATCHDOG_PID=${owner} names another process (this one is ${pid})` };
   }
-  return { enabled: true, watchdogUsec: usec, intervalMs: Math.max(1, Math.floor(usec / 2000)) };
+  return { enabled: true, watchdogUsec: usec, intervalMs: Math.max(1, Math.floor(usec / 4000)) };
 }
 
 export interface WatchdogOptions {
@@ -43,10 +50,13 @@ export interface WatchdogOptions {
   /** True while the session is connected or actively reconnecting. A throw counts as false. */
   isAlive: () => boolean;
   logger: Logger;
-  /** A timer this late means the loop was blocked: the ping due is withheld. Default: `intervalMs`. */
+  /**
+   * A timer later than this means the loop is not responsive at that moment: the ping due waits for a probe
+   * timer that fires on time. Default: `sampleMs`.
+   */
   maxLagMs?: number;
-  /** How often the loop is sampled for lag. Default: `intervalMs / 4`, within [10, 1000] ms. */
-  sampleMs?: number;
+  /** The delay of the probe timer that re-checks the loop after a late tick. Default: 5 ms. */
+  probeMs?: number;
   /** Monotonic clock in ms. */
   now?: () => number;
 }
@@ -66,20 +76,20 @@ export class Watchdog {
   readonly stats: WatchdogStats = { pings: 0, withheldForLag: 0, withheldForLiveness: 0, maxLagMs: 0 };
   private readonly intervalMs: number;
   private readonly maxLagMs: number;
-  private readonly sampleMs: number;
+  private readonly probeMs: number;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
-  private windowStart = 0;
-  private windowMaxLag = 0;
   private expectedAt = 0;
+  /** Whether the last check found the loop late (the warning is logged once per stall, not per probe). */
+  private lagging = false;
   /** Whether pings are currently withheld because the session is not alive (logged on change only). */
   private dead = false;
 
   constructor(private readonly opts: WatchdogOptions) {
     if (!(opts.intervalMs > 0)) throw new RangeError(`intervalMs: expected a positive number, received ${opts.intervalMs}`);
     this.intervalMs = opts.intervalMs;
-    this.maxLagMs = opts.maxLagMs ?? opts.intervalMs;
-    this.sampleMs = opts.sampleMs ?? Math.min(1000, Math.max(10, Math.floor(opts.intervalMs / 4)));
+    this.maxLagMs = opts.maxLagMs ?? Math.min(1000, Math.max(10, Math.floor(opts.intervalMs / 4)));
+    this.probeMs = opts.probeMs ?? 5;
     this.now = opts.now ?? monotonicMs;
   }
 
@@ -90,11 +100,7 @@ export class Watchdog {
   /** Pings at once (when alive), then every interval. */
   start(): void {
     if (this.timer) return;
-    const t = this.now();
-    this.windowStart = t;
-    this.windowMaxLag = 0;
-    this.decide(0);
-    this.schedule(t);
+    this.decide(this.now(), 0);
   }
 
   stop(): void {
@@ -102,9 +108,9 @@ export class Watchdog {
     this.timer = undefined;
   }
 
-  private schedule(t: number): void {
-    this.expectedAt = t + this.sampleMs;
-    this.timer = setTimeout(() => this.tick(), this.sampleMs);
+  private schedule(t: number, delayMs: number): void {
+    this.expectedAt = t + delayMs;
+    this.timer = setTimeout(() => this.tick(), delayMs);
     // the watchdog watches the agent; it must never be what keeps the process alive
     this.timer.unref();
   }
@@ -112,27 +118,27 @@ export class Watchdog {
   private tick(): void {
     const t = this.now();
     const lag = Math.max(0, t - this.expectedAt);
-    this.windowMaxLag = Math.max(this.windowMaxLag, lag);
     this.stats.maxLagMs = Math.max(this.stats.maxLagMs, lag);
-    // half a sample early rather than a whole sample late: keeps the cadence at the interval, not above it
-    if (t - this.windowStart >= this.intervalMs - this.sampleMs / 2) {
-      const windowLag = this.windowMaxLag;
-      this.windowStart = t;
-      this.windowMaxLag = 0;
-      this.decide(windowLag);
-    }
-    this.schedule(t);
+    this.decide(t, lag);
   }
 
-  private decide(lagMs: number): void {
+  /** At a due ping: `lagMs` is how late the timer that brought us here fired. */
+  private decide(t: number, lagMs: number): void {
     if (lagMs > this.maxLagMs) {
+      // The loop was not free when this ping fell due; it may be now. A probe that fires on time says so.
       this.stats.withheldForLag++;
-      this.opts.logger.warn(
-        { lagMs: Math.round(lagMs), maxLagMs: this.maxLagMs },
-        `watchdog ping withheld: the event loop was blocked for ${Math.round(lagMs)} ms (limit ${this.maxLagMs} ms)`,
-      );
+      if (!this.lagging) {
+        this.lagging = true;
+        this.opts.logger.warn(
+          { lagMs: Math.round(lagMs), maxLagMs: this.maxLagMs },
+          `watchdog ping withheld: the event loop was blocked for ${Math.round(lagMs)} ms (limit ${this.maxLagMs} ms); pinging again as soon as it is responsive`,
+        );
+      }
+      this.schedule(t, this.probeMs);
       return;
     }
+    this.lagging = false;
+    this.schedule(t, this.intervalMs);
     if (!this.alive()) {
       this.stats.withheldForLiveness++;
       if (!this.dead) {

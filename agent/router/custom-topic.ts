@@ -1,6 +1,6 @@
 /**
- * Custom topics (`/{pk}/{dn}/user/...`, alink-protocol.md §2.3): opaque bytes to the claiming plugin. Under
- * MQTT 5 a returned reply goes to the request's Response Topic with its Correlation Data (§7); a failing
+ * Custom topics (`/{pk}/{dn}/user/...`, docs/protocol/topics.md, "Custom topics"): opaque bytes to the claiming plugin. Under
+ * MQTT 5 a returned reply goes to the request's Response Topic with its Correlation Data (docs/protocol/mqtt5.md, "Request/response"); a failing
  * handler answers there with `{"code":..,"data":{},"message":..}`.
  */
 import type { CustomMessage, CustomReply } from '../../handlers/api';

@@ -1,5 +1,5 @@
 /**
- * The boundary check of downstream Alink requests (alink-protocol.md §3.1): one JSON.parse, one compiled ajv
+ * The boundary check of downstream Alink requests (docs/protocol/payloads.md, "Request"): one JSON.parse, one compiled ajv
  * schema. Everything past this point trusts `id` to be an Alink id and `params` to be an object.
  */
 import Ajv, { type ErrorObject } from 'ajv';

@@ -42,7 +42,7 @@ export interface RouterOptions {
   /** Deadline of custom-topic handlers; defaults to `asyncTimeoutMs`. */
   customTopicTimeoutMs?: number;
   /**
-   * The post-after-set policy (alink-protocol.md §3.5): post the new values of successful sets, the sets of one
+   * The post-after-set policy (docs/protocol/payloads.md, "Property set and its reply"): post the new values of successful sets, the sets of one
    * window merged into one post. Defaults: enabled, `coalesceMs` 0 (the current event-loop turn).
    */
   postAfterSet?: Partial<PostAfterSetOptions>;

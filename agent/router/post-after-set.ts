@@ -1,6 +1,6 @@
 /**
- * The post-after-set policy (alink-protocol.md §3.5 [POLICY]): after a successful property set, the new values
- * are posted (§3.4) so that the cloud's shadow of the device is current. One QoS 1 post (and one `post_reply`)
+ * The post-after-set policy (docs/protocol/payloads.md, "Property set and its reply"; our policy): after a successful property set, the new values
+ * are posted (docs/protocol/payloads.md, "Property post") so that the cloud's shadow of the device is current. One QoS 1 post (and one `post_reply`)
  * per set would cost as much as the set itself, so the values of every set answered within a short window are
  * merged, the latest value of each identifier winning, and posted once when the window closes.
  *

@@ -1,6 +1,6 @@
 /**
  * `thing/service/property/set`: the whole request is validated before anything is applied (one bad value
- * rejects it all with 460, alink-protocol.md §3.5); valid values go to their owning plugins, one call per
+ * rejects it all with 460, docs/protocol/payloads.md, "Property set and its reply"); valid values go to their owning plugins, one call per
  * plugin; then `set_reply`; then, under the post-after-set policy, the new values join the next coalesced
  * property post (post-after-set.ts) so the cloud's view is current.
  */

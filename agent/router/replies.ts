@@ -1,5 +1,5 @@
 /**
- * Reply payloads and their publishing. The code of an error reply follows alink-protocol.md §4.3: 460 for bad
+ * Reply payloads and their publishing. The code of an error reply follows docs/protocol/codes.md, "Agent mapping": 460 for bad
  * input, 429 for local throttling, 400 or a device-defined 100000–110000 code for handler failures.
  */
 import type { Logger } from 'pino';

@@ -1,12 +1,12 @@
 /**
- * RRPC (alink-protocol.md §2.2), answered at QoS 0 within the caller's budget:
+ * RRPC (docs/protocol/rrpc.md), answered at QoS 0 within the caller's budget:
  * - `/sys/{pk}/{dn}/rrpc/request/{messageId}`: an Alink request with method `thing.service.{id}` is a sync
  *   service call (reply on `/rrpc/response/{messageId}`); anything else is raw RRPC for the plugin that claims it.
  * - `/ext/rrpc/{messageId}/sys/{pk}/{dn}/thing/service/{id}`: the ext form of a sync service call.
  * - `/ext/rrpc/{messageId}/{customTopic}`: custom-topic RRPC, bytes in and out.
  * Ext forms are answered on the request topic itself, so the broker hands the answer back to us (no
  * no-local in MQTT 3.1.1): a short memory of answered topics keeps the echo from being taken as a request.
- * Pending work is keyed by messageId, never by service name (the Node SDK's bug, §8.3).
+ * Pending work is keyed by messageId, never by service name (the Node SDK's bug, docs/protocol/sdk-faults.md, "Node SDK").
  */
 import type { RrpcHandler, RrpcRequest } from '../../handlers/api';
 import { rrpcTopicHandler, type PluginSlot, type RrpcTopicRoute } from '../../handlers/registry';

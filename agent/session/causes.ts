@@ -5,7 +5,7 @@
 /**
  * - `auth`: the broker refused the credentials (CONNACK 4/5, MQTT 5 0x86/0x87/0x8C): check the secret and sign method.
  * - `kicked`: another client logged in with the same identity (MQTT 5 DISCONNECT 0x8E, or repeated server-side
- *   disconnects soon after CONNACK, alink-protocol.md §1.7).
+ *   disconnects soon after CONNACK, docs/protocol/connecting.md, "Logging in twice").
  * - `refused`: any other CONNACK refusal (bad protocol version, identifier rejected, server unavailable, ...).
  * - `tls`: the broker's certificate did not verify against the configured CA.
  * - `timeout`: no CONNACK within connectTimeoutMs, or the keepalive expired.

@@ -1,6 +1,6 @@
 /**
  * CONNECT credentials for each attempt. Every attempt signs a fresh timestamp, so a reconnect never replays the
- * CONNECT of an earlier one (the official Node SDK re-sends the first one forever, wire/README.md §3.7).
+ * CONNECT of an earlier one (the official Node SDK re-sends the first one forever, docs/protocol/wire-capture.md, "Device SDK: CONNECT").
  */
 import { buildCredentials, ConnectCredentials, SignMethod } from '../../thing-model/wire';
 import type { Secret } from '../config/secret';
@@ -29,7 +29,7 @@ export class CredentialSource {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Credentials for the next attempt. `ext` adds `ext=1` (custom-topic RRPC, alink-protocol.md §1.2). */
+  /** Credentials for the next attempt. `ext` adds `ext=1` (custom-topic RRPC, docs/protocol/rrpc.md, "Custom-topic RRPC"). */
   next(ext: boolean): AttemptCredentials {
     // Strictly increasing, even for two attempts inside one millisecond.
     const timestamp = Math.max(this.now(), this.lastTimestamp + 1);

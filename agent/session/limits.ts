@@ -1,5 +1,5 @@
 /**
- * Upstream limits (alink-protocol.md §6): payload size, topic length and message rate, checked before a
+ * Upstream limits (docs/protocol/limits.md): payload size, topic length and message rate, checked before a
  * message is handed to the connection so the caller gets a typed error instead of a silent drop.
  */
 import type { UpstreamLimitsSection } from '../config/schema';

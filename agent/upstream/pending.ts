@@ -1,6 +1,6 @@
 /**
  * Requests waiting for the platform's `_reply`, keyed by Alink id. Every entry has a deadline and is removed
- * when it settles, however it settles (the official Node SDK keeps its callbacks forever, alink-protocol.md §8.7).
+ * when it settles, however it settles (the official Node SDK keeps its callbacks forever, docs/protocol/sdk-faults.md, "Node SDK").
  * One timer serves all entries (armed for the earliest deadline), so a post costs no timer of its own; it is not
  * cancelled when the last entry settles (a post answered in a millisecond would otherwise cost a setTimeout and a
  * clearTimeout each), but fires once at its deadline, finds nothing due and re-arms only for what is left.

@@ -4,7 +4,7 @@
  */
 import type { MessageProperties, PublishReceipt } from '../transport';
 
-/** A property value with the time it was sampled (alink-protocol.md §3.4). */
+/** A property value with the time it was sampled (docs/protocol/payloads.md, "Property post"). */
 export interface TimedValue<V = unknown> {
   value: V;
   /** Epoch ms when the value was sampled; at most 24 h in the future of the upload. */

@@ -49,7 +49,7 @@ export class AlinkUpstream implements Upstream {
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 10_000;
     this.checkReply = new Ajv().compile(REPLY_SCHEMA);
     for (const ev of opts.model.model.events) {
-      // The implicit `post` event is the property post, not an event of its own (alink-protocol.md §5.4).
+      // The implicit `post` event is the property post, not an event of its own (docs/protocol/tsl.md, "Implicit entries").
       if (ev.method !== 'thing.event.property.post') this.eventTopics.set(ev.identifier, this.topics.eventPost(ev.identifier));
     }
   }

@@ -15,7 +15,7 @@ function decode(part: string, where: string): string {
   }
 }
 
-/** Splits on '&', then on the first '='; '+' means space (wire/README.md §2.4 server notes). */
+/** Splits on '&', then on the first '='; '+' means space (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: server notes"). */
 export function parsePairs(raw: string, where: string): Pair[] {
   if (!raw) return [];
   const out: Pair[] = [];

@@ -1,7 +1,7 @@
 /**
  * Writes API results and errors in the platform's shapes: JSON by default, XML with `Format=XML`
  * (`<{Action}Response>` root; errors as `<Error>` with content-type `text/xml;charset=utf-8`, the only XML
- * content-type the SDK's ACS3 path parses, wire/README.md §2.7).
+ * content-type the SDK's ACS3 path parses, docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: errors").
  */
 import type { ServerResponse } from 'node:http';
 import { ApiError } from '../errors';

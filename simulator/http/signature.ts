@@ -1,6 +1,6 @@
 /**
- * Checks the two signature schemes the official SDK produces (wire/README.md §2.3 ACS3-HMAC-SHA256 and §2.4 the
- * legacy v2 HMAC-SHA1), then the timestamp window and the nonce. Checks run in the platform's order: access key,
+ * Checks the two signature schemes the official SDK produces (ACS3-HMAC-SHA256 and the legacy v2 HMAC-SHA1;
+ * docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: request signatures"), then the timestamp window and the nonce. Checks run in the platform's order: access key,
  * timestamp, signature, nonce (a request with a bad signature does not burn its nonce).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';

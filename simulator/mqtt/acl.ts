@@ -1,6 +1,6 @@
 /**
  * Per-device topic permissions: a device publishes and subscribes only to its own topics
- * (alink-protocol.md §1.8, §2): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/{own topic}`,
+ * (docs/protocol/topics.md, "Subscriptions" and the topic tables): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/{own topic}`,
  * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}` and `/broadcast/{pk}/...`.
  * In a subscription, wildcards may stand only where the device's own identity is already fixed.
  */

@@ -1,5 +1,5 @@
 /**
- * Alink device authentication for the embedded broker (alink-protocol.md §1.2): the clientId carries
+ * Alink device authentication for the embedded broker (docs/protocol/connecting.md, "Connect fields"): the clientId carries
  * `{cid}|securemode=..,signmethod=..,timestamp=..|`, the username is `{dn}&{pk}`, the password is the hex HMAC
  * (case-insensitive) of `clientId{cid}deviceName{dn}productKey{pk}[timestamp{ts}]` keyed by the device secret.
  */

@@ -1,7 +1,7 @@
 /**
  * Which cloud code the platform puts in a post `_reply` when a post breaks the Thing Model. The Thing Model's
  * validators answer 460 with field errors (the device-side code); the platform's replies are finer
- * (alink-protocol.md §4.2): 6320 no such property, 6304 parameter not in the TSL, 6305 type error, and one
+ * (docs/protocol/codes.md, "Codes from the platform"): 6320 no such property, 6304 parameter not in the TSL, 6305 type error, and one
  * specs code per data type (6306 int, 6307 float, 6322 double, 6308 bool, 6309 enum, 6310 text, 6311 date,
  * 6312 struct). This module maps the first field error to one of those.
  */

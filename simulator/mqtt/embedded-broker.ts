@@ -4,7 +4,7 @@
  * per device identity (pk+dn, whatever the clientId), and hands device traffic to the platform.
  *
  * Sessions (clean=false subscriptions and queued QoS 1 messages) live in one aedes persistence object that
- * outlives broker restarts: the official device SDK never re-subscribes after a reconnect (wire/README.md §3.7),
+ * outlives broker restarts: the official device SDK never re-subscribes after a reconnect (docs/protocol/wire-capture.md, "Reconnect and broker restart"),
  * so a simulator that lost sessions would leave SDK devices deaf.
  *
  * Devices never receive each other's publishes (or their own): only the platform, and configured service clients,

@@ -51,7 +51,7 @@ export interface SyncServiceOutcome {
 
 const METHOD_PROPERTY_POST = 'thing.event.property.post';
 
-/** Large, increasing RRPC message ids that stay exact in a JSON number (≤ 2^53−1, wire/README.md §2.6). */
+/** Large, increasing RRPC message ids that stay exact in a JSON number (≤ 2^53−1, docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: responses"). */
 class RrpcIdGenerator {
   private next = Date.now() * 1024;
   nextId(): number {
@@ -330,7 +330,7 @@ export class Platform implements UplinkSink {
     const sys = req && isPlainObject(req.sys) ? req.sys : undefined;
     if (sys && sys.ack === 0) return;
     const reply: Record<string, unknown> = { code, data: {} };
-    // The official device SDK matches replies by the request id, byte for byte (wire/README.md §3.5).
+    // The official device SDK matches replies by the request id, byte for byte (docs/protocol/wire-capture.md, "Device SDK: subscriptions and messages").
     if (req && req.id !== undefined) reply.id = req.id;
     reply.message = message;
     reply.method = method;
@@ -386,7 +386,7 @@ export class Platform implements UplinkSink {
         const props = this.opts.state.get(id.productKey, id.deviceName).properties;
         for (const [identifier, raw] of Object.entries(params)) {
           const def = model.property(identifier)!;
-          // A reported value is either bare or {"value": v, "time": ms} (alink-protocol.md §3.4).
+          // A reported value is either bare or {"value": v, "time": ms} (docs/protocol/payloads.md, "Property post").
           const timed = timedForm(raw, def);
           props.set(identifier, timed ? { value: timed.value, time: typeof timed.time === 'number' ? timed.time : now } : { value: raw, time: now });
         }
@@ -441,7 +441,7 @@ export class Platform implements UplinkSink {
 }
 
 /**
- * A reported value is either bare or `{"value": v, "time": ms}` (alink-protocol.md §3.4). A struct whose own
+ * A reported value is either bare or `{"value": v, "time": ms}` (docs/protocol/payloads.md, "Property post"). A struct whose own
  * members are named value/time stays bare when the object fits the struct.
  */
 function timedForm(raw: unknown, def: PropertyDef): { value: unknown; time?: unknown } | undefined {

@@ -155,7 +155,7 @@ export function httpRequest(url: string, opts: { method?: string; path: string; 
   });
 }
 
-/** Signs a request the ACS3-HMAC-SHA256 way (wire/README.md §2.3), as the SDK would. */
+/** Signs a request the ACS3-HMAC-SHA256 way (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: request signatures"), as the SDK would. */
 export function signAcs3(opts: {
   host: string;
   action: string;

@@ -1,4 +1,4 @@
-/** Both signature schemes against the captured SDK requests (shared/wire/cloud-requests.json). */
+/** Both signature schemes against the captured SDK requests (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: request signatures"). */
 import { ApiError } from '../errors';
 import { MemoryNonceStore } from '../http/nonce-store';
 import { parsePairs } from '../http/params';

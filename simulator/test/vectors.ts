@@ -1,4 +1,4 @@
-/** The captured SDK requests in shared/wire/cloud-requests.json, for signature tests. */
+/** The captured SDK requests (docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: request signatures"), for signature tests. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,7 +13,7 @@ export interface CapturedRequest {
   rawQuery: string;
 }
 
-// A copy of shared/wire/cloud-requests.json, so the tests run in a clean clone.
+// The captured requests themselves, kept here so that the tests need nothing outside the repository.
 const FIXTURES = join(__dirname, 'fixtures');
 
 export function loadVectors(): CapturedRequest[] {

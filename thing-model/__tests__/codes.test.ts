@@ -27,7 +27,7 @@ describe('code table', () => {
       expect(AlinkCodes[c.name]).toBe(c.code);
       expect(c.meaning.length).toBeGreaterThan(5);
       expect(c.source).toMatch(/^\[[A-Za-z0-9-]+\]/);
-      expect(c.source).toMatch(/§\d/);
+      expect(c.source).toMatch(/ [a-z0-9-]+\.md#[a-z0-9-]+$/);
     }
   });
 

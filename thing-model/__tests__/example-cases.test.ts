@@ -1,4 +1,4 @@
-/** The twelve property-set cases of shared/tsl/README.md, on the example gateway TSL. */
+/** The twelve property-set cases of docs/protocol/tsl.md ("Property-set cases"), on the example gateway TSL. */
 import { compileThingModel, loadThingModelFile } from '..';
 import { EXAMPLE_TSL } from './helpers';
 
@@ -36,7 +36,7 @@ const cases: Case[] = [
   [12, { ReportInterval: 62 }, 460, [{ field: 'ReportInterval', reason: 'step', fragment: 'e.g. 60 or 65' }]],
 ];
 
-describe('shared/tsl/README.md property-set cases', () => {
+describe('docs/protocol/tsl.md property-set cases', () => {
   it.each(cases)('case %i', (_n, params, code, expected) => {
     const v = model.validatePropertySet(params);
     if (code === 200) {

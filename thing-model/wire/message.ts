@@ -1,4 +1,4 @@
-/** Alink request and reply envelopes (alink-protocol.md §3). */
+/** Alink request and reply envelopes (docs/protocol/payloads.md). */
 
 /** A request in either direction. `id` is a string of decimal digits, 0..4294967295. */
 export interface AlinkRequest<P = unknown> {

@@ -1,6 +1,6 @@
 import { buildCredentials, parseClientId, signContent, signDevice } from './sign';
 
-// Vectors from alink-protocol.md §1.3.
+// Vectors from docs/protocol/connecting.md, "Test vectors".
 describe('device signature', () => {
   it('reproduces vector A (the documentation example)', () => {
     const sig = signDevice({ productKey: 'pk', deviceName: 'device', deviceSecret: 'secret', clientId: '12345', timestamp: 789, signMethod: 'hmacsha1' });

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 
-/** HMAC algorithms the platform accepts for the device password (alink-protocol.md §1.2). */
+/** HMAC algorithms the platform accepts for the device password (docs/protocol/connecting.md, "Connect fields"). */
 export type SignMethod = 'hmacsha1' | 'hmacsha256' | 'hmacmd5';
 
 export const SIGN_METHODS: readonly SignMethod[] = ['hmacsha1', 'hmacsha256', 'hmacmd5'];
@@ -56,7 +56,7 @@ export interface CredentialInput {
   extra?: Record<string, string>;
 }
 
-/** Builds the Alink clientId, username and password (alink-protocol.md §1.2, vectors in §1.3). */
+/** Builds the Alink clientId, username and password (docs/protocol/connecting.md, "Connect fields", vectors in "Test vectors"). */
 export function buildCredentials(input: CredentialInput): ConnectCredentials {
   const cid = input.clientId ?? `${input.productKey}.${input.deviceName}`;
   const params: string[] = [

@@ -1,5 +1,5 @@
 /**
- * Alink topic names (alink-protocol.md §2). Builders for one device, and a parser that says which kind of
+ * Alink topic names (docs/protocol/topics.md). Builders for one device, and a parser that says which kind of
  * downstream message a topic carries. Pure string work, shared by the agent and the simulator.
  */
 
