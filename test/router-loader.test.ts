@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { definePlugin, type AlinkPlugin, type Upstream } from '../handlers/api';
-import { loadPlugins, PluginError, type PluginConfig } from '../handlers/loader';
+import { loadPlugins, PluginError, type PluginConfig } from '../agent/plugins/loader';
 import { coerce, cpuTemperature } from '../handlers/builtin/system-info';
 import { exampleModel, PK, DN, startHarness, SYS, sleep } from './router-harness';
 import { waitFor } from './helpers/brokers';

@@ -3,9 +3,9 @@
  * MQTT 5 a returned reply goes to the request's Response Topic with its Correlation Data (§7); a failing
  * handler answers there with `{"code":..,"data":{},"message":..}`.
  */
-import type { CustomMessage, CustomReply } from '../../handlers/api';
-import { customHandler, type CustomTopicRoute } from '../../handlers/registry';
-import type { InboundMessage, MessageProperties } from '../transport';
+import type { CustomMessage, CustomReply, MessageProperties } from '../../handlers/api';
+import { customHandler, type CustomTopicRoute } from '../plugins/registry';
+import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { secondsSince, type RouterCore } from './core';
 import { replyCodeOf } from './replies';

@@ -4,7 +4,7 @@
  * plugin; then `set_reply`; then, under the post-after-set policy, the new values join the next coalesced
  * property post (post-after-set.ts) so the cloud's view is current.
  */
-import type { PluginSlot } from '../../handlers/registry';
+import type { PluginSlot } from '../plugins/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler, type Outcome } from './call';
 import { secondsSince, type RouterCore } from './core';

@@ -4,7 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { AlinkError } from '../../thing-model/codes';
-import type { MessageProperties, PublishReceipt, ReplyCache, Uplink } from '../transport';
+import type { MessageProperties, PublishReceipt } from '../../handlers/api';
+import type { ReplyCache, Uplink } from '../transport';
 import type { RouterObserver } from './observer';
 
 /** Codes a device may put in its own replies; anything else a handler throws becomes 400. */

@@ -9,7 +9,7 @@
  * Pending work is keyed by messageId, never by service name (the Node SDK's bug, §8.3).
  */
 import type { RrpcHandler, RrpcRequest } from '../../handlers/api';
-import { rrpcTopicHandler, type PluginSlot, type RrpcTopicRoute } from '../../handlers/registry';
+import { rrpcTopicHandler, type PluginSlot, type RrpcTopicRoute } from '../plugins/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { rrpcDeadline, secondsSince, type RouterCore } from './core';

@@ -3,7 +3,7 @@
  * `invokeService` also answers sync calls that RRPC delivers (rrpc.ts). Input is validated against
  * `inputData` before the handler runs, output against `outputData` before it is sent.
  */
-import { IMPLICIT_METHODS } from '../../handlers/registry';
+import { IMPLICIT_METHODS } from '../plugins/registry';
 import { serviceMethod } from '../../thing-model/wire';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';

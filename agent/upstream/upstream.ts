@@ -9,9 +9,8 @@ import type { CompiledThingModel } from '../../thing-model';
 import { CloudReplyError, ValidationError } from '../../thing-model/codes';
 import { deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
-import { TopicError } from './errors';
+import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostOptions, type Upstream } from '../../handlers/api';
 import { PendingReplies, type ParsedReply } from './pending';
-import type { CloudReply, CustomPublishOptions, EventPostOptions, PostOptions, Upstream } from './types';
 
 export interface UpstreamOptions {
   identity: DeviceIdentity;

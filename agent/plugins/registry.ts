@@ -4,10 +4,9 @@
  * here, naming the plugins and identifiers involved.
  */
 import type { Logger } from 'pino';
-import type { CompiledThingModel } from '../thing-model';
-import { deviceTopics, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../thing-model/wire';
-import { compileFilter, filterSyntaxError } from '../agent/router/topic-filter';
-import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from './api';
+import type { CompiledThingModel } from '../../thing-model';
+import { compileFilter, deviceTopics, filterSyntaxError, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../../thing-model/wire';
+import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from '../../handlers/api';
 
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped';
 

@@ -6,13 +6,12 @@ import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import type { Logger } from 'pino';
-import type { CompiledThingModel } from '../thing-model';
-import type { DeviceIdentity } from '../thing-model/wire';
-import type { Upstream } from '../agent/upstream/types';
-import type { AlinkPlugin, PluginContext, PluginInstance } from './api';
+import type { CompiledThingModel } from '../../thing-model';
+import type { DeviceIdentity } from '../../thing-model/wire';
+import type { AlinkPlugin, PluginContext, PluginInstance, Upstream } from '../../handlers/api';
 import { HandlerRegistry, type PluginSlot } from './registry';
-import { propertyStorePlugin } from './builtin/property-store';
-import { systemInfoPlugin } from './builtin/system-info';
+import { propertyStorePlugin } from '../../handlers/builtin/property-store';
+import { systemInfoPlugin } from '../../handlers/builtin/system-info';
 
 /** One entry of the agent configuration's `handlers` list. */
 export interface PluginConfig {
