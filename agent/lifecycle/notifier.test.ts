@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { findNativeDir, loadNotifyBinding } from './binding';
 import { SystemdNotifier } from './notifier';
 import { SystemdIntegration } from './systemd';
-import { NotifyReceiver } from './__fixtures__/notify-receiver';
+import { NotifyReceiver } from '../../native/test/notify-receiver';
 import { captureLog } from '../../test/agent-support';
 
 const ROOT = join(__dirname, '..', '..');

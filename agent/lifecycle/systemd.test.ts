@@ -2,7 +2,7 @@
  * The systemd integration in a real child process, run through test/helpers/ts-register.js, notifying a socket
  * that python3 binds (independent of the addon). WATCHDOG_USEC=600000 gives a ping every 300 ms.
  */
-import { NotifyReceiver, type Datagram } from './__fixtures__/notify-receiver';
+import { NotifyReceiver, type Datagram } from '../../native/test/notify-receiver';
 import { SystemdChild } from './__fixtures__/child';
 
 const WATCHDOG_USEC = 600_000;
