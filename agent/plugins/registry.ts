@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
-import { compileFilter, deviceTopics, filterSyntaxError, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../../thing-model/wire';
+import { AlinkMethods, compileFilter, deviceTopics, filterSyntaxError, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../../thing-model/wire';
 import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from '../../handlers/api';
 
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -46,7 +46,7 @@ export class ClaimError extends Error {
 }
 
 /** Implicit TSL entries that are not services a plugin can implement (alink-protocol.md §5.4). */
-export const IMPLICIT_METHODS: ReadonlySet<string> = new Set(['thing.service.property.set', 'thing.service.property.get']);
+export const IMPLICIT_METHODS: ReadonlySet<string> = new Set([AlinkMethods.PROPERTY_SET, AlinkMethods.PROPERTY_GET]);
 
 export class HandlerRegistry {
   /** rw property → owning plugin. */
