@@ -165,7 +165,7 @@ describe('SystemdIntegration: the variants of the environment', () => {
       await sleep(INTERVAL_MS * 3);
       child.command('stop');
       expect(await child.close()).toEqual({ code: 0, signal: null });
-      const failures = child.logs.filter((l) => l.code === 'AGENT_NOTIFY_FAILED');
+      const failures = child.logs.filter((l) => l.code === 'LIFECYCLE_NOTIFY_FAILED');
       // one line for the first failure, not one per ping
       expect(failures).toHaveLength(1);
       expect(failures[0]).toMatchObject({ level: 40, errno: 'ENOENT' });

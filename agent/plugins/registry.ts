@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import { AlinkMethods, compileFilter, deviceTopics, filterSyntaxError, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../../thing-model/wire';
 import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from '../../handlers/api';
+import { ClaimError } from './errors';
+
+export { ClaimError };
 
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -38,11 +41,6 @@ export interface RrpcTopicRoute {
   /** The full custom topic, with its leading slash. */
   readonly topic: string;
   readonly pattern?: RegExp;
-}
-
-/** Thrown when claims conflict or name what the Thing Model lacks. */
-export class ClaimError extends Error {
-  override readonly name = 'ClaimError';
 }
 
 /** Implicit TSL entries that are not services a plugin can implement (alink-protocol.md §5.4). */
