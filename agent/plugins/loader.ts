@@ -3,30 +3,18 @@
  * plugin (and the option key or identifier); every hook runs under a time limit.
  */
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import { join } from 'node:path';
+import Ajv from 'ajv';
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
-import type { AlinkPlugin, PluginContext, PluginInstance, Upstream } from '../../handlers/api';
+import type { PluginContext, PluginInstance, Upstream } from '../../handlers/api';
 import { PluginError } from './errors';
 import { HandlerRegistry, type PluginSlot } from './registry';
+import { compileOptions, firstLine, resolvePlugin, withPropertyStore, type AnyPlugin, type PluginConfig } from './resolve';
 
 export { PluginError };
-import { propertyStorePlugin } from '../../handlers/builtin/property-store';
-import { systemInfoPlugin } from '../../handlers/builtin/system-info';
-
-/** One entry of the agent configuration's `handlers` list. */
-export interface PluginConfig {
-  /** A built-in name (`property-store`, `system-info`) or a module path relative to the config file's directory. */
-  module: string;
-  /** Instance name; defaults to the plugin's own `name`. */
-  name?: string;
-  options?: unknown;
-  /** An in-process plugin value (embedding, tests); `module` is then only its label in errors and reloads. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  plugin?: AlinkPlugin<any>;
-}
+export type { PluginConfig };
 
 export interface LoadContext {
   model: CompiledThingModel;
@@ -58,16 +46,8 @@ export interface PluginHost {
   reload(configs: PluginConfig[]): Promise<void>;
 }
 
-const BUILTINS: Record<string, AlinkPlugin<never>> = {
-  'property-store': propertyStorePlugin as AlinkPlugin<never>,
-  'system-info': systemInfoPlugin as AlinkPlugin<never>,
-};
-
 const DEFAULT_START_MS = 10_000;
 const DEFAULT_STOP_MS = 5_000;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyPlugin = AlinkPlugin<any>;
 
 interface Entry {
   config: PluginConfig;
@@ -273,68 +253,6 @@ class Context implements PluginContext<unknown> {
   }
 }
 
-function withPropertyStore(configs: PluginConfig[]): PluginConfig[] {
-  if (!Array.isArray(configs)) throw new PluginError('PLUGIN_CONFIG_INVALID', 'handlers: expected a list of {module, name?, options?}');
-  const has = configs.some((c) => c.module === 'property-store');
-  return has ? configs : [...configs, { module: 'property-store' }];
-}
-
-async function resolvePlugin(config: PluginConfig, configDir: string): Promise<AnyPlugin> {
-  if (!config || typeof config.module !== 'string' || config.module === '') throw new PluginError('PLUGIN_CONFIG_INVALID', 'handlers: every entry needs a "module"');
-  if (config.plugin !== undefined) {
-    if (!isPlugin(config.plugin)) throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${config.module}": not a plugin (expected an object with "name" and "setup")`);
-    return config.plugin;
-  }
-  const builtin = BUILTINS[config.module];
-  if (builtin) return builtin;
-  const path = isAbsolute(config.module) ? config.module : resolve(configDir, config.module);
-  let mod: unknown;
-  try {
-    mod = await import(path);
-  } catch (err) {
-    throw new PluginError('PLUGIN_LOAD_FAILED', `plugin "${config.module}": cannot load ${path}: ${firstLine((err as Error).message)}`);
-  }
-  const m = mod as { default?: unknown; plugin?: unknown };
-  for (const candidate of [m.default, m.plugin, (m.default as { default?: unknown } | undefined)?.default, mod]) {
-    if (isPlugin(candidate)) return candidate;
-  }
-  throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${config.module}": ${path} exports no plugin (expected an object with "name" and "setup")`);
-}
-
-function isPlugin(x: unknown): x is AnyPlugin {
-  return typeof x === 'object' && x !== null && typeof (x as AnyPlugin).name === 'string' && typeof (x as AnyPlugin).setup === 'function';
-}
-
-function compileOptions(ajv: Ajv, plugin: AnyPlugin, name: string): (options: unknown) => unknown {
-  const schema = plugin.optionsSchema ?? { type: 'object' };
-  let check: ReturnType<Ajv['compile']>;
-  try {
-    check = ajv.compile(schema);
-  } catch (err) {
-    throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${name}": invalid options schema: ${firstLine((err as Error).message)}`);
-  }
-  return (options: unknown) => {
-    // Defaults are written into the value, so work on a copy of the configuration.
-    const value = options === undefined ? {} : structuredClone(options);
-    if (!check(value)) throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${name}": ${describeOptionError(check.errors?.[0])}`);
-    return value;
-  };
-}
-
-function describeOptionError(e: ErrorObject | undefined): string {
-  if (!e) return 'invalid options';
-  const path = e.instancePath.split('/').slice(1).join('.');
-  if (e.keyword === 'required') {
-    const key = path ? `${path}.${String(e.params.missingProperty)}` : String(e.params.missingProperty);
-    return `option "${key}" is required`;
-  }
-  if (e.keyword === 'additionalProperties') {
-    const key = path ? `${path}.${String(e.params.additionalProperty)}` : String(e.params.additionalProperty);
-    return `option "${key}" is not allowed`;
-  }
-  return path ? `option "${path}" ${e.message ?? 'is invalid'}` : `options ${e.message ?? 'are invalid'}`;
-}
-
 async function setUp(plugin: AnyPlugin, ctx: Context, name: string, limit: number): Promise<PluginInstance<unknown>> {
   const inst = await withTimeout(
     Promise.resolve().then(() => plugin.setup(ctx)),
@@ -369,11 +287,6 @@ async function withTimeout<T>(p: Promise<T>, ms: number, timeoutMessage: string,
   } finally {
     clearTimeout(timer);
   }
-}
-
-function firstLine(s: string): string {
-  const i = s.indexOf('\n');
-  return i < 0 ? s : s.slice(0, i);
 }
 
 /** A key that is equal for equal JSON values whatever their key order. */
