@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { compileThingModel, loadThingModelFile, type CompiledThingModel } from '../thing-model';
-import { loadPlugins, type PluginConfig, type PluginHost } from '../handlers/loader';
+import { loadPlugins, type PluginConfig, type PluginHost } from './plugins/loader';
 import { createRouter, type Router, type RouterObserver } from './router';
 import { loadConfig, type AgentConfig } from './config/load';
 import { restartOnlyChanges } from './config/reload';

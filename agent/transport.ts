@@ -3,14 +3,10 @@
  * `InboundMessage` to the router; the router, handlers and upstream API publish through an `Uplink`.
  * The session implements `Uplink`; with the durable outbox plugged in, QoS 1 publishes are persisted first.
  */
+import type { MessageProperties, PublishReceipt } from '../handlers/api';
 
-/** MQTT 5 properties the agent reads on inbound messages and may set on outbound ones. */
-export interface MessageProperties {
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-  contentType?: string;
-}
+// Declared by the plugin API (plugins see them); the agent's layers use them through this module too.
+export type { MessageProperties, PublishReceipt };
 
 /** One PUBLISH received from the broker. */
 export interface InboundMessage {
@@ -29,12 +25,6 @@ export interface PublishOptions {
   properties?: MessageProperties;
   /** Defaults to 'custom'. */
   messageClass?: MessageClass;
-}
-
-/** What a publish returns once the agent has accepted the message. */
-export interface PublishReceipt {
-  /** Resolves when the broker acknowledged the message (PUBACK); for QoS 0, when it was written. */
-  acked: Promise<void>;
 }
 
 /** Upstream publishing. */

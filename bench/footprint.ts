@@ -46,7 +46,7 @@ const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
 const ROOT = basename(resolve(__dirname, '..')) === 'dist' ? resolve(__dirname, '..', '..') : resolve(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'agent', 'cli', 'main.js');
 const TSL = join(ROOT, 'simulator', 'tsl', 'example-gateway.json');
-const RECEIVER = join(ROOT, 'agent', 'lifecycle', '__fixtures__', 'notify-receiver.py');
+const RECEIVER = join(ROOT, 'native', 'test', 'notify-receiver.py');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;

@@ -11,19 +11,122 @@
  * → handlers called → `stop` (release; `ctx.signal` is aborted first). The loader enforces time limits on
  * `setup`, `start`, `stop` and `reload`.
  *
- * Plugins import from this module only; it re-exports the error classes a handler may throw.
+ * Plugins import from this module only: it declares every type a plugin sees and the errors a plugin may throw
+ * or catch, and imports nothing of the agent (only `thing-model/`), so the agent depends on it and not the
+ * other way round.
  * See `handlers/README.md` for a walk-through and `handlers/examples/calibration.ts` for a complete plugin.
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../thing-model';
 import type { DeviceIdentity } from '../thing-model/wire';
-import type { Upstream } from '../agent/upstream/types';
 
-export type { Upstream, CloudReply, PostOptions, EventPostOptions, CustomPublishOptions, TimedValue } from '../agent/upstream/types';
-export type { PublishReceipt, MessageProperties } from '../agent/transport';
 export type { CompiledThingModel } from '../thing-model';
-export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyError } from '../thing-model/codes';
-export { UpstreamTimeoutError } from '../agent/upstream/errors';
+export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyError, isAlinkError } from '../thing-model/codes';
+
+// ---- Messages and the upstream API ----
+
+/** MQTT 5 properties the agent reads on inbound messages and may set on outbound ones. */
+export interface MessageProperties {
+  responseTopic?: string;
+  correlationData?: Buffer;
+  userProperties?: Record<string, string | string[]>;
+  contentType?: string;
+}
+
+/** What a publish returns once the agent has accepted the message. */
+export interface PublishReceipt {
+  /** Resolves when the broker acknowledged the message (PUBACK); for QoS 0, when it was written. */
+  acked: Promise<void>;
+}
+
+/** A property value with the time it was sampled (docs/protocol/payloads.md, "Property post"). */
+export interface TimedValue<V = unknown> {
+  value: V;
+  /** Epoch ms when the value was sampled; at most 24 h in the future of the upload. */
+  time?: number;
+}
+
+/** Options of a property or event post. */
+export interface PostOptions {
+  /** Defaults to 1: a post is durable through the outbox when the agent has one. */
+  qos?: 0 | 1;
+  /** How long to wait for the platform's `_reply`; defaults to the agent's `upstream.replyTimeoutMs`. */
+  timeoutMs?: number;
+}
+
+/** Options of an event post. */
+export interface EventPostOptions extends PostOptions {
+  /** Epoch ms when the event happened. */
+  time?: number;
+}
+
+/** The platform's successful answer to a post. A non-200 answer rejects with `CloudReplyError` instead. */
+export interface CloudReply {
+  /** The request id (decimal string) this answers. */
+  id: string;
+  code: 200;
+  data: unknown;
+  message?: string;
+}
+
+/** Options of a custom-topic publish. */
+export interface CustomPublishOptions {
+  /** Defaults to 0. QoS 2 is not supported by the platform. */
+  qos?: 0 | 1;
+  /** MQTT 5 properties (response topic, correlation data, user properties, content type). */
+  properties?: MessageProperties;
+}
+
+/**
+ * What plugins may send upstream. Every call validates against the Thing Model first and rejects with a
+ * `ValidationError` (code 460, `errors` naming each field) before anything is published.
+ */
+export interface Upstream {
+  /**
+   * Posts property values on `thing/event/property/post` (`sys.ack: 1`) and resolves with the platform's
+   * `post_reply`. Each value is either the bare value or `{ value, time }`.
+   * Rejects with `ValidationError` (bad values), `CloudReplyError` (non-200 reply), `UpstreamTimeoutError`
+   * (no reply in time; the pending entry is removed) or the uplink's own error (publish refused).
+   */
+  postProperties(values: Record<string, unknown>, opts?: PostOptions): Promise<CloudReply>;
+  /**
+   * Posts an event (`thing/event/{eventId}/post`) whose `value` holds the event's output members, and resolves
+   * with the platform's `post_reply`. Rejects like `postProperties`.
+   */
+  postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): Promise<CloudReply>;
+  /**
+   * Publishes on a custom topic of this device: either the part after `/{productKey}/{deviceName}/user/`
+   * (`"status"`) or the full topic. Resolves when the uplink accepted the message.
+   */
+  publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): Promise<PublishReceipt>;
+}
+
+/**
+ * No `_reply` arrived within the timeout. The pending entry has been removed; a late reply is ignored.
+ * Code `UPSTREAM_TIMEOUT`.
+ */
+export class UpstreamTimeoutError extends Error {
+  override readonly name = 'UpstreamTimeoutError';
+  readonly code = 'UPSTREAM_TIMEOUT';
+  constructor(
+    readonly requestId: string,
+    readonly topic: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`no reply to ${topic} (id ${requestId}) within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * A custom-topic publish named a topic outside this device's `/{productKey}/{deviceName}/user/` space.
+ * Code `UPSTREAM_TOPIC_INVALID`.
+ */
+export class TopicError extends Error {
+  override readonly name = 'TopicError';
+  readonly code = 'UPSTREAM_TOPIC_INVALID';
+}
+
+// ---- Plugins ----
 
 /** A JSON schema (draft-07 subset ajv understands). */
 export type JsonSchema = Record<string, unknown>;

@@ -3,7 +3,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotifyReceiver } from '../agent/lifecycle/__fixtures__/notify-receiver';
+import { NotifyReceiver } from './test/notify-receiver';
 import * as native from './index';
 
 describe('alink-agent-native', () => {

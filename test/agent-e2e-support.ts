@@ -9,7 +9,7 @@ import pino from 'pino';
 import { Agent, AgentOptions } from '../agent/agent';
 import type { AgentConfigInput } from '../agent/config/schema';
 import { definePlugin, HandlerError } from '../handlers/api';
-import type { PluginConfig } from '../handlers/loader';
+import type { PluginConfig } from '../agent/plugins/loader';
 import { CloudSimulator } from '../simulator/cloud-simulator';
 import type { SimulatorConfigInput } from '../simulator/config/schema';
 import { captureLog, CapturedLog, DEVICE, sleep } from './agent-support';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { definePlugin } from '../handlers/api';
-import type { PluginConfig } from '../handlers/loader';
+import type { PluginConfig } from '../agent/plugins/loader';
 import type { CloudSimulator } from '../simulator/cloud-simulator';
 import { openAgentDb } from '../agent/storage';
 import { startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';

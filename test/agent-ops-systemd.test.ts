@@ -1,6 +1,6 @@
 /**
  * The agent CLI as systemd runs it: `alink-agent run` as a child process with NOTIFY_SOCKET (a python receiver,
- * agent/lifecycle/__fixtures__/notify-receiver.py) and WATCHDOG_USEC=1 s, against mosquitto. READY=1 comes once
+ * native/test/notify-receiver.py) and WATCHDOG_USEC=1 s, against mosquitto. READY=1 comes once
  * the first connection attempt is over, with the broker up and with it down; watchdog pings continue through a
  * broker outage; SIGHUP is RELOADING=1 then READY=1; SIGTERM is STOPPING=1 and exit 0.
  */
@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { NotifyReceiver } from '../agent/lifecycle/__fixtures__/notify-receiver';
+import { NotifyReceiver } from '../native/test/notify-receiver';
 import { freePort, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 import { DEVICE, sleep } from './agent-support';
 import { duplicateKeys } from './helpers/json-keys';

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { compileThingModel, loadThingModelFile, type CompiledThingModel } from '../thing-model';
 import { createRouter, type Router, type RouterObserver, type RouterOptions, type RrpcBudgets } from '../agent/router';
 import type { InboundMessage, MessageProperties, PublishOptions, PublishReceipt, ReplyCache, StoredReply, Uplink } from '../agent/transport';
-import { loadPlugins, type PluginConfig, type PluginHost } from '../handlers/loader';
+import { loadPlugins, type PluginConfig, type PluginHost } from '../agent/plugins/loader';
 import { startAedes, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 
 export const PK = 'a1GwDemo01';

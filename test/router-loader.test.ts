@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { definePlugin, type AlinkPlugin, type Upstream } from '../handlers/api';
-import { loadPlugins, PluginError, type PluginConfig } from '../handlers/loader';
+import { loadPlugins, type PluginConfig } from '../agent/plugins/loader';
 import { coerce, cpuTemperature } from '../handlers/builtin/system-info';
 import { exampleModel, PK, DN, startHarness, SYS, sleep } from './router-harness';
 import { waitFor } from './helpers/brokers';
@@ -72,7 +72,7 @@ describe('plugin loader', () => {
     [{ threshold: 1, nested: { depth: 'deep' } }, 'plugin "with-options": option "nested.depth" must be integer'],
     ['oops', 'plugin "with-options": options must be object'],
   ])('refuses options %j with a one-line error', async (options, message) => {
-    await expect(load([inline(withOptions as AlinkPlugin<never>, options)])).rejects.toThrow(new PluginError(message));
+    await expect(load([inline(withOptions as AlinkPlugin<never>, options)])).rejects.toMatchObject({ name: 'PluginError', code: 'PLUGIN_CONFIG_INVALID', message });
   });
 
   it('applies schema defaults and adds the property store implicitly', async () => {
@@ -94,7 +94,7 @@ describe('plugin loader', () => {
     [claims('a', { rrpc: { topics: { get: () => '' } } }), claims('b', { rrpc: { topics: { get: () => '' } } }), `RRPC topic "/${PK}/${DN}/user/get" is claimed by both plugin "a" and plugin "b"`],
     [claims('a', { properties: { ids: '*', apply() {} } }), claims('b', {}), `both plugin "a" and plugin "property-store" claim every unclaimed property ('*')`],
   ])('refuses duplicate claims naming both plugins (%#)', async (a, b, message) => {
-    await expect(load([inline(a), inline(b)])).rejects.toThrow(new PluginError(message));
+    await expect(load([inline(a), inline(b)])).rejects.toMatchObject({ name: 'PluginError', code: 'PLUGIN_CLAIM_INVALID', message });
   });
 
   it.each([
@@ -104,11 +104,12 @@ describe('plugin loader', () => {
     [{ customTopics: { '/other/dev/user/x': () => undefined } }, `plugin "x" custom topic "/other/dev/user/x": not under /${PK}/${DN}/user/`],
     [{ customTopics: { 'a/#/b': () => undefined } }, `plugin "x" custom topic "a/#/b": '#' must be a whole last level`],
   ])('refuses claims the Thing Model cannot satisfy (%#)', async (inst, message) => {
-    await expect(load([inline(claims('x', inst))])).rejects.toThrow(new PluginError(message));
+    await expect(load([inline(claims('x', inst))])).rejects.toMatchObject({ name: 'PluginError', code: 'PLUGIN_CLAIM_INVALID', message });
   });
 
   it('names the module when it cannot be loaded or exports no plugin', async () => {
     await expect(load([{ module: './no-such-plugin' }])).rejects.toThrow(/^plugin "\.\/no-such-plugin": cannot load .*no-such-plugin/);
+    await expect(load([{ module: './no-such-plugin' }])).rejects.toMatchObject({ code: 'PLUGIN_LOAD_FAILED' });
     const dir = tempDir();
     writeFileSync(join(dir, 'not-a-plugin.js'), 'module.exports = { hello: 1 };\n');
     await expect(load([{ module: join(dir, 'not-a-plugin.js') }])).rejects.toThrow(/exports no plugin \(expected an object with "name" and "setup"\)/);
@@ -129,7 +130,7 @@ describe('plugin loader', () => {
         throw new Error('no serial port');
       },
     });
-    await expect(load([inline(bad as AlinkPlugin<never>)])).rejects.toThrow(new PluginError('plugin "broken" failed to set up: no serial port'));
+    await expect(load([inline(bad as AlinkPlugin<never>)])).rejects.toMatchObject({ code: 'PLUGIN_HOOK_FAILED', message: 'plugin "broken" failed to set up: no serial port' });
   });
 
   it('enforces the start time limit and stops what already started', async () => {
@@ -138,7 +139,7 @@ describe('plugin loader', () => {
     const slow = definePlugin({ name: 'slow', startTimeoutMs: 100, setup: (ctx) => ({ start: () => new Promise<void>((r) => ctx.signal.addEventListener('abort', () => (events.push('slow:aborted'), r()))) }) });
     const host = await load([inline(first as AlinkPlugin<never>), inline(slow as AlinkPlugin<never>)]);
     const t0 = Date.now();
-    await expect(host.start(recordingUpstream())).rejects.toThrow(new PluginError('plugin "slow" did not start within 100 ms'));
+    await expect(host.start(recordingUpstream())).rejects.toMatchObject({ code: 'PLUGIN_TIMEOUT', message: 'plugin "slow" did not start within 100 ms' });
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(events).toEqual(['first:start', 'slow:aborted', 'first:stop']);
   });

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { createRouter, type Router } from '../agent/router';
 import type { PublishOptions, PublishReceipt, Uplink } from '../agent/transport';
 import { definePlugin } from '../handlers/api';
-import { loadPlugins, type PluginHost } from '../handlers/loader';
+import { loadPlugins, type PluginHost } from '../agent/plugins/loader';
 import { DN, exampleModel, PK, SYS, USER } from './router-harness';
 
 class RecordingUplink implements Uplink {

@@ -202,12 +202,46 @@ export function isDeviceDefinedCode(code: number): boolean {
 
 /** True for the codes a device may put in its own replies: 200, 400, 429, 460 and the device-defined range. */
 export function isDeviceReplyCode(code: number): boolean {
-  return code === 200 || code === 400 || code === 429 || code === 460 || isDeviceDefinedCode(code);
+  return (
+    code === AlinkCodes.SUCCESS ||
+    code === AlinkCodes.REQUEST_ERROR ||
+    code === AlinkCodes.TOO_MANY_REQUESTS ||
+    code === AlinkCodes.PARAM_ERROR ||
+    isDeviceDefinedCode(code)
+  );
+}
+
+/**
+ * The brand every {@link AlinkError} carries. A registered symbol (`Symbol.for`), so that an error built by a
+ * second copy of this module (a plugin installed with its own copy of the API) carries the same brand, where
+ * `instanceof` would see an unrelated class.
+ */
+export const ALINK_ERROR_BRAND: unique symbol = Symbol.for('alink-agent.AlinkError');
+
+/** What the agent needs of an error carrying an Alink code, whichever copy of the API built it. */
+export interface AlinkCodedError {
+  readonly [ALINK_ERROR_BRAND]: true;
+  readonly code: number;
+  readonly message: string;
+}
+
+/**
+ * True for an error that carries an Alink code: branded by {@link AlinkError} (from this copy of the module or
+ * another) with a numeric `code`. The agent recognises plugin errors by this, never by `instanceof`.
+ */
+export function isAlinkError(err: unknown): err is AlinkCodedError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as Partial<AlinkCodedError>)[ALINK_ERROR_BRAND] === true &&
+    typeof (err as Partial<AlinkCodedError>).code === 'number'
+  );
 }
 
 /** Base of every coded error. `code` is the Alink code to reply with (or the one the platform replied with). */
-export class AlinkError extends Error {
+export class AlinkError extends Error implements AlinkCodedError {
   override name = 'AlinkError';
+  readonly [ALINK_ERROR_BRAND] = true as const;
   constructor(
     readonly code: number,
     message: string,

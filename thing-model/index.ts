@@ -33,6 +33,7 @@ export { isPlainObject } from './field-check';
 export { generateTypes } from './generate-types';
 export { runTslCommand, type TslCommandIo } from './cli';
 export {
+  ALINK_ERROR_BRAND,
   AlinkCodes,
   AlinkError,
   CloudReplyError,
@@ -40,10 +41,12 @@ export {
   codeInfo,
   HandlerError,
   isDeviceDefinedCode,
+  isAlinkError,
   isDeviceReplyCode,
   ThrottleError,
   TslError,
   ValidationError,
+  type AlinkCodedError,
   type AlinkCodeName,
   type CodeInfo,
   type CodeSender,

@@ -6,7 +6,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 
 /** A configuration problem; `message` is the one line the CLI prints. */
 export class ConfigError extends Error {
-  readonly code = 'AGENT_CONFIG_INVALID';
+  readonly code = 'CONFIG_INVALID';
   constructor(
     /** The file (as the user named it) or `config` for an object. */
     readonly source: string,

@@ -1,6 +1,6 @@
 /** The health listener's error table. */
 
-export type HealthErrorCode = 'AGENT_HEALTH_LISTEN_FAILED';
+export type HealthErrorCode = 'HEALTH_LISTEN_FAILED';
 
 /** A problem of the health/metrics listener, with a stable `code`. */
 export class HealthError extends Error {
@@ -17,7 +17,7 @@ export class HealthError extends Error {
 export const HealthErrors = {
   listenFailed: (host: string, port: number, cause: NodeJS.ErrnoException) =>
     new HealthError(
-      'AGENT_HEALTH_LISTEN_FAILED',
+      'HEALTH_LISTEN_FAILED',
       `health.host/health.port: cannot listen on ${host}:${port}: ${cause.code ?? 'error'} (${cause.message}); expected a free port on a local address, or port 0 for any free port`,
       { host, port, errno: cause.code },
     ),

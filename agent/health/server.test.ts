@@ -130,7 +130,7 @@ describe('HealthServer', () => {
       const { logger } = captureLog();
       const s = new HealthServer({ port, metrics: new AgentMetrics({ processMetrics: false }), health: () => ({ healthy: true }), logger });
       await expect(s.start()).rejects.toMatchObject({
-        code: 'AGENT_HEALTH_LISTEN_FAILED',
+        code: 'HEALTH_LISTEN_FAILED',
         details: { host: '127.0.0.1', port, errno: 'EADDRINUSE' },
         message: expect.stringMatching(new RegExp(`^health.host/health.port: cannot listen on 127.0.0.1:${port}: EADDRINUSE`)),
       });

@@ -49,7 +49,7 @@ export class HealthServer {
     return this.bound;
   }
 
-  /** Listens; rejects with a {@link HealthError} (`AGENT_HEALTH_LISTEN_FAILED`) when the address is taken or invalid. */
+  /** Listens; rejects with a {@link HealthError} (`HEALTH_LISTEN_FAILED`) when the address is taken or invalid. */
   async start(): Promise<HealthServerAddress> {
     if (this.bound) return this.bound;
     const host = this.opts.host ?? '127.0.0.1';

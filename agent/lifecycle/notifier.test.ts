@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { findNativeDir, loadNotifyBinding } from './binding';
 import { SystemdNotifier } from './notifier';
 import { SystemdIntegration } from './systemd';
-import { NotifyReceiver } from './__fixtures__/notify-receiver';
+import { NotifyReceiver } from '../../native/test/notify-receiver';
 import { captureLog } from '../../test/agent-support';
 
 const ROOT = join(__dirname, '..', '..');
@@ -55,7 +55,7 @@ describe('loading the addon', () => {
     const load = loadNotifyBinding(copy);
     expect(load.ok).toBe(false);
     if (load.ok) return;
-    expect(load.error.code).toBe('AGENT_NOTIFY_UNAVAILABLE');
+    expect(load.error.code).toBe('LIFECYCLE_NOTIFY_UNAVAILABLE');
     expect(load.error.message).toMatch(new RegExp(`^systemd notify addon in ${copy} cannot be loaded: No native build was found for platform=`));
     expect(load.error.message).toContain('node native/scripts/build.js');
   });
@@ -96,7 +96,7 @@ describe('SystemdNotifier', () => {
     const n = new SystemdNotifier({ env: { NOTIFY_SOCKET: gone }, logger: log.logger });
     const r1 = n.watchdogPing();
     const r2 = n.watchdogPing();
-    expect(r1).toMatchObject({ sent: false, reason: 'error', error: { code: 'AGENT_NOTIFY_FAILED', details: { errno: 'ENOENT', socket: gone, fields: 'WATCHDOG' } } });
+    expect(r1).toMatchObject({ sent: false, reason: 'error', error: { code: 'LIFECYCLE_NOTIFY_FAILED', details: { errno: 'ENOENT', socket: gone, fields: 'WATCHDOG' } } });
     expect(r2.sent).toBe(false);
     expect(log.lines()).toHaveLength(1);
     expect(log.lines()[0]?.msg).toMatch(new RegExp(`^systemd notify WATCHDOG to NOTIFY_SOCKET=${gone} failed: ENOENT: sendto ${gone}: No such file or directory`));
@@ -119,7 +119,7 @@ describe('SystemdIntegration without the addon', () => {
       expect(systemd.watchdog).toBeUndefined();
       const warnings = log.lines().filter((l) => (l.level as number) >= 40);
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatchObject({ code: 'AGENT_NOTIFY_UNAVAILABLE', notifySocket: '/run/systemd/notify', component: 'systemd' });
+      expect(warnings[0]).toMatchObject({ code: 'LIFECYCLE_NOTIFY_UNAVAILABLE', notifySocket: '/run/systemd/notify', component: 'systemd' });
       expect(String(warnings[0]?.msg)).toContain('running without it: systemd will not see READY=1 or watchdog pings');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -137,7 +137,7 @@ describe('SystemdIntegration without the addon', () => {
       await receiver.waitFor('STOPPING=1');
       expect(systemd.watchdog).toBeUndefined();
       expect(receiver.datagrams.map((d) => d.text)).toEqual(['STATUS=fine', 'READY=1\nSTATUS=fine', 'STOPPING=1\nSTATUS=stopping: draining handlers and the outbox']);
-      expect(log.lines().filter((l) => l.level === 40)).toEqual([expect.objectContaining({ code: 'AGENT_WATCHDOG_ENV_INVALID' })]);
+      expect(log.lines().filter((l) => l.level === 40)).toEqual([expect.objectContaining({ code: 'LIFECYCLE_WATCHDOG_ENV_INVALID' })]);
     } finally {
       await receiver.close();
     }

@@ -2,7 +2,7 @@
  * The systemd integration in a real child process, run through test/helpers/ts-register.js, notifying a socket
  * that python3 binds (independent of the addon). WATCHDOG_USEC=600000 gives a ping every 150 ms.
  */
-import { NotifyReceiver, type Datagram } from './__fixtures__/notify-receiver';
+import { NotifyReceiver, type Datagram } from '../../native/test/notify-receiver';
 import { SystemdChild } from './__fixtures__/child';
 
 const WATCHDOG_USEC = 600_000;
@@ -214,7 +214,7 @@ describe('SystemdIntegration: the variants of the environment', () => {
       await sleep(INTERVAL_MS * 3);
       child.command('stop');
       expect(await child.close()).toEqual({ code: 0, signal: null });
-      const failures = child.logs.filter((l) => l.code === 'AGENT_NOTIFY_FAILED');
+      const failures = child.logs.filter((l) => l.code === 'LIFECYCLE_NOTIFY_FAILED');
       // one line for the first failure, not one per ping
       expect(failures).toHaveLength(1);
       expect(failures[0]).toMatchObject({ level: 40, errno: 'ENOENT' });

@@ -28,7 +28,7 @@ describe('watchdogFromEnv', () => {
     const s = watchdogFromEnv({ WATCHDOG_USEC: raw }, 42);
     expect(s.enabled).toBe(false);
     if (s.enabled) return;
-    expect(s.error?.code).toBe('AGENT_WATCHDOG_ENV_INVALID');
+    expect(s.error?.code).toBe('LIFECYCLE_WATCHDOG_ENV_INVALID');
     expect(s.error?.message).toBe(`WATCHDOG_USEC: expected a positive integer (microseconds), received ${JSON.stringify(raw)}; watchdog pings disabled`);
   });
 });

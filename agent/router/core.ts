@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity, DeviceTopics } from '../../thing-model/wire';
-import type { HandlerRegistry } from '../../handlers/registry';
+import type { HandlerRegistry } from '../plugins/registry';
 import type { AlinkUpstream } from '../upstream/upstream';
 import type { PendingCalls } from './call';
 import type { EnvelopeParser } from './envelope';

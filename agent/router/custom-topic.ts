@@ -3,9 +3,10 @@
  * MQTT 5 a returned reply goes to the request's Response Topic with its Correlation Data (docs/protocol/mqtt5.md, "Request/response"); a failing
  * handler answers there with `{"code":..,"data":{},"message":..}`.
  */
-import type { CustomMessage, CustomReply } from '../../handlers/api';
-import { customHandler, type CustomTopicRoute } from '../../handlers/registry';
-import type { InboundMessage, MessageProperties } from '../transport';
+import type { CustomMessage, CustomReply, MessageProperties } from '../../handlers/api';
+import { AlinkCodes } from '../../thing-model/codes';
+import { customHandler, type CustomTopicRoute } from '../plugins/registry';
+import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { secondsSince, type RouterCore } from './core';
 import { replyCodeOf } from './replies';
@@ -34,7 +35,7 @@ export class CustomTopics {
     const responseTopic = props?.responseTopic;
     const fn = customHandler(slot.instance.customTopics?.[route.key]);
     if (!fn || slot.state !== 'running') {
-      const code = fn ? 429 : 400;
+      const code = fn ? AlinkCodes.TOO_MANY_REQUESTS : AlinkCodes.REQUEST_ERROR;
       const reason = fn ? `plugin "${slot.name}" is not running` : `plugin "${slot.name}" has no handler for ${route.filter}`;
       core.logger.warn({ topic: msg.topic, reason }, 'custom topic message not handled');
       if (responseTopic) await this.answerError(msg, responseTopic, code, reason);
@@ -54,7 +55,7 @@ export class CustomTopics {
     let o = runHandler(fn, cm, call, core.pending);
     if (o instanceof Promise) o = await o;
     if (!o.ok) {
-      const { code, message } = o.expired !== undefined ? { code: 400, message: o.expired } : replyCodeOf(o.error);
+      const { code, message } = o.expired !== undefined ? { code: AlinkCodes.REQUEST_ERROR, message: o.expired } : replyCodeOf(o.error);
       slot.logger.warn({ topic: msg.topic, code, err: o.error }, 'custom topic handler failed');
       if (responseTopic) await this.answerError(msg, responseTopic, code, message);
     } else if (o.value) {
@@ -70,7 +71,7 @@ export class CustomTopics {
     }
     if (typeof reply.payload !== 'string' && !Buffer.isBuffer(reply.payload)) {
       this.core.logger.error({ topic: msg.topic, plugin }, 'custom topic reply payload is neither a string nor a Buffer (plugin bug)');
-      return this.answerError(msg, responseTopic, 400, 'reply payload is neither a string nor a Buffer');
+      return this.answerError(msg, responseTopic, AlinkCodes.REQUEST_ERROR, 'reply payload is neither a string nor a Buffer');
     }
     const properties: MessageProperties = { correlationData: msg.properties?.correlationData };
     if (reply.userProperties) properties.userProperties = reply.userProperties;

@@ -6,11 +6,11 @@
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import { deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../thing-model/wire';
-import type { PluginHost } from '../../handlers/loader';
-import type { CustomTopicRoute } from '../../handlers/registry';
+import type { PluginHost } from '../plugins/loader';
+import type { CustomTopicRoute } from '../plugins/registry';
 import type { InboundMessage, ReplyCache, Uplink } from '../transport';
 import { AlinkUpstream } from '../upstream/upstream';
-import type { Upstream } from '../upstream/types';
+import type { Upstream } from '../../handlers/api';
 import { PendingCalls } from './call';
 import type { RouterCore, RrpcBudgets } from './core';
 import { CustomTopics } from './custom-topic';

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { MAX_POST_PROPERTIES } from '../../thing-model';
-import type { CloudReply } from '../upstream/types';
+import type { CloudReply } from '../../handlers/api';
 
 /** How the router posts the values of successful property sets. */
 export interface PostAfterSetOptions {

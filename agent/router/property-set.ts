@@ -4,7 +4,9 @@
  * plugin; then `set_reply`; then, under the post-after-set policy, the new values join the next coalesced
  * property post (post-after-set.ts) so the cloud's view is current.
  */
-import type { PluginSlot } from '../../handlers/registry';
+import { AlinkCodes } from '../../thing-model/codes';
+import { AlinkMethods } from '../../thing-model/wire';
+import type { PluginSlot } from '../plugins/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler, type Outcome } from './call';
 import { secondsSince, type RouterCore } from './core';
@@ -12,7 +14,7 @@ import type { RequestEnvelope } from './envelope';
 import type { SetPostCoalescer } from './post-after-set';
 import { okEmptyReply, replyCodeOf } from './replies';
 
-const METHOD = 'thing.service.property.set';
+const METHOD = AlinkMethods.PROPERTY_SET;
 
 type Apply = (values: Record<string, unknown>, call: Call) => void | PromiseLike<void>;
 
@@ -33,7 +35,7 @@ export class PropertySetRoute {
     const env = core.envelope.parse(msg.payload);
     if (!env.ok) {
       core.logger.warn({ reason: env.message }, 'malformed property set');
-      await core.replier.error(this.replyTopic, env.id, 460, env.message, 1);
+      await core.replier.error(this.replyTopic, env.id, AlinkCodes.PARAM_ERROR, env.message, 1);
     } else {
       const key = 'set:' + env.value.id;
       if (core.replier.replay(key, 1) || core.inflight.has(key)) return;
@@ -51,10 +53,10 @@ export class PropertySetRoute {
     const { replier, registry } = this.core;
     const topic = this.replyTopic;
     if (req.method !== undefined && req.method !== METHOD) {
-      return replier.error(topic, req.id, 460, `method: expected ${METHOD}, got ${req.method}`, 1, key);
+      return replier.error(topic, req.id, AlinkCodes.PARAM_ERROR, `method: expected ${METHOD}, got ${req.method}`, 1, key);
     }
     const v = this.core.model.validatePropertySet(req.params);
-    if (!v.ok) return replier.error(topic, req.id, 460, v.message, 1, key);
+    if (!v.ok) return replier.error(topic, req.id, AlinkCodes.PARAM_ERROR, v.message, 1, key);
     const values = v.value as Record<string, unknown>;
 
     // Every owner must be able to take its values before any of them is called.
@@ -62,8 +64,8 @@ export class PropertySetRoute {
     let mixed = false;
     for (const id in values) {
       const slot = registry.properties.get(id);
-      if (!slot) return replier.error(topic, req.id, 400, `${id}: no plugin applies this property`, 1, key);
-      if (slot.state !== 'running') return replier.error(topic, req.id, 429, `${id}: plugin "${slot.name}" is not running`, 1);
+      if (!slot) return replier.error(topic, req.id, AlinkCodes.REQUEST_ERROR, `${id}: no plugin applies this property`, 1, key);
+      if (slot.state !== 'running') return replier.error(topic, req.id, AlinkCodes.TOO_MANY_REQUESTS, `${id}: plugin "${slot.name}" is not running`, 1);
       if (first === undefined) first = slot;
       else if (slot !== first) mixed = true;
     }
@@ -83,7 +85,7 @@ export class PropertySetRoute {
   /** Synchronous when the handler is (the property store is): no promise for the common case. */
   private applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Failure | undefined | Promise<Failure | undefined> {
     const apply = slot.instance.properties?.apply as Apply | undefined;
-    if (!apply) return { code: 400, message: `plugin "${slot.name}" has no property handler` };
+    if (!apply) return { code: AlinkCodes.REQUEST_ERROR, message: `plugin "${slot.name}" has no property handler` };
     const call = new Call('propertySet', id, receivedAt, deadline, slot.logger);
     const o = runHandler(apply, values, call, this.core.pending);
     return o instanceof Promise ? o.then((r) => failureOf(r, slot, values)) : failureOf(o, slot, values);
@@ -112,7 +114,7 @@ function failureOf(o: Outcome<unknown>, slot: PluginSlot, values: Record<string,
   const ids = Object.keys(values);
   if (o.expired !== undefined) {
     slot.logger.warn({ properties: ids, reason: o.expired }, 'property set answered with an error: handler too slow');
-    return { code: 400, message: o.expired };
+    return { code: AlinkCodes.REQUEST_ERROR, message: o.expired };
   }
   const f = replyCodeOf(o.error);
   slot.logger.warn({ properties: ids, code: f.code, err: o.error }, 'property handler refused the set');

@@ -3,19 +3,23 @@
  * input, 429 for local throttling, 400 or a device-defined 100000–110000 code for handler failures.
  */
 import type { Logger } from 'pino';
-import { AlinkError } from '../../thing-model/codes';
-import type { MessageProperties, PublishReceipt, ReplyCache, Uplink } from '../transport';
+import { AlinkCodes, isAlinkError, isDeviceReplyCode } from '../../thing-model/codes';
+import type { MessageProperties, PublishReceipt } from '../../handlers/api';
+import type { ReplyCache, Uplink } from '../transport';
 import type { RouterObserver } from './observer';
 
-/** Codes a device may put in its own replies; anything else a handler throws becomes 400. */
+/**
+ * The reply code of what a handler threw: its Alink code when it is one a device may send, else 400. Errors are
+ * recognised by their brand and `code`, not `instanceof`, so a plugin built against a second copy of the API
+ * still answers with its `HandlerError`'s code.
+ */
 export function replyCodeOf(err: unknown): { code: number; message: string } {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof AlinkError) {
-    const c = err.code;
-    if (c === 400 || c === 429 || c === 460 || (c >= 100000 && c <= 110000)) return { code: c, message };
-  }
-  return { code: 400, message };
+  const message = err instanceof Error || isAlinkError(err) ? err.message : String(err);
+  if (isAlinkError(err) && isDeviceReplyCode(err.code)) return { code: err.code, message };
+  return { code: AlinkCodes.REQUEST_ERROR, message };
 }
+
+const SUCCESS = AlinkCodes.SUCCESS;
 
 /** `{"id":..,"code":..,"data":{},"message":..}`; `id` is omitted when empty (nothing to echo). */
 export function errorReply(id: string, code: number, message: string): string {
@@ -24,7 +28,7 @@ export function errorReply(id: string, code: number, message: string): string {
 
 /** The set_reply of success; `id` was checked to be digits, so no escaping is needed. */
 export function okEmptyReply(id: string): string {
-  return `{"id":"${id}","code":200,"data":{}}`;
+  return `{"id":"${id}","code":${SUCCESS},"data":{}}`;
 }
 
 /** Publishes replies, remembering them in the reply cache when the request had a de-dup key. */
@@ -66,7 +70,7 @@ export class Replier {
   error(topic: string, id: string, code: number, message: string, qos: 0 | 1, cacheKey?: string, properties?: MessageProperties, messageClass = 'reply'): Promise<void> {
     this.observer?.rejection(code);
     // "Busy now" must not become the permanent answer to a redelivery.
-    return this.send(topic, errorReply(id, code, message), qos, code === 429 ? undefined : cacheKey, properties, messageClass);
+    return this.send(topic, errorReply(id, code, message), qos, code === AlinkCodes.TOO_MANY_REQUESTS ? undefined : cacheKey, properties, messageClass);
   }
 
   /** Re-sends the stored reply of an already answered request; true when there was one. */

@@ -9,7 +9,9 @@
  * Pending work is keyed by messageId, never by service name (the Node SDK's bug, docs/protocol/sdk-faults.md, "Node SDK").
  */
 import type { RrpcHandler, RrpcRequest } from '../../handlers/api';
-import { rrpcTopicHandler, type PluginSlot, type RrpcTopicRoute } from '../../handlers/registry';
+import { AlinkCodes } from '../../thing-model/codes';
+import { SERVICE_METHOD_PREFIX, serviceIdOf, serviceMethod } from '../../thing-model/wire';
+import { rrpcTopicHandler, type PluginSlot, type RrpcTopicRoute } from '../plugins/registry';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { rrpcDeadline, secondsSince, type RouterCore } from './core';
@@ -18,7 +20,6 @@ import { replyCodeOf } from './replies';
 import { invokeService } from './service';
 
 const EXT_PREFIX = '/ext/rrpc/';
-const SERVICE_METHOD = 'thing.service.';
 
 /** Topics answered recently; bounded in size and time. */
 class RecentTopics {
@@ -72,7 +73,8 @@ export class RrpcRoute {
     const key = 'rrpc:' + messageId;
     const parsed = peekJson(msg.payload);
     const method = methodOf(parsed);
-    if (method === undefined || !method.startsWith(SERVICE_METHOD)) {
+    const serviceId = method === undefined ? undefined : serviceIdOf(method);
+    if (serviceId === undefined) {
       core.observer?.messageIn('rawRrpc');
       if (core.inflight.has(key)) return;
       core.inflight.add(key);
@@ -84,7 +86,7 @@ export class RrpcRoute {
       return core.observer?.handlerDone('rawRrpc', secondsSince(startPerf));
     }
     core.observer?.messageIn('rrpc');
-    await this.syncService(parsed, method.slice(SERVICE_METHOD.length), replyTopic, key, receivedAt);
+    await this.syncService(parsed, serviceId, replyTopic, key, receivedAt);
     core.observer?.handlerDone('rrpc', secondsSince(startPerf));
   }
 
@@ -108,9 +110,9 @@ export class RrpcRoute {
       const parsed = peekJson(msg.payload);
       if (isReply(parsed)) return core.logger.debug({ topic: msg.topic }, 'ext RRPC reply seen on its own topic; dropped');
       const method = methodOf(parsed);
-      if (method !== undefined && method !== SERVICE_METHOD + serviceId) {
+      if (method !== undefined && method !== serviceMethod(serviceId)) {
         const id = idOf(parsed);
-        await core.replier.error(msg.topic, id, 460, `method: expected ${SERVICE_METHOD}${serviceId}, got ${method}`, 0);
+        await core.replier.error(msg.topic, id, AlinkCodes.PARAM_ERROR, `method: expected ${serviceMethod(serviceId)}, got ${method}`, 0);
       } else {
         await this.syncService(parsed, serviceId, msg.topic, key, receivedAt);
       }
@@ -120,7 +122,7 @@ export class RrpcRoute {
     core.observer?.messageIn('customRrpc');
     const route = this.lookup(customTopic);
     if (!route) {
-      await core.replier.error(msg.topic, '', 460, `${customTopic}: no plugin handles RRPC on this topic`, 0);
+      await core.replier.error(msg.topic, '', AlinkCodes.PARAM_ERROR, `${customTopic}: no plugin handles RRPC on this topic`, 0);
     } else {
       const fn = rrpcTopicHandler(route.slot, route.key);
       const budget = core.rrpc.topics?.[route.topic] ?? core.rrpc.topics?.[route.key] ?? core.rrpc.budgetMs;
@@ -134,7 +136,7 @@ export class RrpcRoute {
     const env = parsed === NOT_JSON ? { ok: false as const, id: '', message: 'payload: not valid JSON' } : core.envelope.checkParsed(parsed);
     if (!env.ok) {
       core.logger.warn({ topic: replyTopic, reason: env.message }, 'malformed RRPC service request');
-      return core.replier.error(replyTopic, env.id, 460, env.message, 0);
+      return core.replier.error(replyTopic, env.id, AlinkCodes.PARAM_ERROR, env.message, 0);
     }
     if (core.replier.replay(key, 0) || core.inflight.has(key)) return;
     core.inflight.add(key);
@@ -151,9 +153,9 @@ export class RrpcRoute {
     const core = this.core;
     const slot = core.registry.rawRrpc;
     if (!slot) {
-      const reason = parsed === NOT_JSON ? 'payload: not valid JSON' : 'method: not a thing.service.* request';
+      const reason = parsed === NOT_JSON ? 'payload: not valid JSON' : `method: not a ${SERVICE_METHOD_PREFIX}* request`;
       core.logger.warn({ topic: msg.topic, reason }, 'RRPC request is not an Alink service call and no plugin handles raw RRPC');
-      return core.replier.error(replyTopic, idOf(parsed), 460, `${reason}, and no plugin handles raw RRPC`, 0);
+      return core.replier.error(replyTopic, idOf(parsed), AlinkCodes.PARAM_ERROR, `${reason}, and no plugin handles raw RRPC`, 0);
     }
     const req: RrpcRequest = { messageId, topic: msg.topic, payload: msg.payload };
     return this.runBytes(slot, slot.instance.rrpc?.raw, req, replyTopic, core.rrpc.budgetMs, receivedAt, 'rawRrpc');
@@ -169,8 +171,8 @@ export class RrpcRoute {
     kind: InboundKind,
   ): Promise<void> {
     const { replier, observer } = this.core;
-    if (!fn) return replier.error(replyTopic, '', 400, `plugin "${slot.name}" has no RRPC handler`, 0);
-    if (slot.state !== 'running') return replier.error(replyTopic, '', 429, `plugin "${slot.name}" is not running`, 0);
+    if (!fn) return replier.error(replyTopic, '', AlinkCodes.REQUEST_ERROR, `plugin "${slot.name}" has no RRPC handler`, 0);
+    if (slot.state !== 'running') return replier.error(replyTopic, '', AlinkCodes.TOO_MANY_REQUESTS, `plugin "${slot.name}" is not running`, 0);
     const call = new Call('rrpc', req.messageId, receivedAt, rrpcDeadline(this.core, receivedAt, budgetMs), slot.logger);
     let o = runHandler(fn, req, call, this.core.pending);
     if (o instanceof Promise) o = await o;
@@ -178,7 +180,7 @@ export class RrpcRoute {
       if (o.expired !== undefined) {
         observer?.rrpcBudgetMiss();
         slot.logger.warn({ kind, messageId: req.messageId, reason: o.expired }, 'RRPC answered with an error: handler too slow');
-        return replier.error(replyTopic, '', 400, o.expired, 0);
+        return replier.error(replyTopic, '', AlinkCodes.REQUEST_ERROR, o.expired, 0);
       }
       const { code, message } = replyCodeOf(o.error);
       slot.logger.warn({ kind, messageId: req.messageId, err: o.error }, 'RRPC handler failed');
@@ -186,7 +188,7 @@ export class RrpcRoute {
     }
     if (typeof o.value !== 'string' && !Buffer.isBuffer(o.value)) {
       slot.logger.error({ kind, messageId: req.messageId }, 'RRPC handler returned neither a string nor a Buffer (plugin bug)');
-      return replier.error(replyTopic, '', 400, 'RRPC handler returned neither a string nor a Buffer', 0);
+      return replier.error(replyTopic, '', AlinkCodes.REQUEST_ERROR, 'RRPC handler returned neither a string nor a Buffer', 0);
     }
     return replier.send(replyTopic, o.value, 0, undefined, undefined, 'rrpc');
   }

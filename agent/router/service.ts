@@ -3,7 +3,8 @@
  * `invokeService` also answers sync calls that RRPC delivers (rrpc.ts). Input is validated against
  * `inputData` before the handler runs, output against `outputData` before it is sent.
  */
-import { IMPLICIT_METHODS } from '../../handlers/registry';
+import { IMPLICIT_METHODS } from '../plugins/registry';
+import { AlinkCodes } from '../../thing-model/codes';
 import { serviceMethod } from '../../thing-model/wire';
 import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
@@ -35,15 +36,15 @@ export async function invokeService(
   const { replier } = core;
   const id = env.id;
   const svc = core.model.service(serviceId);
-  if (!svc || IMPLICIT_METHODS.has(svc.method)) return replier.error(t.topic, id, 460, `${serviceId}: unknown service`, t.qos, t.cacheKey);
+  if (!svc || IMPLICIT_METHODS.has(svc.method)) return replier.error(t.topic, id, AlinkCodes.PARAM_ERROR, `${serviceId}: unknown service`, t.qos, t.cacheKey);
   const input = core.model.validateServiceInput(serviceId, env.params);
-  if (!input.ok) return replier.error(t.topic, id, 460, input.message, t.qos, t.cacheKey);
+  if (!input.ok) return replier.error(t.topic, id, AlinkCodes.PARAM_ERROR, input.message, t.qos, t.cacheKey);
 
   const slot = core.registry.services.get(serviceId);
   const fn = slot?.instance.services?.[serviceId];
-  if (!slot || !fn) return replier.error(t.topic, id, 400, `${serviceId}: no plugin implements this service`, t.qos, t.cacheKey);
+  if (!slot || !fn) return replier.error(t.topic, id, AlinkCodes.REQUEST_ERROR, `${serviceId}: no plugin implements this service`, t.qos, t.cacheKey);
   // Not cached: the plugin may be back by the time the platform redelivers.
-  if (slot.state !== 'running') return replier.error(t.topic, id, 429, `${serviceId}: plugin "${slot.name}" is not running`, t.qos);
+  if (slot.state !== 'running') return replier.error(t.topic, id, AlinkCodes.TOO_MANY_REQUESTS, `${serviceId}: plugin "${slot.name}" is not running`, t.qos);
 
   const call = new Call(t.rrpc ? 'rrpc' : 'service', id, receivedAt, deadline, slot.logger);
   let o = runHandler(fn as unknown as (a: unknown, c: Call) => unknown, input.value, call, core.pending);
@@ -52,7 +53,7 @@ export async function invokeService(
     if (o.expired !== undefined) {
       if (t.rrpc) core.observer?.rrpcBudgetMiss();
       slot.logger.warn({ service: serviceId, id, reason: o.expired }, 'service call answered with an error: handler too slow');
-      return replier.error(t.topic, id, 400, o.expired, t.qos, t.cacheKey);
+      return replier.error(t.topic, id, AlinkCodes.REQUEST_ERROR, o.expired, t.qos, t.cacheKey);
     }
     const { code, message } = replyCodeOf(o.error);
     slot.logger.warn({ service: serviceId, id, code, err: o.error }, 'service handler failed');
@@ -61,9 +62,9 @@ export async function invokeService(
   const out = core.model.validateServiceOutput(serviceId, o.value ?? {});
   if (!out.ok) {
     slot.logger.error({ service: serviceId, id, errors: out.errors }, 'service handler returned output that violates outputData (plugin bug)');
-    return replier.error(t.topic, id, 400, `invalid output of ${serviceId}: ${out.message}`, t.qos, t.cacheKey);
+    return replier.error(t.topic, id, AlinkCodes.REQUEST_ERROR, `invalid output of ${serviceId}: ${out.message}`, t.qos, t.cacheKey);
   }
-  return replier.send(t.topic, core.model.stringifyServiceReply(serviceId, { id, code: 200, data: out.value }), t.qos, t.cacheKey);
+  return replier.send(t.topic, core.model.stringifyServiceReply(serviceId, { id, code: AlinkCodes.SUCCESS, data: out.value }), t.qos, t.cacheKey);
 }
 
 /** Async services on `thing/service/{id}`. */
@@ -88,7 +89,7 @@ export class AsyncServiceRoute {
     const env = core.envelope.parse(msg.payload);
     if (!env.ok) {
       core.logger.warn({ topic: msg.topic, reason: env.message }, 'malformed service request');
-      await core.replier.error(topic, env.id, 460, env.message, 1);
+      await core.replier.error(topic, env.id, AlinkCodes.PARAM_ERROR, env.message, 1);
       return core.observer?.handlerDone('service', secondsSince(startPerf));
     }
     const req = env.value;
@@ -97,7 +98,7 @@ export class AsyncServiceRoute {
     core.inflight.add(key);
     try {
       if (req.method !== undefined && req.method !== serviceMethod(serviceId)) {
-        await core.replier.error(topic, req.id, 460, `method: expected ${serviceMethod(serviceId)}, got ${req.method}`, 1, key);
+        await core.replier.error(topic, req.id, AlinkCodes.PARAM_ERROR, `method: expected ${serviceMethod(serviceId)}, got ${req.method}`, 1, key);
       } else {
         const deadline = receivedAt + core.asyncTimeoutMs;
         await invokeService(core, serviceId, req, { topic, qos: 1, cacheKey: key, kind: 'service', rrpc: false }, receivedAt, deadline);

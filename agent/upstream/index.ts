@@ -1,4 +1,4 @@
-export * from './types';
-export { UpstreamTimeoutError, TopicError } from './errors';
+export type { Upstream, CloudReply, PostOptions, EventPostOptions, CustomPublishOptions, TimedValue } from '../../handlers/api';
+export { UpstreamTimeoutError, TopicError } from '../../handlers/api';
 export { AlinkUpstream, type UpstreamOptions } from './upstream';
 export { CloudReplyError, ValidationError } from '../../thing-model/codes';

@@ -5,7 +5,7 @@
  * cancelled when the last entry settles (a post answered in a millisecond would otherwise cost a setTimeout and a
  * clearTimeout each), but fires once at its deadline, finds nothing due and re-arms only for what is left.
  */
-import { UpstreamTimeoutError } from './errors';
+import { UpstreamTimeoutError } from '../../handlers/api';
 
 interface Entry {
   resolve(reply: ParsedReply): void;

@@ -6,12 +6,11 @@
 import type { Logger } from 'pino';
 import Ajv from 'ajv';
 import type { CompiledThingModel } from '../../thing-model';
-import { CloudReplyError, ValidationError } from '../../thing-model/codes';
-import { deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
+import { AlinkCodes, CloudReplyError, ValidationError } from '../../thing-model/codes';
+import { AlinkMethods, deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
-import { TopicError } from './errors';
+import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostOptions, type Upstream } from '../../handlers/api';
 import { PendingReplies, type ParsedReply } from './pending';
-import type { CloudReply, CustomPublishOptions, EventPostOptions, PostOptions, Upstream } from './types';
 
 export interface UpstreamOptions {
   identity: DeviceIdentity;
@@ -50,7 +49,7 @@ export class AlinkUpstream implements Upstream {
     this.checkReply = new Ajv().compile(REPLY_SCHEMA);
     for (const ev of opts.model.model.events) {
       // The implicit `post` event is the property post, not an event of its own (docs/protocol/tsl.md, "Implicit entries").
-      if (ev.method !== 'thing.event.property.post') this.eventTopics.set(ev.identifier, this.topics.eventPost(ev.identifier));
+      if (ev.method !== AlinkMethods.PROPERTY_POST) this.eventTopics.set(ev.identifier, this.topics.eventPost(ev.identifier));
     }
   }
 
@@ -73,7 +72,7 @@ export class AlinkUpstream implements Upstream {
       version: '1.0',
       sys: { ack: 1 },
       params,
-      method: 'thing.event.property.post',
+      method: AlinkMethods.PROPERTY_POST,
     });
     return this.send(this.topics.propertyPost, id, payload, 'property', opts);
   }
@@ -139,8 +138,8 @@ export class AlinkUpstream implements Upstream {
       this.pending.fail(id, err as Error);
     }
     const r = await replied;
-    if (r.code !== 200) throw new CloudReplyError(r.code, r.message ?? `platform answered ${r.code}`);
-    return { id: r.id, code: 200, data: r.data ?? {}, message: r.message };
+    if (r.code !== AlinkCodes.SUCCESS) throw new CloudReplyError(r.code, r.message ?? `platform answered ${r.code}`);
+    return { id: r.id, code: AlinkCodes.SUCCESS, data: r.data ?? {}, message: r.message };
   }
 
   private customTopic(topic: string): string {

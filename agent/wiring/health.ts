@@ -74,7 +74,7 @@ export class AgentHealth {
 
   /**
    * Starts the depth refresh and, when `health.enabled`, the listener. Rejects with the listener's
-   * `AGENT_HEALTH_LISTEN_FAILED` (the depth refresh keeps running; `stop()` ends it).
+   * `HEALTH_LISTEN_FAILED` (the depth refresh keeps running; `stop()` ends it).
    */
   async start(): Promise<HealthServerAddress | undefined> {
     const metrics = this.metrics;

@@ -9,7 +9,7 @@
  * sent (their result is SUCCESS or TIMEOUT, never OFFLINE/HALFCONN, which cannot be known there).
  */
 import type { Logger } from 'pino';
-import { parseTopic, deviceTopics, eventMethod, extRrpcTopic, MessageIdGenerator, serviceMethod } from '../../thing-model/wire';
+import { AlinkMethods, parseTopic, deviceTopics, eventMethod, extRrpcTopic, MessageIdGenerator, serviceMethod } from '../../thing-model/wire';
 import type { AlinkReply, AlinkRequest } from '../../thing-model/wire';
 import { AlinkCodes, isPlainObject, MAX_POST_PROPERTIES } from '../../thing-model';
 import type { PropertyDef } from '../../thing-model';
@@ -49,7 +49,7 @@ export interface SyncServiceOutcome {
   rawReply?: Buffer;
 }
 
-const METHOD_PROPERTY_POST = 'thing.event.property.post';
+const METHOD_PROPERTY_POST = AlinkMethods.PROPERTY_POST;
 
 /** Large, increasing RRPC message ids that stay exact in a JSON number (≤ 2^53−1, docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: responses"). */
 class RrpcIdGenerator {
@@ -147,7 +147,7 @@ export class Platform implements UplinkSink {
   /** SetDeviceProperty: an Alink property-set request; resolves with its message id. */
   async setProperties(id: DeviceId, items: Record<string, unknown>): Promise<string> {
     const msgId = this.alinkIds.nextId();
-    await this.send(deviceTopics(id).propertySet, this.request(msgId, 'thing.service.property.set', items), this.opts.downstreamQos);
+    await this.send(deviceTopics(id).propertySet, this.request(msgId, AlinkMethods.PROPERTY_SET, items), this.opts.downstreamQos);
     return msgId;
   }
 

@@ -1,3 +1,4 @@
 export * from './sign';
 export * from './topics';
 export * from './message';
+export * from './topic-filter';

@@ -25,9 +25,30 @@ const MAX_ID = 4294967295;
  * Per-device upstream message ids: decimal strings in 0..4294967295, unique for the day (the platform's rule).
  * Starts from a time-derived value so that a restarted process does not reuse the ids of its previous run.
  */
+/**
+ * The Alink method names the agent and the simulator route on, in one place: nothing outside thing-model/ writes
+ * a `thing.` method literal (a test scans agent/ and simulator/ for them).
+ */
+export const AlinkMethods = {
+  /** Cloud → device: set property values (`thing/service/property/set`). */
+  PROPERTY_SET: 'thing.service.property.set',
+  /** The TSL's implicit property-get service; not a service a plugin implements. */
+  PROPERTY_GET: 'thing.service.property.get',
+  /** Device → cloud: post property values (`thing/event/property/post`). */
+  PROPERTY_POST: 'thing.event.property.post',
+} as const;
+
+/** What every service call's method starts with (`thing.service.{identifier}`). */
+export const SERVICE_METHOD_PREFIX = 'thing.service.';
+
 /** The Alink `method` of a call to TSL service `serviceId`. */
 export function serviceMethod(serviceId: string): string {
-  return `thing.service.${serviceId}`;
+  return `${SERVICE_METHOD_PREFIX}${serviceId}`;
+}
+
+/** The TSL service identifier of a service-call method, or undefined when `method` is not a service call. */
+export function serviceIdOf(method: string): string | undefined {
+  return method.startsWith(SERVICE_METHOD_PREFIX) ? method.slice(SERVICE_METHOD_PREFIX.length) : undefined;
 }
 
 /** The Alink `method` of a post of TSL event `eventId`. */

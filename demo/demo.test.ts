@@ -1,6 +1,6 @@
 /** `npm start`'s demo, in-process: every seed API through the official SDK against the default config. */
-import { runDemo } from '../demo';
-import { startDemoDevice } from '../demo-device';
+import { runDemo } from './demo';
+import { startDemoDevice } from './demo-device';
 
 describe('demo', () => {
   it('calls each seed API and gets the expected answers', async () => {

@@ -6,9 +6,9 @@
  * The device is pluggable: `runDemo({ startDevice })` takes any function that connects a device and returns
  * `{ stop() }`; `startDemoDevice` (demo-device.ts, raw MQTT.js with canned answers) is the other one.
  *
- * The one place that composes the simulator and the agent: the rest of simulator/ never imports the agent, and
- * this file imports only the agent's public entry (agent/agent.ts); the example plugin is loaded by path, as an
- * agent configuration names it.
+ * The one place that composes the simulator and the agent, so it lives outside both: simulator/ never imports
+ * the agent, and this file imports only the agent's public entry (agent/agent.ts); the example plugin is loaded
+ * by path, as an agent configuration names it.
  */
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,12 +16,12 @@ import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
 import pino from 'pino';
 import { Agent, type AgentOptions } from '../agent/agent';
-import { CloudSimulator } from './cloud-simulator';
-import { loadConfigFile } from './config/load';
+import { CloudSimulator } from '../simulator/cloud-simulator';
+import { loadConfigFile } from '../simulator/config/load';
 import { DemoDeviceInfo, RunningDevice, startDemoDevice } from './demo-device';
-import type { SimulatorEvents } from './events';
-import { createLogger } from './logger';
-import { createIotClient, longCallRuntime } from './sdk-client';
+import type { SimulatorEvents } from '../simulator/events';
+import { createLogger } from '../simulator/logger';
+import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
 
 export { startDemoDevice };
 
@@ -32,16 +32,15 @@ export interface DemoOptions {
   print?: (line: string) => void;
 }
 
-const DEFAULT_CONFIG = join(__dirname, '..', '..', 'simulator', 'simulator.config.json');
+/** Run from source the simulator's config is one folder up; run from dist/demo/demo.js, two (it is not copied to dist/). */
+const CONFIG_CANDIDATES = [join(__dirname, '..', 'simulator', 'simulator.config.json'), join(__dirname, '..', '..', 'simulator', 'simulator.config.json')];
 /** handlers/examples/calibration, from source (ts-jest) or from dist/ alike: the extension is left to require. */
 const EXAMPLE_PLUGIN = join(__dirname, '..', 'handlers', 'examples', 'calibration');
 /** One "second" of the example plugin's SettleSeconds and DelaySeconds, shortened so the demo runs in seconds. */
 const DEMO_MS_PER_SECOND = 100;
 
 function configPath(): string {
-  // Run from dist/simulator/demo.js the config sits in the source tree; run from source, beside this file.
-  const beside = join(__dirname, 'simulator.config.json');
-  return existsSync(beside) ? beside : DEFAULT_CONFIG;
+  return CONFIG_CANDIDATES.find((p) => existsSync(p)) ?? (CONFIG_CANDIDATES[0] as string);
 }
 
 type PluginEntry = NonNullable<AgentOptions['plugins']>[number];

@@ -4,10 +4,12 @@
  * here, naming the plugins and identifiers involved.
  */
 import type { Logger } from 'pino';
-import type { CompiledThingModel } from '../thing-model';
-import { deviceTopics, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../thing-model/wire';
-import { compileFilter, filterSyntaxError } from '../agent/router/topic-filter';
-import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from './api';
+import type { CompiledThingModel } from '../../thing-model';
+import { AlinkMethods, compileFilter, deviceTopics, filterSyntaxError, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../../thing-model/wire';
+import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from '../../handlers/api';
+import { ClaimError } from './errors';
+
+export { ClaimError };
 
 export type PluginState = 'loaded' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -41,13 +43,8 @@ export interface RrpcTopicRoute {
   readonly pattern?: RegExp;
 }
 
-/** Thrown when claims conflict or name what the Thing Model lacks. */
-export class ClaimError extends Error {
-  override readonly name = 'ClaimError';
-}
-
 /** Implicit TSL entries that are not services a plugin can implement (docs/protocol/tsl.md, "Implicit entries"). */
-export const IMPLICIT_METHODS: ReadonlySet<string> = new Set(['thing.service.property.set', 'thing.service.property.get']);
+export const IMPLICIT_METHODS: ReadonlySet<string> = new Set([AlinkMethods.PROPERTY_SET, AlinkMethods.PROPERTY_GET]);
 
 export class HandlerRegistry {
   /** rw property → owning plugin. */

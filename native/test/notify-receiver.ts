@@ -1,6 +1,7 @@
 /**
  * A notification socket for tests that does not depend on the addon: a python3 child binds the AF_UNIX datagram
- * socket (Node cannot) and reports every datagram on stdout. Each receiver lives in its own temp dir.
+ * socket (Node cannot) and reports every datagram on stdout. Each receiver lives in its own temp dir. It lives in
+ * native/ so that the addon's own test needs nothing outside native/; the agent's systemd tests use it too.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -3,28 +3,18 @@
  * plugin (and the option key or identifier); every hook runs under a time limit.
  */
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import { join } from 'node:path';
+import Ajv from 'ajv';
 import type { Logger } from 'pino';
-import type { CompiledThingModel } from '../thing-model';
-import type { DeviceIdentity } from '../thing-model/wire';
-import type { Upstream } from '../agent/upstream/types';
-import type { AlinkPlugin, PluginContext, PluginInstance } from './api';
+import type { CompiledThingModel } from '../../thing-model';
+import type { DeviceIdentity } from '../../thing-model/wire';
+import type { PluginContext, PluginInstance, Upstream } from '../../handlers/api';
+import { PluginError } from './errors';
 import { HandlerRegistry, type PluginSlot } from './registry';
-import { propertyStorePlugin } from './builtin/property-store';
-import { systemInfoPlugin } from './builtin/system-info';
+import { compileOptions, firstLine, resolvePlugin, withPropertyStore, type AnyPlugin, type PluginConfig } from './resolve';
 
-/** One entry of the agent configuration's `handlers` list. */
-export interface PluginConfig {
-  /** A built-in name (`property-store`, `system-info`) or a module path relative to the config file's directory. */
-  module: string;
-  /** Instance name; defaults to the plugin's own `name`. */
-  name?: string;
-  options?: unknown;
-  /** An in-process plugin value (embedding, tests); `module` is then only its label in errors and reloads. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  plugin?: AlinkPlugin<any>;
-}
+export { PluginError };
+export type { PluginConfig };
 
 export interface LoadContext {
   model: CompiledThingModel;
@@ -56,21 +46,8 @@ export interface PluginHost {
   reload(configs: PluginConfig[]): Promise<void>;
 }
 
-/** A plugin could not be loaded, started or reloaded. The message names it. */
-export class PluginError extends Error {
-  override readonly name = 'PluginError';
-}
-
-const BUILTINS: Record<string, AlinkPlugin<never>> = {
-  'property-store': propertyStorePlugin as AlinkPlugin<never>,
-  'system-info': systemInfoPlugin as AlinkPlugin<never>,
-};
-
 const DEFAULT_START_MS = 10_000;
 const DEFAULT_STOP_MS = 5_000;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyPlugin = AlinkPlugin<any>;
 
 interface Entry {
   config: PluginConfig;
@@ -90,13 +67,13 @@ export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Pr
     const plugin = await resolvePlugin(config, ctx.configDir);
     const name = config.name ?? plugin.name;
     const prev = names.get(name);
-    if (prev !== undefined) throw new PluginError(`plugin "${name}" is configured twice (modules ${prev} and ${config.module}); give one a distinct "name"`);
+    if (prev !== undefined) throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${name}" is configured twice (modules ${prev} and ${config.module}); give one a distinct "name"`);
     names.set(name, config.module);
     const validate = compileOptions(ajv, plugin, name);
     const options = validate(config.options);
     const dataDir = join(ctx.dataDir, 'plugins', name);
     await mkdir(dataDir, { recursive: true }).catch((err: Error) => {
-      throw new PluginError(`plugin "${name}": cannot create its data directory ${dataDir}: ${err.message}`);
+      throw new PluginError('PLUGIN_LOAD_FAILED', `plugin "${name}": cannot create its data directory ${dataDir}: ${err.message}`);
     });
     const logger = ctx.logger.child({ plugin: name });
     const slot: PluginSlot = { name, logger, state: 'loaded', instance: {} };
@@ -112,7 +89,7 @@ export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Pr
       ctx.identity,
     );
   } catch (err) {
-    throw new PluginError((err as Error).message);
+    throw new PluginError('PLUGIN_CLAIM_INVALID', (err as Error).message);
   }
   for (const e of entries) e.ctx.owned = registry.ownedBy.get(e.slot) ?? [];
   return new Host(entries, registry, ctx);
@@ -160,14 +137,14 @@ class Host implements PluginHost {
     for (const config of next) {
       const name = config.name ?? (await resolvePlugin(config, this.ctx.configDir)).name;
       const entry = byName.get(name);
-      if (!entry) throw new PluginError(`reload cannot add plugin "${name}"; restart the agent`);
-      if (entry.config.module !== config.module) throw new PluginError(`reload cannot change the module of plugin "${name}"; restart the agent`);
+      if (!entry) throw new PluginError('PLUGIN_RELOAD_REFUSED', `reload cannot add plugin "${name}"; restart the agent`);
+      if (entry.config.module !== config.module) throw new PluginError('PLUGIN_RELOAD_REFUSED', `reload cannot change the module of plugin "${name}"; restart the agent`);
       seen.add(name);
       const options = entry.validate(config.options);
       const key = stableKey(options);
       if (key !== entry.optionsKey) changes.push({ entry, options, key });
     }
-    for (const name of byName.keys()) if (!seen.has(name)) throw new PluginError(`reload cannot remove plugin "${name}"; restart the agent`);
+    for (const name of byName.keys()) if (!seen.has(name)) throw new PluginError('PLUGIN_RELOAD_REFUSED', `reload cannot remove plugin "${name}"; restart the agent`);
 
     // Prepare everything that can fail before changing anything: a refused reload leaves all plugins as they were.
     const prepared = new Map<Entry, { ctx: Context; inst: PluginInstance<unknown> }>();
@@ -177,7 +154,7 @@ class Host implements PluginHost {
       const ctx = entry.ctx.renew(options);
       const inst = await setUp(plugin, ctx, slot.name, startLimit(plugin, this.ctx));
       if (HandlerRegistry.claimsSignature(inst) !== HandlerRegistry.claimsSignature(slot.instance)) {
-        throw new PluginError(`plugin "${slot.name}": new options change its claims; restart the agent to apply them`);
+        throw new PluginError('PLUGIN_RELOAD_REFUSED', `plugin "${slot.name}": new options change its claims; restart the agent to apply them`);
       }
       prepared.set(entry, { ctx, inst });
     }
@@ -203,7 +180,7 @@ class Host implements PluginHost {
   }
 
   private async startOne(e: Entry, limit: number): Promise<void> {
-    if (!this.upstream) throw new PluginError('plugins started without an upstream');
+    if (!this.upstream) throw new PluginError('PLUGIN_NOT_STARTED', 'plugins started without an upstream');
     e.ctx.bind(this.upstream);
     e.slot.state = 'starting';
     const inst = e.slot.instance;
@@ -247,7 +224,7 @@ class Context implements PluginContext<unknown> {
   ) {}
 
   get upstream(): Upstream {
-    if (!this.bound) throw new PluginError(`plugin "${this.name}": ctx.upstream is usable from start() on, not during setup()`);
+    if (!this.bound) throw new PluginError('PLUGIN_NOT_STARTED', `plugin "${this.name}": ctx.upstream is usable from start() on, not during setup()`);
     return this.bound;
   }
 
@@ -276,68 +253,6 @@ class Context implements PluginContext<unknown> {
   }
 }
 
-function withPropertyStore(configs: PluginConfig[]): PluginConfig[] {
-  if (!Array.isArray(configs)) throw new PluginError('handlers: expected a list of {module, name?, options?}');
-  const has = configs.some((c) => c.module === 'property-store');
-  return has ? configs : [...configs, { module: 'property-store' }];
-}
-
-async function resolvePlugin(config: PluginConfig, configDir: string): Promise<AnyPlugin> {
-  if (!config || typeof config.module !== 'string' || config.module === '') throw new PluginError('handlers: every entry needs a "module"');
-  if (config.plugin !== undefined) {
-    if (!isPlugin(config.plugin)) throw new PluginError(`plugin "${config.module}": not a plugin (expected an object with "name" and "setup")`);
-    return config.plugin;
-  }
-  const builtin = BUILTINS[config.module];
-  if (builtin) return builtin;
-  const path = isAbsolute(config.module) ? config.module : resolve(configDir, config.module);
-  let mod: unknown;
-  try {
-    mod = await import(path);
-  } catch (err) {
-    throw new PluginError(`plugin "${config.module}": cannot load ${path}: ${firstLine((err as Error).message)}`);
-  }
-  const m = mod as { default?: unknown; plugin?: unknown };
-  for (const candidate of [m.default, m.plugin, (m.default as { default?: unknown } | undefined)?.default, mod]) {
-    if (isPlugin(candidate)) return candidate;
-  }
-  throw new PluginError(`plugin "${config.module}": ${path} exports no plugin (expected an object with "name" and "setup")`);
-}
-
-function isPlugin(x: unknown): x is AnyPlugin {
-  return typeof x === 'object' && x !== null && typeof (x as AnyPlugin).name === 'string' && typeof (x as AnyPlugin).setup === 'function';
-}
-
-function compileOptions(ajv: Ajv, plugin: AnyPlugin, name: string): (options: unknown) => unknown {
-  const schema = plugin.optionsSchema ?? { type: 'object' };
-  let check: ReturnType<Ajv['compile']>;
-  try {
-    check = ajv.compile(schema);
-  } catch (err) {
-    throw new PluginError(`plugin "${name}": invalid options schema: ${firstLine((err as Error).message)}`);
-  }
-  return (options: unknown) => {
-    // Defaults are written into the value, so work on a copy of the configuration.
-    const value = options === undefined ? {} : structuredClone(options);
-    if (!check(value)) throw new PluginError(`plugin "${name}": ${describeOptionError(check.errors?.[0])}`);
-    return value;
-  };
-}
-
-function describeOptionError(e: ErrorObject | undefined): string {
-  if (!e) return 'invalid options';
-  const path = e.instancePath.split('/').slice(1).join('.');
-  if (e.keyword === 'required') {
-    const key = path ? `${path}.${String(e.params.missingProperty)}` : String(e.params.missingProperty);
-    return `option "${key}" is required`;
-  }
-  if (e.keyword === 'additionalProperties') {
-    const key = path ? `${path}.${String(e.params.additionalProperty)}` : String(e.params.additionalProperty);
-    return `option "${key}" is not allowed`;
-  }
-  return path ? `option "${path}" ${e.message ?? 'is invalid'}` : `options ${e.message ?? 'are invalid'}`;
-}
-
 async function setUp(plugin: AnyPlugin, ctx: Context, name: string, limit: number): Promise<PluginInstance<unknown>> {
   const inst = await withTimeout(
     Promise.resolve().then(() => plugin.setup(ctx)),
@@ -346,7 +261,7 @@ async function setUp(plugin: AnyPlugin, ctx: Context, name: string, limit: numbe
     name,
     'failed to set up',
   );
-  if (typeof inst !== 'object' || inst === null) throw new PluginError(`plugin "${name}": setup() returned no instance object`);
+  if (typeof inst !== 'object' || inst === null) throw new PluginError('PLUGIN_HOOK_FAILED', `plugin "${name}": setup() returned no instance object`);
   return inst as PluginInstance<unknown>;
 }
 
@@ -362,21 +277,16 @@ function stopLimit(plugin: AnyPlugin, ctx: LoadContext): number {
 async function withTimeout<T>(p: Promise<T>, ms: number, timeoutMessage: string, name: string, failed = 'failed'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PluginError(timeoutMessage)), ms);
+    timer = setTimeout(() => reject(new PluginError('PLUGIN_TIMEOUT', timeoutMessage)), ms);
   });
   try {
     return await Promise.race([p, timeout]);
   } catch (err) {
     if (err instanceof PluginError) throw err;
-    throw new PluginError(`plugin "${name}" ${failed}: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+    throw new PluginError('PLUGIN_HOOK_FAILED', `plugin "${name}" ${failed}: ${firstLine(err instanceof Error ? err.message : String(err))}`);
   } finally {
     clearTimeout(timer);
   }
-}
-
-function firstLine(s: string): string {
-  const i = s.indexOf('\n');
-  return i < 0 ? s : s.slice(0, i);
 }
 
 /** A key that is equal for equal JSON values whatever their key order. */

@@ -1,0 +1,43 @@
+/**
+ * replyCodeOf recognises a plugin's error by its brand and `code`, not by `instanceof`: a plugin installed with its
+ * own copy of the plugin API throws errors of classes the agent never saw, and still gets its code in the reply.
+ */
+import { AlinkCodes, AlinkError, HandlerError, ThrottleError, ValidationError } from '../../thing-model/codes';
+import { replyCodeOf } from './replies';
+
+/** A second, independent copy of the module the plugin API re-exports its errors from. */
+function secondCopy(): typeof import('../../thing-model/codes') {
+  let mod: typeof import('../../thing-model/codes') | undefined;
+  jest.isolateModules(() => {
+    mod = jest.requireActual<typeof import('../../thing-model/codes')>('../../thing-model/codes');
+  });
+  if (!mod) throw new Error('second copy not loaded');
+  return mod;
+}
+
+describe('replyCodeOf', () => {
+  it('keeps the codes a device may send and turns anything else into 400', () => {
+    expect(replyCodeOf(new HandlerError('sensor offline', 100042))).toEqual({ code: 100042, message: 'sensor offline' });
+    expect(replyCodeOf(new ThrottleError('busy'))).toEqual({ code: AlinkCodes.TOO_MANY_REQUESTS, message: 'busy' });
+    expect(replyCodeOf(new ValidationError([], 'Speed: expected int')).code).toBe(AlinkCodes.PARAM_ERROR);
+    expect(replyCodeOf(new AlinkError(AlinkCodes.DEVICE_DISABLED, 'platform code'))).toEqual({ code: AlinkCodes.REQUEST_ERROR, message: 'platform code' });
+    expect(replyCodeOf(new Error('boom'))).toEqual({ code: AlinkCodes.REQUEST_ERROR, message: 'boom' });
+    expect(replyCodeOf('a string')).toEqual({ code: AlinkCodes.REQUEST_ERROR, message: 'a string' });
+  });
+
+  it("gives a HandlerError from a second copy of the API its code, though instanceof does not know it", () => {
+    const other = secondCopy();
+    expect(other.HandlerError).not.toBe(HandlerError);
+    const err = new other.HandlerError('valve stuck', 100007);
+    expect(err).not.toBeInstanceOf(AlinkError);
+    expect(replyCodeOf(err)).toEqual({ code: 100007, message: 'valve stuck' });
+    expect(replyCodeOf(new other.ThrottleError()).code).toBe(AlinkCodes.TOO_MANY_REQUESTS);
+  });
+
+  it('does not take an unbranded object with a code for an Alink error', () => {
+    const lookAlike = Object.assign(new Error('not ours'), { code: 100007 });
+    expect(replyCodeOf(lookAlike)).toEqual({ code: AlinkCodes.REQUEST_ERROR, message: 'not ours' });
+    const branded = { [Symbol.for('alink-agent.AlinkError')]: true, code: AlinkCodes.PARAM_ERROR, message: 'built by hand' };
+    expect(replyCodeOf(branded)).toEqual({ code: AlinkCodes.PARAM_ERROR, message: 'built by hand' });
+  });
+});
