@@ -21,13 +21,25 @@ export interface AlinkReply<D = unknown> {
 
 const MAX_ID = 4294967295;
 
+/** Alink `method` strings with a fixed name (alink-protocol.md §3.3); per-identifier ones are built below. */
+export const AlinkMethods = {
+  PROPERTY_POST: 'thing.event.property.post',
+  PROPERTY_SET: 'thing.service.property.set',
+  PROPERTY_GET: 'thing.service.property.get',
+  /** The batch post's method; LinkSDK sends none, other SDKs this one. */
+  PROPERTY_BATCH_POST: 'thing.event.property.batch.post',
+} as const;
+
+/** The prefix of every service call's method: `thing.service.{identifier}`. */
+export const SERVICE_METHOD_PREFIX = 'thing.service.';
+
 /**
  * Per-device upstream message ids: decimal strings in 0..4294967295, unique for the day (the platform's rule).
  * Starts from a time-derived value so that a restarted process does not reuse the ids of its previous run.
  */
 /** The Alink `method` of a call to TSL service `serviceId`. */
 export function serviceMethod(serviceId: string): string {
-  return `thing.service.${serviceId}`;
+  return `${SERVICE_METHOD_PREFIX}${serviceId}`;
 }
 
 /** The Alink `method` of a post of TSL event `eventId`. */
