@@ -5,7 +5,8 @@
  * it connects. The demo's default device is the real agent (demo.ts); this one is the canned alternative.
  */
 import { connect, MqttClient } from 'mqtt';
-import { buildCredentials, deviceTopics, parseTopic } from '../thing-model/wire';
+import { AlinkCodes } from '../thing-model/codes';
+import { AlinkMethods, buildCredentials, deviceTopics, eventMethod, extRrpcFilter, parseTopic, SERVICE_METHOD_PREFIX } from '../thing-model/wire';
 
 export interface DemoDeviceInfo {
   mqttUrl: string;
@@ -48,7 +49,7 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
   let nextId = 1;
   const publish = (topic: string, body: unknown) => client.publish(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 0 });
   const post = (params: Record<string, unknown>) =>
-    publish(topics.propertyPost, { id: String(nextId++), version: '1.0', params, method: 'thing.event.property.post' });
+    publish(topics.propertyPost, { id: String(nextId++), version: '1.0', params, method: AlinkMethods.PROPERTY_POST });
 
   client.on('message', (topic, payload) => {
     const kind = parseTopic(topic);
@@ -61,32 +62,36 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
     switch (kind.kind) {
       case 'propertySet':
         log(`device: property set ${JSON.stringify(req?.params)}`);
-        publish(topics.propertySetReply, { id: req?.id, code: 200, data: {} });
+        publish(topics.propertySetReply, { id: req?.id, code: AlinkCodes.SUCCESS, data: {} });
         if (req?.params) post(req.params);
         return;
       case 'service':
         log(`device: async service ${kind.serviceId} ${JSON.stringify(req?.params)}`);
-        publish(topics.serviceReply(kind.serviceId), { id: req?.id, code: 200, data: serviceOutput(kind.serviceId, req?.params ?? {}) });
+        publish(topics.serviceReply(kind.serviceId), { id: req?.id, code: AlinkCodes.SUCCESS, data: serviceOutput(kind.serviceId, req?.params ?? {}) });
         // A canned reboot is over at once; the device reports it as the example plugin does.
         if (kind.serviceId === 'Reboot') {
-          publish(topics.eventPost('BootCompleted'), { id: String(nextId++), version: '1.0', params: { value: { Reason: 2, FirmwareVersion: '1.4.2' } }, method: 'thing.event.BootCompleted.post' });
+          publish(topics.eventPost('BootCompleted'), { id: String(nextId++), version: '1.0', params: { value: { Reason: 2, FirmwareVersion: '1.4.2' } }, method: eventMethod('BootCompleted') });
         }
         return;
       case 'rrpcRequest': {
         const method = req?.method ?? '';
-        if (method.startsWith('thing.service.')) {
-          const serviceId = method.slice('thing.service.'.length);
+        if (method.startsWith(SERVICE_METHOD_PREFIX)) {
+          const serviceId = method.slice(SERVICE_METHOD_PREFIX.length);
           log(`device: sync service ${serviceId} ${JSON.stringify(req?.params)}`);
-          publish(topics.rrpcResponse(kind.messageId), { id: req?.id, code: 200, data: serviceOutput(serviceId, req?.params ?? {}) });
+          publish(topics.rrpcResponse(kind.messageId), { id: req?.id, code: AlinkCodes.SUCCESS, data: serviceOutput(serviceId, req?.params ?? {}) });
         } else {
           log(`device: raw RRPC ${payload.toString('utf8')}`);
           publish(topics.rrpcResponse(kind.messageId), { echo: payload.toString('utf8'), at: Date.now() });
         }
         return;
       }
-      case 'extRrpc':
-        publish(topic, payload.toString('utf8'));
+      case 'extRrpc': {
+        // ext=1: sync services arrive as /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/{id}, answered on that topic.
+        const service = parseTopic(kind.customTopic);
+        if (service.kind === 'service') publish(topic, { id: req?.id, code: AlinkCodes.SUCCESS, data: serviceOutput(service.serviceId, req?.params ?? {}) });
+        else publish(topic, payload.toString('utf8'));
         return;
+      }
       default:
         log(`device: message on ${topic}: ${payload.toString('utf8')}`);
         if (topic === `${topics.userPrefix}echo`) client.publish(`${topics.userPrefix}echo/reply`, payload, { qos: 0 });
@@ -106,6 +111,7 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
     [topics.propertySet]: { qos: 1 },
     [topics.serviceFilter]: { qos: 1 },
     [topics.rrpcRequestFilter]: { qos: 0 },
+    [extRrpcFilter(topics.serviceFilter)]: { qos: 0 },
     [`${topics.userPrefix}#`]: { qos: 0 },
   });
   post({ Temperature: 21.5, Humidity: 48.25, PM25: 12, FirmwareVersion: '1.4.2', ReportInterval: 60, WorkMode: 1 });

@@ -4,6 +4,7 @@
  * returning Data.Result = the reply's data as JSON text. With cloud validation, Args are checked against the
  * service's inputData first; without it, an identifier the TSL lacks is sent as an async call.
  */
+import { AlinkCodes } from '../../thing-model/codes';
 import { ApiErrors } from '../errors';
 import type { Registry } from '../registry';
 import { deviceNameSchema, iotIdSchema, jsonObjectParam, optionalText, productKeySchema, resolveDevice } from './common';
@@ -59,7 +60,7 @@ export const invokeThingService: ApiAction<InvokeThingServiceParams> = {
     const out = await deps.platform.invokeSync(device, p.Identifier, args, deps.syncServiceTimeoutMs);
     if (out.reachability !== 'ONLINE') throw ApiErrors.deviceOffline(who);
     if (out.reply) {
-      if (out.reply.code !== 200) throw ApiErrors.serviceFailed(p.Identifier, out.reply.code, out.reply.message);
+      if (out.reply.code !== AlinkCodes.SUCCESS) throw ApiErrors.serviceFailed(p.Identifier, out.reply.code, out.reply.message);
       return { Data: { MessageId: out.messageId, Result: JSON.stringify(out.reply.data ?? {}) } };
     }
     if (out.rawReply) return { Data: { MessageId: out.messageId, Result: out.rawReply.toString('utf8') } };
