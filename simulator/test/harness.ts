@@ -203,3 +203,12 @@ export async function grantedQos(client: MqttClient, filters: string | string[],
     throw e;
   }
 }
+
+/** The broker modes a device-facing suite runs on: the embedded aedes (MQTT 3.1.1) and managed mosquitto (MQTT 5). */
+export const BROKER_MODES = ['embedded'] as const;
+export type BrokerMode = 'embedded' | 'managed';
+
+/** The config part that selects a broker mode. */
+export function modeConfig(mode: BrokerMode): Partial<SimulatorConfigInput> {
+  return { mqtt: { mode } };
+}
