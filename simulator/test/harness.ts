@@ -205,7 +205,7 @@ export async function grantedQos(client: MqttClient, filters: string | string[],
 }
 
 /** The broker modes a device-facing suite runs on: the embedded aedes (MQTT 3.1.1) and managed mosquitto (MQTT 5). */
-export const BROKER_MODES = ['embedded'] as const;
+export const BROKER_MODES = ['embedded', 'managed'] as const;
 export type BrokerMode = 'embedded' | 'managed';
 
 /** The config part that selects a broker mode. */
