@@ -21,7 +21,7 @@ export interface AlinkReply<D = unknown> {
 
 const MAX_ID = 4294967295;
 
-/** Alink `method` strings with a fixed name (alink-protocol.md §3.3); per-identifier ones are built below. */
+/** Alink `method` strings with a fixed name (docs/protocol/sdk-compat.md §4 for the batch one); per-identifier ones are built below. */
 export const AlinkMethods = {
   PROPERTY_POST: 'thing.event.property.post',
   PROPERTY_SET: 'thing.service.property.set',

@@ -7,7 +7,7 @@ export const SIGN_METHODS: readonly SignMethod[] = ['hmacsha1', 'hmacsha256', 'h
 
 /**
  * The sign method a clientId's `signmethod=` names, whatever its spelling: the SDKs write it lower-case, the
- * docs also `hmacSha256`/`HmacSHA1`, and one revision plain `sha256` (alink-protocol.md §1.2, more §10.2).
+ * docs also `hmacSha256`/`HmacSHA1`, and one revision plain `sha256` (docs/protocol/sdk-compat.md §1).
  * Undefined for anything else.
  */
 export function parseSignMethod(text: string): SignMethod | undefined {

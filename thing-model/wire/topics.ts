@@ -17,7 +17,7 @@ export function deviceTopics(id: DeviceIdentity) {
     userPrefix: `/${id.productKey}/${id.deviceName}/user/`,
     propertyPost: `${sys}/thing/event/property/post`,
     propertyPostReply: `${sys}/thing/event/property/post_reply`,
-    /** LinkSDK's batch post of properties and events with history (alink-protocol.md §3.8). */
+    /** LinkSDK's batch post of properties and events with history (docs/protocol/sdk-compat.md §4). */
     propertyBatchPost: `${sys}/thing/event/property/batch/post`,
     propertyBatchPostReply: `${sys}/thing/event/property/batch/post_reply`,
     propertySet: `${sys}/thing/service/property/set`,
