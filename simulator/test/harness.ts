@@ -18,9 +18,15 @@ export const TSL_PATH = join(__dirname, '..', 'tsl', 'example-gateway.json');
 export const PK = 'a1GwDemo01';
 export const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
 
-/** gw-001 .. gw-00N of the example product, all with the vector-B secret. */
+/**
+ * gw-001 .. gw-00N of the example product, all with the vector-B secret. The broker mode is embedded unless the
+ * file sets SIM_TEST_BROKER (api-managed.test.ts runs the API suite on the managed broker that way) or overrides
+ * `mqtt`.
+ */
 export function testConfig(overrides: Partial<SimulatorConfigInput> = {}, deviceCount = 4): SimulatorConfigInput {
+  const mode = process.env.SIM_TEST_BROKER;
   return {
+    ...(mode === 'managed' || mode === 'embedded' ? { mqtt: { mode } } : {}),
     accessKeys: [
       { id: 'testAK', secret: 'testSecret' },
       { id: 'otherAK', secret: 'otherSecret' },
