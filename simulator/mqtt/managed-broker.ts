@@ -120,6 +120,10 @@ export class ManagedBroker implements MqttLink {
       child.once('exit', (code, signal) => reject(new Error(`mosquitto exited (${signal ?? code}): ${this.stderrTail.slice(-3).join(' | ')}`))),
     );
     exited.catch(() => undefined);
+    child.once('exit', (code, signal) => {
+      // Devices cannot connect until the simulator is restarted; say so rather than fail silently.
+      if (this.child === child) this.opts.logger.error({ code, signal, log: this.stderrTail.slice(-3) }, 'managed mosquitto exited unexpectedly');
+    });
     try {
       await waitForPort(this.opts.host, port, exited);
       const url = `mqtt://${this.opts.host}:${port}`;
