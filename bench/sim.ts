@@ -5,7 +5,10 @@
  *   MQTT.js request/echo round trips on the same broker to the same device (a service client publishing on the
  *   device's RRPC topic and waiting for its answer);
  * - Pub calls through the SDK, beside raw MQTT.js publishes to the same device (timed until the device's echo);
- * - both SDK calls at the seeds' rates (RRpc 1000/s, Pub 1600/s; open loop, latency from the scheduled start).
+ * - both SDK calls at the seeds' rates (RRpc 1000/s, Pub 1600/s; open loop, latency from the scheduled start);
+ * - RRpc and Pub through the SDK again with the simulator on its managed MQTT 5 broker (mosquitto with the Alink
+ *   plugin), as a ratio to the embedded broker (goal ≥ 0.9);
+ * - the CONNECT rate the managed broker's auth plugin sustains, against a plain mosquitto with no auth (goal ≥ 0.8).
  *
  * The simulator and the echo device run in a child process, the load (SDK or raw client) in this one, so the
  * two do not share an event loop; the child reports its own CPU time, giving the simulator's cost per call
@@ -23,6 +26,8 @@ import pino from 'pino';
 import { CloudSimulator } from '../simulator/cloud-simulator';
 import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
 import { buildCredentials } from '../thing-model/wire';
+import { startMosquitto } from './brokers';
+import { BENCH_DEVICE_COUNT, benchDeviceName, connectRate } from './connect-rate';
 import { percentile } from './stats';
 
 const PK = 'a1GwDemo01';
@@ -79,13 +84,14 @@ async function echoDevice(mqttUrl: string): Promise<MqttClient> {
   return device;
 }
 
-async function simulatorChild(): Promise<void> {
+async function simulatorChild(mode: 'embedded' | 'managed'): Promise<void> {
+  const bench = Array.from({ length: BENCH_DEVICE_COUNT }, (_, i) => ({ productKey: PK, deviceName: benchDeviceName(i), deviceSecret: SECRET }));
   const sim = new CloudSimulator(
     {
       accessKeys: [{ id: 'testAK', secret: 'testSecret' }],
       products: [{ tsl: tslPath() }],
-      devices: [{ productKey: PK, deviceName: DN, deviceSecret: SECRET }],
-      mqtt: { serviceClients: [SERVICE] },
+      devices: [{ productKey: PK, deviceName: DN, deviceSecret: SECRET }, ...bench],
+      mqtt: { mode, serviceClients: [SERVICE] },
       limits: { qps: { RRpc: 1_000_000, Pub: 1_000_000 }, replyHistory: 100 },
     },
     { logger: pino({ level: 'warn' }) },
@@ -209,6 +215,34 @@ async function runPhase(phase: Phase, urls: { httpUrl: string; mqttUrl: string }
   };
 }
 
+interface Child {
+  urls: { httpUrl: string; mqttUrl: string };
+  simCpu(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** The simulator (with its echo device) in a child process, on the given broker mode. */
+async function startChild(mode: 'embedded' | 'managed'): Promise<Child> {
+  const child: ChildProcess = fork(__filename, [CHILD_FLAG, mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const replies: ((m: { cpuMs?: number; ready?: { httpUrl: string; mqttUrl: string } }) => void)[] = [];
+  child.on('message', (m: { cpuMs?: number }) => replies.shift()?.(m));
+  const ask = <T>(m?: string) =>
+    new Promise<T>((resolve) => {
+      replies.push(resolve as never);
+      if (m) child.send(m);
+    });
+  const { ready: urls } = await ask<{ ready: { httpUrl: string; mqttUrl: string } }>();
+  return {
+    urls,
+    simCpu: async () => (await ask<{ cpuMs: number }>('cpu')).cpuMs,
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send('stop');
+      await exited;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const num = (flag: string, dflt: number) => {
@@ -218,17 +252,6 @@ async function main(): Promise<void> {
   const ms = num('--seconds', 4) * 1000;
   const concurrency = num('--concurrency', 32);
   const say = (s: string) => (args.includes('--json') ? undefined : console.log(s));
-
-  const child: ChildProcess = fork(__filename, [CHILD_FLAG], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const replies: ((m: { cpuMs?: number; ready?: { httpUrl: string; mqttUrl: string } }) => void)[] = [];
-  child.on('message', (m: { cpuMs?: number }) => replies.shift()?.(m));
-  const ask = <T>(m?: string) =>
-    new Promise<T>((resolve) => {
-      replies.push(resolve as never);
-      if (m) child.send(m);
-    });
-  const { ready: urls } = await ask<{ ready: { httpUrl: string; mqttUrl: string } }>();
-  const simCpu = async () => (await ask<{ cpuMs: number }>('cpu')).cpuMs;
 
   const phases: Phase[] = [
     { name: 'warm-up', kind: 'rrpc-sdk', concurrency: 8, durationMs: 500 },
@@ -240,37 +263,62 @@ async function main(): Promise<void> {
     { name: 'RRpc via SDK at 1000/s', kind: 'rrpc-sdk', concurrency: 0, durationMs: 3000, rate: 1000 },
     { name: 'Pub via SDK at 1600/s', kind: 'pub-sdk', concurrency: 0, durationMs: 3000, rate: 1600 },
   ];
+  const managedPhases: Phase[] = [
+    { name: 'warm-up', kind: 'rrpc-sdk', concurrency: 8, durationMs: 500 },
+    { name: 'warm-up', kind: 'pub-sdk', concurrency: 8, durationMs: 500 },
+    { name: `managed MQTT 5: RRpc via SDK, ${concurrency} in flight`, kind: 'rrpc-sdk', concurrency, durationMs: ms },
+    { name: `managed MQTT 5: Pub via SDK, ${concurrency} in flight`, kind: 'pub-sdk', concurrency, durationMs: ms },
+  ];
   const results: Summary[] = [];
-  try {
-    for (const phase of phases) {
-      const r = await runPhase(phase, urls, simCpu);
-      if (r.errors) say(`  ${phase.name}: ${r.errors} errors (first: ${r.firstError})`);
-      if (phase.name !== 'warm-up') results.push(r);
+  const runAll = async (mode: 'embedded' | 'managed', list: Phase[]) => {
+    const child = await startChild(mode);
+    try {
+      for (const phase of list) {
+        const r = await runPhase(phase, child.urls, child.simCpu);
+        if (r.errors) say(`  ${phase.name}: ${r.errors} errors (first: ${r.firstError})`);
+        if (phase.name !== 'warm-up') results.push(r);
+      }
+      return mode === 'managed' ? await connectRate('managed mosquitto, Alink auth plugin', child.urls.mqttUrl, PK, SECRET, ms) : undefined;
+    } finally {
+      await child.stop();
     }
-  } finally {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.send('stop');
-    await exited;
-  }
+  };
+  await runAll('embedded', phases);
+  const withPlugin = await runAll('managed', managedPhases);
+  const plain = await startMosquitto();
+  const noAuth = await connectRate('mosquitto, no auth', plain.url, PK, SECRET, ms).finally(() => plain.stop());
 
-  const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced] = results;
+  const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced, rrpcManaged, pubManaged] = results;
   say('');
   say('phase                                       calls/s   p50 ms   p99 ms   calls  errors  CPU ms/call: sim  client');
   for (const r of results) {
     say(`${r.phase.padEnd(42)} ${String(r.qps).padStart(8)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
   }
   const ratio = (a?: Summary, b?: Summary) => (a && b ? Math.round((a.qps / b.qps) * 1000) / 1000 : NaN);
-  const ratios = { rrpcSdkVsRaw: ratio(rrpc, rrpcRaw), pubSdkVsRaw: ratio(pub, pubRaw) };
+  const connectRatio = withPlugin && noAuth.connectsPerSecond ? Math.round((withPlugin.connectsPerSecond / noAuth.connectsPerSecond) * 1000) / 1000 : NaN;
+  const ratios = {
+    rrpcSdkVsRaw: ratio(rrpc, rrpcRaw),
+    pubSdkVsRaw: ratio(pub, pubRaw),
+    rrpcManagedVsEmbedded: ratio(rrpcManaged, rrpc),
+    pubManagedVsEmbedded: ratio(pubManaged, pub),
+    connectPluginVsNoAuth: connectRatio,
+  };
+  for (const c of [withPlugin, noAuth]) {
+    if (!c) continue;
+    say(`CONNECT ${c.broker.padEnd(36)} ${String(c.connectsPerSecond).padStart(6)}/s  p50 ${c.p50} ms  p99 ${c.p99} ms  (${c.connects} connects, ${c.errors} errors${c.firstError ? `: ${c.firstError}` : ''})`);
+  }
   say('');
   say(`SDK RRpc: ${ratios.rrpcSdkVsRaw}× the calls/s of the raw MQTT round trip; SDK Pub: ${ratios.pubSdkVsRaw}× raw publish/echo.`);
+  say(`Managed MQTT 5 broker vs embedded, through the SDK: RRpc ${ratios.rrpcManagedVsEmbedded}×, Pub ${ratios.pubManagedVsEmbedded}× (goal ≥ 0.9).`);
+  say(`CONNECT rate with the Alink auth plugin: ${ratios.connectPluginVsNoAuth}× mosquitto with no auth (goal ≥ 0.8).`);
   say(`Seed rates: RRpc 1000/s → ${rrpcPaced?.qps}/s, p99 ${rrpcPaced?.p99} ms; Pub 1600/s → ${pubPaced?.qps}/s, p99 ${pubPaced?.p99} ms (goal: p99 < 20 ms).`);
   const capacity = (r?: Summary) => (r ? Math.round(1000 / r.simCpuMsPerCall) : NaN);
   say(`Simulator capacity from its CPU per call (one core): RRpc ≈ ${capacity(rrpcPaced)}/s, Pub ≈ ${capacity(pubPaced)}/s.`);
-  console.log(JSON.stringify({ bench: 'sim', results, ratios, load: os.loadavg()[0], cpus: os.cpus().length }));
+  console.log(JSON.stringify({ bench: 'sim', results, connect: [withPlugin, noAuth], ratios, load: os.loadavg()[0], cpus: os.cpus().length }));
 }
 
 if (process.argv.includes(CHILD_FLAG)) {
-  simulatorChild().catch((e: Error) => {
+  simulatorChild(process.argv.includes('managed') ? 'managed' : 'embedded').catch((e: Error) => {
     console.error(e.stack ?? e.message);
     process.exit(1);
   });

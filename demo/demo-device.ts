@@ -6,7 +6,7 @@
  */
 import { connect, MqttClient } from 'mqtt';
 import { AlinkCodes } from '../thing-model/codes';
-import { AlinkMethods, buildCredentials, deviceTopics, eventMethod, parseTopic, serviceIdOf } from '../thing-model/wire';
+import { AlinkMethods, buildCredentials, deviceTopics, eventMethod, extRrpcFilter, parseTopic, serviceIdOf } from '../thing-model/wire';
 
 export interface DemoDeviceInfo {
   mqttUrl: string;
@@ -85,9 +85,13 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
         }
         return;
       }
-      case 'extRrpc':
-        publish(topic, payload.toString('utf8'));
+      case 'extRrpc': {
+        // ext=1: sync services arrive as /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/{id}, answered on that topic.
+        const service = parseTopic(kind.customTopic);
+        if (service.kind === 'service') publish(topic, { id: req?.id, code: AlinkCodes.SUCCESS, data: serviceOutput(service.serviceId, req?.params ?? {}) });
+        else publish(topic, payload.toString('utf8'));
         return;
+      }
       default:
         log(`device: message on ${topic}: ${payload.toString('utf8')}`);
         if (topic === `${topics.userPrefix}echo`) client.publish(`${topics.userPrefix}echo/reply`, payload, { qos: 0 });
@@ -107,6 +111,7 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
     [topics.propertySet]: { qos: 1 },
     [topics.serviceFilter]: { qos: 1 },
     [topics.rrpcRequestFilter]: { qos: 0 },
+    [extRrpcFilter(topics.serviceFilter)]: { qos: 0 },
     [`${topics.userPrefix}#`]: { qos: 0 },
   });
   post({ Temperature: 21.5, Humidity: 48.25, PM25: 12, FirmwareVersion: '1.4.2', ReportInterval: 60, WorkMode: 1 });

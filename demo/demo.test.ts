@@ -12,6 +12,8 @@ describe('demo', () => {
       expect(lines.some((l) => l.startsWith('ok') && l.includes(api))).toBe(true);
     }
     expect(lines).toContain('demo: every call answered as expected');
+    // mosquitto and its plugin headers are installed where the tests run (scripts/test.sh): the demo uses them.
+    expect(lines[0]).toMatch(/^simulator: HTTP API http:\/\/127\.0\.0\.1:\d+, MQTT mqtt:\/\/127\.0\.0\.1:\d+ on managed mosquitto /);
   });
 
   it('runs the real agent with the example plugin by default', async () => {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
 import pino from 'pino';
 import { Agent, type AgentOptions } from '../agent/agent';
+import { preferManagedBroker } from '../simulator/broker-choice';
 import { CloudSimulator } from '../simulator/cloud-simulator';
 import { loadConfigFile } from '../simulator/config/load';
 import { DemoDeviceInfo, RunningDevice, startDemoDevice } from './demo-device';
@@ -128,10 +129,10 @@ function nextEvent<K extends 'propertyPost' | 'eventPost' | 'deviceMessage'>(
 /** Returns the number of calls whose outcome was not the expected one. */
 export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   const print = opts.print ?? ((l: string) => console.log(l));
-  const config = loadConfigFile(opts.configPath ?? configPath());
+  const { config, description } = preferManagedBroker(loadConfigFile(opts.configPath ?? configPath()));
   const sim = new CloudSimulator(config, { logger: createLogger('warn') });
   const { httpUrl, mqttUrl } = await sim.start();
-  print(`simulator: HTTP API ${httpUrl}, MQTT ${mqttUrl}`);
+  print(`simulator: HTTP API ${httpUrl}, MQTT ${mqttUrl} on ${description}`);
   const devCfg = config.devices[0];
   if (!devCfg) throw new Error('the demo config has no device');
   const product = config.products.find((p) => (p.productKey ?? devCfg.productKey) === devCfg.productKey) ?? config.products[0]!;

@@ -1,6 +1,7 @@
 /**
  * CloudSimulator: one local stand-in for IoT Platform — the cloud OpenAPI over HTTP and the platform's side of
- * Alink over MQTT (embedded aedes broker, or a client on an external MQTT 5 broker). Every instance is
+ * Alink over MQTT (embedded aedes broker, a mosquitto it manages with the platform's rules, or a client on an
+ * external MQTT 5 broker). Every instance is
  * self-contained; several can run in one process.
  *
  *   const sim = new CloudSimulator(loadConfigFile('simulator/simulator.config.json'));
@@ -21,6 +22,7 @@ import { createLogger } from './logger';
 import type { DeviceId } from './mqtt/acl';
 import { EmbeddedBroker } from './mqtt/embedded-broker';
 import { ExternalLink } from './mqtt/external-link';
+import { ManagedBroker } from './mqtt/managed-broker';
 import type { MqttLink } from './mqtt/link';
 import { Platform } from './mqtt/platform';
 import { DeviceRecord, Registry } from './registry';
@@ -71,21 +73,26 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       downstreamQos: cfg.mqtt.downstreamQos,
       presenceWindowMs: cfg.mqtt.presenceWindowSeconds * 1000,
     });
-    this.link =
-      cfg.mqtt.mode === 'embedded'
-        ? new EmbeddedBroker({
-            host: cfg.mqtt.host,
-            port: cfg.mqtt.port,
-            maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
-            maxSubscriptions: cfg.mqtt.maxSubscriptions,
-            keepaliveMin: cfg.mqtt.keepaliveMin,
-            keepaliveMax: cfg.mqtt.keepaliveMax,
-            serviceClients: cfg.mqtt.serviceClients,
-            secretOf: (pk, dn) => this.registry.device(pk, dn)?.deviceSecret,
-            sink: this.platform,
-            logger: this.logger,
-          })
-        : new ExternalLink({ url: cfg.mqtt.url!, clientId: cfg.mqtt.clientId, sink: this.platform, logger: this.logger });
+    const rules = {
+      host: cfg.mqtt.host,
+      port: cfg.mqtt.port,
+      maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
+      maxSubscriptions: cfg.mqtt.maxSubscriptions,
+      keepaliveMin: cfg.mqtt.keepaliveMin,
+      keepaliveMax: cfg.mqtt.keepaliveMax,
+      serviceClients: cfg.mqtt.serviceClients,
+      sink: this.platform,
+      logger: this.logger,
+    };
+    if (cfg.mqtt.mode === 'embedded') {
+      this.link = new EmbeddedBroker({ ...rules, secretOf: (pk, dn) => this.registry.device(pk, dn)?.deviceSecret });
+    } else if (cfg.mqtt.mode === 'managed') {
+      const managed = new ManagedBroker({ ...rules, devices: () => this.registry.allDevices() });
+      this.registry.onRegister = () => managed.writeRegistry();
+      this.link = managed;
+    } else {
+      this.link = new ExternalLink({ url: cfg.mqtt.url!, clientId: cfg.mqtt.clientId, sink: this.platform, logger: this.logger });
+    }
     this.platform.attach(this.link);
     const skew = cfg.http.timestampSkewSeconds;
     const dispatcher = new Dispatcher(API_ACTIONS, {
@@ -156,9 +163,14 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     return this.urls?.mqttUrl;
   }
 
-  /** Embedded mode: drops every device connection and listens again on the same port after `downMs`; sessions survive. */
+  /**
+   * Embedded and managed mode: drops every device connection and listens again on the same port after `downMs`;
+   * sessions survive (aedes' persistence object; mosquitto's persistence file).
+   */
   async restartBroker(downMs = 0): Promise<void> {
-    if (!(this.link instanceof EmbeddedBroker)) throw new Error('restartBroker: only the embedded broker can be restarted by the simulator');
+    if (!(this.link instanceof EmbeddedBroker || this.link instanceof ManagedBroker)) {
+      throw new Error('restartBroker: an external broker cannot be restarted by the simulator');
+    }
     await this.link.restart(downMs);
   }
 

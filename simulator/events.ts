@@ -8,9 +8,9 @@ import type { DeviceReply } from './state/device-state';
 export interface SimulatorEvents {
   /** Both URLs listen. */
   ready: [{ httpUrl: string; mqttUrl: string }];
-  /** A device connected (embedded), or sent its first message after a silence (external). */
+  /** A device connected (embedded, managed), or sent its first message after a silence (external). */
   deviceOnline: [{ productKey: string; deviceName: string; clientId?: string }];
-  /** A device's connection ended (embedded only); `graceful` when it sent DISCONNECT. */
+  /** A device's connection ended (embedded, managed); `graceful` when it sent DISCONNECT. */
   deviceOffline: [{ productKey: string; deviceName: string; graceful: boolean }];
   /** A device answered a platform request: set_reply, a service _reply, an RRPC response. */
   deviceReply: [DeviceReply];
@@ -18,6 +18,8 @@ export interface SimulatorEvents {
   propertyPost: [{ productKey: string; deviceName: string; id: string; params: unknown; code: number; message?: string }];
   /** An event post arrived and was answered with `code`. */
   eventPost: [{ productKey: string; deviceName: string; eventId: string; id: string; params: unknown; code: number; message?: string }];
+  /** A batch post (LinkSDK's `thing/event/property/batch/post`) arrived and was answered with `code`. */
+  batchPost: [{ productKey: string; deviceName: string; id: string; params: unknown; code: number; message?: string }];
   /** Any other upstream message (custom `/user/` topics and the like). */
   deviceMessage: [{ productKey?: string; deviceName?: string; topic: string; payload: Buffer }];
   /** The platform sent something to a device. */

@@ -10,3 +10,5 @@ export { MemoryNonceStore } from './http/nonce-store';
 export type { NonceStore } from './http/nonce-store';
 export { ApiError, ApiErrors, API_ERROR_CODES } from './errors';
 export { createLogger } from './logger';
+export { preferManagedBroker } from './broker-choice';
+export type { BrokerChoice } from './broker-choice';

@@ -32,6 +32,8 @@ export class Registry {
   private readonly products = new Map<string, ProductRecord>();
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly byIotId = new Map<string, DeviceRecord>();
+  /** Told of every device registered at run time (the managed broker rewrites its device file). */
+  onRegister?: (d: DeviceRecord) => void;
 
   /** Loads every product's TSL; a bad TSL or a device of an unknown product throws ConfigError. */
   constructor(cfg: Pick<SimulatorConfig, 'products' | 'devices'>, source = 'config') {
@@ -77,13 +79,20 @@ export class Registry {
     if (!this.products.has(productKey)) throw ApiErrors.productNotFound(productKey);
     const name = deviceName ?? randomBytes(10).toString('hex');
     if (this.devices.has(`${productKey}/${name}`)) throw ApiErrors.deviceExists(name);
-    return this.add({
+    const d = this.add({
       productKey,
       deviceName: name,
       deviceSecret: randomBytes(16).toString('hex'),
       iotId: iotIdOf(productKey, name),
       ...(nickname ? { nickname } : {}),
     });
+    this.onRegister?.(d);
+    return d;
+  }
+
+  /** Every device, configured and registered. */
+  allDevices(): IterableIterator<DeviceRecord> {
+    return this.devices.values();
   }
 
   private add(d: DeviceRecord): DeviceRecord {

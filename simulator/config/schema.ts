@@ -52,7 +52,7 @@ export interface SimulatorConfig {
     nonceCacheSize: number;
   };
   mqtt: {
-    mode: 'embedded' | 'external';
+    mode: 'embedded' | 'managed' | 'external';
     host: string;
     port: number;
     url?: string;
@@ -125,7 +125,7 @@ export const configSchema = {
       default: {},
       additionalProperties: false,
       properties: {
-        mode: { enum: ['embedded', 'external'], default: 'embedded', expected: '"embedded" or "external"' },
+        mode: { enum: ['embedded', 'managed', 'external'], default: 'embedded', expected: '"embedded", "managed" or "external"' },
         host: str('a host name or IP address', { default: '127.0.0.1' }),
         port: int(0, 65535, 0),
         url: str('an MQTT URL such as "mqtt://127.0.0.1:1883"', { pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://' }),

@@ -1,10 +1,10 @@
 /**
- * Alink device authentication for the embedded broker (docs/protocol/connecting.md, "Connect fields"): the clientId carries
+ * Alink device authentication for the embedded broker (docs/protocol/sdk-compat.md): the clientId carries
  * `{cid}|securemode=..,signmethod=..,timestamp=..|`, the username is `{dn}&{pk}`, the password is the hex HMAC
  * (case-insensitive) of `clientId{cid}deviceName{dn}productKey{pk}[timestamp{ts}]` keyed by the device secret.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { parseClientId, signDevice, SignMethod, SIGN_METHODS } from '../../thing-model/wire';
+import { parseClientId, parseSignMethod, signDevice, SignMethod, SIGN_METHODS } from '../../thing-model/wire';
 
 export type ConnectOutcome =
   | { ok: true; productKey: string; deviceName: string; cid: string; params: Record<string, string>; keepalive: number }
@@ -41,10 +41,11 @@ export function checkDeviceConnect(input: ConnectInput, rules: ConnectRules): Co
   if (secureMode !== undefined && secureMode !== '2' && secureMode !== '3') {
     return { ok: false, returnCode: 2, reason: `clientId securemode: expected 2 or 3, received "${secureMode}"` };
   }
-  // The documented default when signmethod is absent is hmacmd5.
-  const signMethod = (parsed.params.signmethod ?? 'hmacmd5') as SignMethod;
-  if (!SIGN_METHODS.includes(signMethod)) {
-    return { ok: false, returnCode: 4, reason: `clientId signmethod: expected one of ${SIGN_METHODS.join(', ')}, received "${signMethod}"` };
+  // The documented default when signmethod is absent is hmacmd5; any spelling of a method counts (hmacSha256, sha256).
+  const given = parsed.params.signmethod;
+  const signMethod: SignMethod | undefined = given === undefined ? 'hmacmd5' : parseSignMethod(given);
+  if (!signMethod) {
+    return { ok: false, returnCode: 4, reason: `clientId signmethod: expected one of ${SIGN_METHODS.join(', ')} (any case), received "${given}"` };
   }
   if (input.keepalive < rules.keepaliveMin) {
     return { ok: false, returnCode: 3, reason: `keepalive: expected at least ${rules.keepaliveMin} s, received ${input.keepalive}` };
@@ -57,7 +58,7 @@ export function checkDeviceConnect(input: ConnectInput, rules: ConnectRules): Co
   const secret = rules.secretOf(productKey, deviceName);
   if (secret === undefined) return { ok: false, returnCode: 4, reason: `no such device ${productKey}/${deviceName}` };
   // clientId and timestamp are optional in the signed content, but when present they must be the clientId's values.
-  const given = input.password?.toString('utf8') ?? '';
+  const password = input.password?.toString('utf8') ?? '';
   const variants: { clientId?: string; timestamp?: string }[] = [
     { clientId: parsed.cid, timestamp: parsed.params.timestamp },
     { timestamp: parsed.params.timestamp },
@@ -65,7 +66,7 @@ export function checkDeviceConnect(input: ConnectInput, rules: ConnectRules): Co
     {},
   ];
   const verified = variants.some((v) =>
-    sameHex(signDevice({ productKey, deviceName, deviceSecret: secret, signMethod, ...v }), given),
+    sameHex(signDevice({ productKey, deviceName, deviceSecret: secret, signMethod, ...v }), password),
   );
   if (!verified) return { ok: false, returnCode: 4, reason: `password: does not verify as ${signMethod} for ${productKey}/${deviceName}` };
   return {

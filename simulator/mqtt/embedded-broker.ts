@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { DeviceId, mayPublish, maySubscribe } from './acl';
 import { checkDeviceConnect } from './auth';
+import { SERVER_SUBSCRIPTION_QOS, serverSubscriptionFilters, wantsServerSubscriptions } from './server-subscriptions';
 import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
 
 export interface EmbeddedBrokerOptions {
@@ -114,6 +115,17 @@ export class EmbeddedBroker implements MqttLink {
     return new Promise((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 
+  /**
+   * Server-side subscriptions for an `_ss=1` client, on every CONNECT; 'client' fires before aedes writes the
+   * CONNACK, so they are in place before the device can send anything that expects an answer.
+   */
+  private subscribeForDevice(client: Client, id: DeviceId): void {
+    const subs = serverSubscriptionFilters(id).map((topic) => ({ topic, qos: SERVER_SUBSCRIPTION_QOS }) as Subscription);
+    client.subscribe(subs, (err?: Error) => {
+      if (err) this.opts.logger.warn({ clientId: client.id, err: err.message }, 'server-side subscription failed');
+    });
+  }
+
   private createAedes(): Aedes {
     const log = this.opts.logger;
     const broker = createBroker({
@@ -195,6 +207,7 @@ export class EmbeddedBroker implements MqttLink {
         older.close();
       }
       this.opts.sink.deviceConnected(s.id, { clientId: client.id, keepalive: s.keepalive, clientParams: s.clientParams });
+      if (wantsServerSubscriptions(s.clientParams)) this.subscribeForDevice(client, s.id);
     });
     broker.on('clientDisconnect', (client) => {
       const s = this.sessions.get(client);

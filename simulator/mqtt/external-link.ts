@@ -20,6 +20,11 @@ export interface ExternalLinkOptions {
   sink: UplinkSink;
   logger: Logger;
   connectTimeoutMs?: number;
+  /** Credentials on the broker (managed mode: the plugin's service account). */
+  username?: string;
+  password?: string;
+  /** Sees every message first; true when it was not device traffic (managed mode: the plugin's presence). */
+  intercept?: (topic: string, payload: Buffer) => boolean;
 }
 
 export class ExternalLink implements MqttLink {
@@ -38,11 +43,14 @@ export class ExternalLink implements MqttLink {
       reconnectPeriod: 1000,
       connectTimeout: this.opts.connectTimeoutMs ?? 10_000,
       properties: { sessionExpiryInterval: 300 },
+      ...(this.opts.username ? { username: this.opts.username, password: this.opts.password } : {}),
     };
     const client = connect(this.opts.url, options);
     this.client = client;
     const subs: ISubscriptionMap = Object.fromEntries(UPSTREAM_FILTERS.map((f) => [f, { qos: 1, nl: true }]));
-    client.on('message', (topic, payload) => this.opts.sink.uplink(topic, payload));
+    client.on('message', (topic, payload) => {
+      if (!this.opts.intercept?.(topic, payload)) this.opts.sink.uplink(topic, payload);
+    });
     client.on('error', (err) => this.opts.logger.warn({ err: err.message, url: this.opts.url }, 'external broker connection error'));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

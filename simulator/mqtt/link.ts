@@ -12,20 +12,20 @@ export interface Mqtt5Properties {
 
 export interface DownstreamOptions {
   qos: 0 | 1;
-  /** Sent only where the broker speaks MQTT 5 (external mode); the embedded broker is MQTT 3.1.1. */
+  /** Sent only where the broker speaks MQTT 5 (managed, external); the embedded broker is MQTT 3.1.1. */
   properties?: Mqtt5Properties;
 }
 
 /** Where a link delivers what devices send and when they come and go. */
 export interface UplinkSink {
-  /** `origin` is the authenticated device (embedded broker only; an external broker does not say). */
+  /** `origin` is the authenticated device where the broker says (embedded); otherwise the topic names it. */
   uplink(topic: string, payload: Buffer, origin?: DeviceId): void;
   deviceConnected(id: DeviceId, info: { clientId: string; keepalive: number; clientParams: Record<string, string> }): void;
   deviceDisconnected(id: DeviceId, info: { clientId: string; graceful: boolean }): void;
 }
 
 export interface MqttLink {
-  readonly mode: 'embedded' | 'external';
+  readonly mode: 'embedded' | 'managed' | 'external';
   /** Resolves with the URL devices connect to. */
   start(): Promise<string>;
   stop(): Promise<void>;

@@ -27,16 +27,18 @@ beforeAll(async () => {
   silent = await connectDevice(s.mqttUrl, { deviceName: 'gw-002' });
   devices.push(responder, silent);
   const t = `/sys/${PK}/gw-001`;
-  await responder.subscribeAsync([`${t}/thing/service/+`, `${t}/thing/service/property/set`, `${t}/rrpc/request/+`, `/ext/rrpc/+/${PK}/gw-001/user/get`]);
+  await responder.subscribeAsync([`${t}/thing/service/+`, `${t}/thing/service/property/set`, `${t}/rrpc/request/+`, `/ext/rrpc/+/${PK}/gw-001/user/get`, `/ext/rrpc/+${t}/thing/service/+`]);
   await responder.subscribeAsync(`/${PK}/gw-001/user/#`, { qos: 1 });
   await silent.subscribeAsync([`/sys/${PK}/gw-002/#`]);
   responder.on('message', (topic, payload) => {
+    const text = payload.toString();
+    const syncReply = () => JSON.stringify({ id: (JSON.parse(text) as { id: string }).id, code: 200, data: { echo: JSON.parse(text) } });
     if (topic.includes('/rrpc/request/')) {
-      const text = payload.toString();
-      const reply = text.startsWith('{') && text.includes('"method"')
-        ? JSON.stringify({ id: (JSON.parse(text) as { id: string }).id, code: 200, data: { echo: JSON.parse(text) } })
-        : `echo:${text}`;
+      const reply = text.startsWith('{') && text.includes('"method"') ? syncReply() : `echo:${text}`;
       responder.publish(topic.replace('/request/', '/response/'), reply);
+    } else if (topic.startsWith('/ext/rrpc/') && topic.includes('/thing/service/')) {
+      // gw-001 connected with ext=1: sync services come as /ext/rrpc/{id}/sys/.../thing/service/{id}, answered there.
+      responder.publish(topic, syncReply());
     } else if (topic.startsWith('/ext/rrpc/')) {
       responder.publish(topic, `ext:${payload.toString()}`);
     } else if (topic.endsWith('/property/set')) {

@@ -27,7 +27,7 @@ describe('validateConfig', () => {
   it.each([
     [{ http: { port: 'abc' } }, 'config: http.port: expected integer 0..65535, received "abc"'],
     [{ http: { port: 70000 } }, 'config: http.port: expected integer 0..65535, received 70000'],
-    [{ mqtt: { mode: 'cloud' } }, 'config: mqtt.mode: expected "embedded" or "external", received "cloud"'],
+    [{ mqtt: { mode: 'cloud' } }, 'config: mqtt.mode: expected "embedded", "managed" or "external", received "cloud"'],
     [{ mqtt: { mode: 'external' } }, 'config: mqtt.url: expected an MQTT URL when mqtt.mode is "external", received nothing'],
     [{ limits: { qps: { RRpc: 0 } } }, 'config: limits.qps.RRpc: expected integer 1..1000000, received 0'],
     [{ limits: { qps: { Fly: 3 } } }, 'config: limits.qps.Fly: expected no such key'],

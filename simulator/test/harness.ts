@@ -18,9 +18,15 @@ export const TSL_PATH = join(__dirname, '..', 'tsl', 'example-gateway.json');
 export const PK = 'a1GwDemo01';
 export const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
 
-/** gw-001 .. gw-00N of the example product, all with the vector-B secret. */
+/**
+ * gw-001 .. gw-00N of the example product, all with the vector-B secret. The broker mode is embedded unless the
+ * file sets SIM_TEST_BROKER (api-managed.test.ts runs the API suite on the managed broker that way) or overrides
+ * `mqtt`.
+ */
 export function testConfig(overrides: Partial<SimulatorConfigInput> = {}, deviceCount = 4): SimulatorConfigInput {
+  const mode = process.env.SIM_TEST_BROKER;
   return {
+    ...(mode === 'managed' || mode === 'embedded' ? { mqtt: { mode } } : {}),
     accessKeys: [
       { id: 'testAK', secret: 'testSecret' },
       { id: 'otherAK', secret: 'otherSecret' },
@@ -202,4 +208,13 @@ export async function grantedQos(client: MqttClient, filters: string | string[],
     if (e instanceof ErrorWithSubackPacket) return (e.packet.granted as (number | object)[]).map((g) => (typeof g === 'number' ? g : 128));
     throw e;
   }
+}
+
+/** The broker modes a device-facing suite runs on: the embedded aedes (MQTT 3.1.1) and managed mosquitto (MQTT 5). */
+export const BROKER_MODES = ['embedded', 'managed'] as const;
+export type BrokerMode = 'embedded' | 'managed';
+
+/** The config part that selects a broker mode. */
+export function modeConfig(mode: BrokerMode): Partial<SimulatorConfigInput> {
+  return { mqtt: { mode } };
 }

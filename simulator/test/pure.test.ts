@@ -125,6 +125,14 @@ describe('device authentication', () => {
     }
   });
 
+  it('reads signmethod in any spelling: HmacSHA256, hmacSha256, sha256, hmacSha1, HMACMD5', () => {
+    for (const [spelled, method] of [['HmacSHA256', 'hmacsha256'], ['hmacSha256', 'hmacsha256'], ['sha256', 'hmacsha256'], ['hmacSha1', 'hmacsha1'], ['HMACMD5', 'hmacmd5']] as const) {
+      const c = creds(method);
+      const out = checkDeviceConnect({ clientId: c.clientId.replace(`signmethod=${method}`, `signmethod=${spelled}`), username: c.username, password: Buffer.from(c.password), keepalive: 60 }, rules);
+      expect([spelled, out.ok]).toEqual([spelled, true]);
+    }
+  });
+
   it("accepts the official device SDK's captured CONNECT", () => {
     const f = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'device-sdk-connect.json'), 'utf8')) as { connect: { clientId: string; username: string; password: string; keepalive: number } };
     const out = checkDeviceConnect({ ...f.connect, password: Buffer.from(f.connect.password) }, rules);

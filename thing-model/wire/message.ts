@@ -22,10 +22,6 @@ export interface AlinkReply<D = unknown> {
 const MAX_ID = 4294967295;
 
 /**
- * Per-device upstream message ids: decimal strings in 0..4294967295, unique for the day (the platform's rule).
- * Starts from a time-derived value so that a restarted process does not reuse the ids of its previous run.
- */
-/**
  * The Alink method names the agent and the simulator route on, in one place: nothing outside thing-model/ writes
  * a `thing.` method literal (a test scans agent/ and simulator/ for them).
  */
@@ -36,6 +32,8 @@ export const AlinkMethods = {
   PROPERTY_GET: 'thing.service.property.get',
   /** Device → cloud: post property values (`thing/event/property/post`). */
   PROPERTY_POST: 'thing.event.property.post',
+  /** Device → cloud: many timestamps of one device (docs/protocol/sdk-compat.md §4); LinkSDK sends no method. */
+  PROPERTY_BATCH_POST: 'thing.event.property.batch.post',
 } as const;
 
 /** What every service call's method starts with (`thing.service.{identifier}`). */
@@ -56,6 +54,10 @@ export function eventMethod(eventId: string): string {
   return `thing.event.${eventId}.post`;
 }
 
+/**
+ * Per-device upstream message ids: decimal strings in 0..4294967295, unique for the day (the platform's rule).
+ * Starts from a time-derived value so that a restarted process does not reuse the ids of its previous run.
+ */
 export class MessageIdGenerator {
   private next: number;
 

@@ -1,4 +1,4 @@
-import { buildCredentials, parseClientId, signContent, signDevice } from './sign';
+import { buildCredentials, parseClientId, parseSignMethod, signContent, signDevice } from './sign';
 
 // Vectors from docs/protocol/connecting.md, "Test vectors".
 describe('device signature', () => {
@@ -36,6 +36,16 @@ describe('device signature', () => {
   it('adds extension parameters such as ext=1', () => {
     const c = buildCredentials({ ...b, signMethod: 'hmacsha1', secureMode: 3, extra: { ext: '1' } });
     expect(c.clientId).toBe('a1GwDemo01.gw-001|securemode=3,signmethod=hmacsha1,timestamp=1700000000000,ext=1|');
+  });
+
+  it('reads every spelling of a sign method, and nothing else', () => {
+    expect(parseSignMethod('hmacsha256')).toBe('hmacsha256');
+    expect(parseSignMethod('HmacSHA256')).toBe('hmacsha256');
+    expect(parseSignMethod('sha256')).toBe('hmacsha256');
+    expect(parseSignMethod('hmacSha1')).toBe('hmacsha1');
+    expect(parseSignMethod('hmacMd5')).toBe('hmacmd5');
+    expect(parseSignMethod('sha512')).toBeUndefined();
+    expect(parseSignMethod('')).toBeUndefined();
   });
 
   it('parses client ids, including the official Node SDK one', () => {

@@ -5,6 +5,17 @@ export type SignMethod = 'hmacsha1' | 'hmacsha256' | 'hmacmd5';
 
 export const SIGN_METHODS: readonly SignMethod[] = ['hmacsha1', 'hmacsha256', 'hmacmd5'];
 
+/**
+ * The sign method a clientId's `signmethod=` names, whatever its spelling: the SDKs write it lower-case, the
+ * docs also `hmacSha256`/`HmacSHA1`, and one revision plain `sha256` (docs/protocol/sdk-compat.md §1).
+ * Undefined for anything else.
+ */
+export function parseSignMethod(text: string): SignMethod | undefined {
+  const t = text.toLowerCase();
+  const name = t.startsWith('hmac') ? t : `hmac${t}`;
+  return (SIGN_METHODS as readonly string[]).includes(name) ? (name as SignMethod) : undefined;
+}
+
 const HASH: Record<SignMethod, string> = { hmacsha1: 'sha1', hmacsha256: 'sha256', hmacmd5: 'md5' };
 
 /** The inputs of one device signature. `clientId` and `timestamp` are signed only when present. */

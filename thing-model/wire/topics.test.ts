@@ -18,6 +18,9 @@ describe('topics', () => {
     expect(parseTopic(t.propertySetReply)).toEqual({ kind: 'propertySetReply', ...id });
     expect(parseTopic(t.propertyPost)).toEqual({ kind: 'propertyPost', ...id });
     expect(parseTopic(t.propertyPostReply)).toEqual({ kind: 'propertyPostReply', ...id });
+    expect(parseTopic(t.propertyBatchPost)).toEqual({ kind: 'propertyBatchPost', ...id });
+    expect(parseTopic(t.propertyBatchPostReply)).toEqual({ kind: 'propertyBatchPostReply', ...id });
+    expect(t.propertyBatchPost).toBe('/sys/a1GwDemo01/gw-001/thing/event/property/batch/post');
     expect(parseTopic(t.eventPost('HighTemperature'))).toEqual({ kind: 'eventPost', ...id, eventId: 'HighTemperature' });
     expect(parseTopic(t.eventPostReply('SensorFault'))).toEqual({ kind: 'eventPostReply', ...id, eventId: 'SensorFault' });
     expect(parseTopic(t.service('Reboot'))).toEqual({ kind: 'service', ...id, serviceId: 'Reboot' });

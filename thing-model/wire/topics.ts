@@ -17,6 +17,9 @@ export function deviceTopics(id: DeviceIdentity) {
     userPrefix: `/${id.productKey}/${id.deviceName}/user/`,
     propertyPost: `${sys}/thing/event/property/post`,
     propertyPostReply: `${sys}/thing/event/property/post_reply`,
+    /** LinkSDK's batch post of properties and events with history (docs/protocol/sdk-compat.md §4). */
+    propertyBatchPost: `${sys}/thing/event/property/batch/post`,
+    propertyBatchPostReply: `${sys}/thing/event/property/batch/post_reply`,
     propertySet: `${sys}/thing/service/property/set`,
     propertySetReply: `${sys}/thing/service/property/set_reply`,
     eventPost: (eventId: string) => `${sys}/thing/event/${eventId}/post`,
@@ -63,6 +66,8 @@ export type TopicKind =
   | { kind: 'propertySetReply'; productKey: string; deviceName: string }
   | { kind: 'propertyPost'; productKey: string; deviceName: string }
   | { kind: 'propertyPostReply'; productKey: string; deviceName: string }
+  | { kind: 'propertyBatchPost'; productKey: string; deviceName: string }
+  | { kind: 'propertyBatchPostReply'; productKey: string; deviceName: string }
   | { kind: 'eventPost'; productKey: string; deviceName: string; eventId: string }
   | { kind: 'eventPostReply'; productKey: string; deviceName: string; eventId: string }
   | { kind: 'service'; productKey: string; deviceName: string; serviceId: string }
@@ -89,6 +94,10 @@ export function parseTopic(topic: string): TopicKind {
     if (rest[0] === 'rrpc' && rest.length === 3 && rest[2]) {
       if (rest[1] === 'request') return { kind: 'rrpcRequest', ...base, messageId: rest[2] };
       if (rest[1] === 'response') return { kind: 'rrpcResponse', ...base, messageId: rest[2] };
+    }
+    if (rest[0] === 'thing' && rest.length === 5 && rest[1] === 'event' && rest[2] === 'property' && rest[3] === 'batch') {
+      if (rest[4] === 'post') return { kind: 'propertyBatchPost', ...base };
+      if (rest[4] === 'post_reply') return { kind: 'propertyBatchPostReply', ...base };
     }
     if (rest[0] === 'thing' && rest.length === 4 && rest[1] === 'event' && rest[2]) {
       if (rest[2] === 'property') {
