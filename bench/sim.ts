@@ -290,9 +290,9 @@ async function main(): Promise<void> {
 
   const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced, rrpcManaged, pubManaged] = results;
   say('');
-  say('phase                                       calls/s   p50 ms   p99 ms   calls  errors  CPU ms/call: sim  client');
+  say(`${'phase'.padEnd(48)} calls/s   p50 ms   p99 ms   calls  errors  CPU ms/call: sim  client`);
   for (const r of results) {
-    say(`${r.phase.padEnd(42)} ${String(r.qps).padStart(8)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
+    say(`${r.phase.padEnd(48)} ${String(r.qps).padStart(7)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
   }
   const ratio = (a?: Summary, b?: Summary) => (a && b ? Math.round((a.qps / b.qps) * 1000) / 1000 : NaN);
   const connectRatio = withPlugin && noAuth.connectsPerSecond ? Math.round((withPlugin.connectsPerSecond / noAuth.connectsPerSecond) * 1000) / 1000 : NaN;

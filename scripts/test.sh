@@ -9,10 +9,10 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; fi
 fi
 # Managed-mode simulator tests build the mosquitto auth plugin (simulator/mosquitto-plugin/) from source.
-if [ ! -f /usr/include/mosquitto_broker.h ] || [ ! -f /usr/include/mosquitto.h ] || [ ! -f /usr/include/openssl/hmac.h ]; then
-  echo "mosquitto plugin headers missing: installing mosquitto-dev, libmosquitto-dev and libssl-dev" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-dev libmosquitto-dev libssl-dev >/dev/null; \
-  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-dev libmosquitto-dev libssl-dev >/dev/null; fi
+if [ ! -f /usr/include/mosquitto_broker.h ] || [ ! -f /usr/include/mosquitto.h ] || [ ! -f /usr/include/openssl/hmac.h ] || ! command -v cc >/dev/null 2>&1; then
+  echo "mosquitto plugin build tools missing: installing mosquitto-dev, libmosquitto-dev, libssl-dev and gcc" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-dev libmosquitto-dev libssl-dev gcc >/dev/null; \
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-dev libmosquitto-dev libssl-dev gcc >/dev/null; fi
 fi
 if ! command -v openssl >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null

@@ -4,7 +4,7 @@
  * mode explicitly; this is for tools that should use the best one available and say which.
  */
 import type { SimulatorConfig } from './config/schema';
-import { managedSupport } from './mqtt/mosquitto-support';
+import { managedSupport, type ManagedSupport } from './mqtt/mosquitto-support';
 
 export interface BrokerChoice {
   config: SimulatorConfig;
@@ -13,10 +13,9 @@ export interface BrokerChoice {
 }
 
 /** An `embedded` config becomes `managed` where mosquitto, its plugin headers and a C compiler are installed. */
-export function preferManagedBroker(config: SimulatorConfig): BrokerChoice {
+export function preferManagedBroker(config: SimulatorConfig, support: ManagedSupport = managedSupport()): BrokerChoice {
   if (config.mqtt.mode === 'external') return { config, description: `external broker at ${config.mqtt.url} (no device authentication or ACL)` };
   if (config.mqtt.mode === 'managed') return { config, description: 'managed mosquitto (MQTT 5, Alink authentication and ACL plugin)' };
-  const support = managedSupport();
   if (!support.ok) return { config, description: `embedded aedes (MQTT 3.1.1, Alink authentication); managed mosquitto unavailable: ${support.why}` };
   return {
     config: { ...config, mqtt: { ...config.mqtt, mode: 'managed' } },

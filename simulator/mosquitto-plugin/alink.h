@@ -45,6 +45,14 @@ char *sessions_put(const char *pk, const char *dn, const void *client, const cha
 bool sessions_drop(const char *pk, const char *dn, const void *client);
 void sessions_free_all(void);
 
+/* ---- subs.c: subscriptions per client id, for the subscription limit --------------------------------------- */
+
+void subs_clear(const char *client_id);
+/* Adds the filter (a filter already there counts once); false when that would exceed `max`. */
+bool subs_add(const char *client_id, const char *filter, int max);
+void subs_remove(const char *client_id, const char *filter);
+void subs_free_all(void);
+
 /* ---- topics.c: the platform's topic rules ------------------------------------------------------------------ */
 
 /* A device's own topic (publish, or a concrete topic it may receive) or filter (subscribe). */

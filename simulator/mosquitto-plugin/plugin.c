@@ -85,6 +85,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "alink: refused %s: %s", client_id ? client_id : "?", why);
 		return MOSQ_ERR_AUTH;
 	}
+	if(mosquitto_client_clean_session(ev->client)) subs_clear(client_id);
 	char *older = sessions_put(pk, dn, ev->client, client_id, cid.ss);
 	if(older){
 		/* The same client id is taken over by mosquitto itself; another one is the platform's duplicate login. */
@@ -127,16 +128,18 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_acl_check *ev = event_data;
 	if(is_service(ev->client)) return MOSQ_ERR_SUCCESS;
 	char pk[128], dn[128];
-	if(!split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_ACL_DENIED;
+	const char *client_id = mosquitto_client_id(ev->client);
+	if(!client_id || !split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_ACL_DENIED;
 	switch(ev->access){
 		case MOSQ_ACL_SUBSCRIBE:
 			if(ev->qos > 1 || !topic_own(ev->topic, pk, dn, true)) return MOSQ_ERR_ACL_DENIED;
-			return mosquitto_client_sub_count(ev->client) >= max_subscriptions ? MOSQ_ERR_ACL_DENIED : MOSQ_ERR_SUCCESS;
+			return subs_add(client_id, ev->topic, max_subscriptions) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 		case MOSQ_ACL_UNSUBSCRIBE:
+			subs_remove(client_id, ev->topic);
 			return MOSQ_ERR_SUCCESS;
 		case MOSQ_ACL_WRITE:
 			if(ev->qos > 1 || (long)ev->payloadlen > max_payload || !topic_own(ev->topic, pk, dn, false)) {
-				mosquitto_log_printf(MOSQ_LOG_NOTICE, "alink: publish refused: %s on %s", mosquitto_client_id(ev->client), ev->topic);
+				mosquitto_log_printf(MOSQ_LOG_NOTICE, "alink: publish refused: %s on %s", client_id, ev->topic);
 				return MOSQ_ERR_ACL_DENIED;
 			}
 			return MOSQ_ERR_SUCCESS;
@@ -175,6 +178,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_disconnect *ev = event_data;
 	char pk[128], dn[128];
 	if(is_service(ev->client) || !split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_SUCCESS;
+	/* Only a connection the plugin accepted is a session; a refused one with a device's username is not. */
 	if(sessions_drop(pk, dn, ev->client)) presence("disconnect", pk, dn, mosquitto_client_id(ev->client), 0);
 	return MOSQ_ERR_SUCCESS;
 }
@@ -218,6 +222,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
 	registry_free(registry);
 	registry = NULL;
 	sessions_free_all();
+	subs_free_all();
 	free(registry_path);
 	free(platform_client_id);
 	registry_path = platform_client_id = NULL;

@@ -39,19 +39,24 @@ const char *parse_client_id(const char *client_id, struct alink_client_id *out)
 	out->cid[cid_len] = '\0';
 	const char *p = bar + 1;
 	const char *end = client_id + len - 1;
+	/* A key given twice counts with its last value, as in simulator/mqtt/auth.ts. */
+	const char *secure = NULL, *method = NULL;
+	size_t secure_len = 0, method_len = 0;
 	while(p < end){
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		const char *stop = comma ? comma : end;
-		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		if(stop == p){ p = stop + 1; continue; }
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		if(!eq || eq == p) return "clientId: expected k=v parameters between the bars";
 		size_t klen = (size_t)(eq - p);
 		const char *v = eq + 1;
 		size_t vlen = (size_t)(stop - v);
 		if(klen == 10 && !strncmp(p, "securemode", klen)){
-			if(!(vlen == 1 && (v[0] == '2' || v[0] == '3'))) return "clientId securemode: expected 2 or 3";
+			secure = v;
+			secure_len = vlen;
 		}else if(klen == 10 && !strncmp(p, "signmethod", klen)){
-			if(!normalise_signmethod(v, vlen, out->signmethod, sizeof(out->signmethod))) return "clientId signmethod: expected hmacmd5, hmacsha1 or hmacsha256";
+			method = v;
+			method_len = vlen;
 		}else if(klen == 9 && !strncmp(p, "timestamp", klen)){
 			if(vlen >= sizeof(out->timestamp)) return "clientId timestamp: too long";
 			memcpy(out->timestamp, v, vlen);
@@ -66,6 +71,8 @@ const char *parse_client_id(const char *client_id, struct alink_client_id *out)
 		}
 		p = stop + 1;
 	}
+	if(secure && !(secure_len == 1 && (secure[0] == '2' || secure[0] == '3'))) return "clientId securemode: expected 2 or 3";
+	if(method && !normalise_signmethod(method, method_len, out->signmethod, sizeof(out->signmethod))) return "clientId signmethod: expected hmacmd5, hmacsha1 or hmacsha256";
 	return NULL;
 }
 

@@ -35,7 +35,7 @@ export interface EmbeddedBrokerOptions {
 }
 
 type Session =
-  | { kind: 'device'; id: DeviceId; keepalive: number; clientParams: Record<string, string>; subscriptions: Set<string> }
+  | { kind: 'device'; id: DeviceId; keepalive: number; clientParams: Record<string, string>; subscriptions: Set<string>; serverFilters?: Set<string> }
   | { kind: 'service' };
 
 type AuthError = Error & { returnCode: number };
@@ -120,7 +120,10 @@ export class EmbeddedBroker implements MqttLink {
    * CONNACK, so they are in place before the device can send anything that expects an answer.
    */
   private subscribeForDevice(client: Client, id: DeviceId): void {
-    const subs = serverSubscriptionFilters(id).map((topic) => ({ topic, qos: SERVER_SUBSCRIPTION_QOS }) as Subscription);
+    const filters = serverSubscriptionFilters(id);
+    const s = this.sessions.get(client);
+    if (s?.kind === 'device') s.serverFilters = new Set(filters);
+    const subs = filters.map((topic) => ({ topic, qos: SERVER_SUBSCRIPTION_QOS }) as Subscription);
     client.subscribe(subs, (err?: Error) => {
       if (err) this.opts.logger.warn({ clientId: client.id, err: err.message }, 'server-side subscription failed');
     });
@@ -180,6 +183,8 @@ export class EmbeddedBroker implements MqttLink {
         };
         if (sub.qos === 2) return refuse('QoS 2 is not supported');
         if (!maySubscribe(sub.topic, s.id)) return refuse(`filter ${sub.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
+        // The platform's own subscriptions for an _ss=1 client do not use up the device's allowance.
+        if (s.serverFilters?.has(sub.topic)) return cb(null, sub as Subscription);
         if (!s.subscriptions.has(sub.topic) && s.subscriptions.size >= this.opts.maxSubscriptions) {
           return refuse(`more than ${this.opts.maxSubscriptions} subscriptions`);
         }

@@ -49,10 +49,15 @@ interface Presence {
 }
 
 const GRACEFUL = /^\d+: Client (.*) disconnected\.$/;
-const ENDED = /^\d+: Client (.*?)(?: closed its connection\.| has exceeded timeout, disconnecting\.| disconnected due to .*| been disconnected by administrative action\.|, disconnecting\.)$/;
+// Not "been disconnected by administrative action": that is a kicked older connection, never the one the plugin
+// reports (and a verdict left behind would be taken for the next connection with that clientId).
+const ENDED = /^\d+: Client (.*?)(?: closed its connection\.| has exceeded timeout, disconnecting\.| disconnected due to .*|, disconnecting\.)$/;
 const SOCKET_ERROR = /^\d+: Socket error on client (.*), disconnecting\.$/;
-/** How long a disconnect report waits for the broker's log line that says how the connection ended. */
-const LOG_WAIT_MS = 200;
+/**
+ * How long a disconnect report waits for the broker's log line that says how the connection ended. The line is
+ * written before the report is queued, so the wait is only for the two pipes being read in another order.
+ */
+const LOG_WAIT_MS = 1000;
 const MAX_VERDICTS = 10_000;
 
 function freePort(host: string): Promise<number> {

@@ -1,12 +1,14 @@
 /**
  * What managed mode needs on the machine, and the build of its mosquitto plugin: mosquitto 2.0, its plugin
  * headers (Debian `mosquitto-dev`, `libmosquitto-dev`), OpenSSL's (`libssl-dev`) and a C compiler. The plugin is
- * compiled from `simulator/mosquitto-plugin/*.c` on first use into that folder's `build/` (never committed),
+ * compiled from `simulator/mosquitto-plugin/*.c` on first use into that folder's `build/` (never committed; a
+ * temp folder where the sources are read-only),
  * named by a hash of its sources, so a changed source is rebuilt and concurrent starts share one build.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -55,9 +57,10 @@ export async function buildPlugin(cc: string): Promise<string> {
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') || f.endsWith('.h')).sort();
   const hash = createHash('sha256');
   for (const f of sources) hash.update(f).update(readFileSync(join(dir, f)));
-  const out = join(dir, 'build', `alink-${hash.digest('hex').slice(0, 12)}.so`);
+  const name = `alink-${hash.digest('hex').slice(0, 12)}.so`;
+  const buildDir = writableBuildDir(join(dir, 'build'));
+  const out = join(buildDir, name);
   if (existsSync(out)) return out;
-  mkdirSync(join(dir, 'build'), { recursive: true });
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
   const cfiles = sources.filter((f) => f.endsWith('.c')).map((f) => join(dir, f));
   try {
@@ -68,5 +71,23 @@ export async function buildPlugin(cc: string): Promise<string> {
   }
   // rename is atomic: a concurrent build of the same sources just replaces an identical file.
   renameSync(tmp, out);
+  // Builds of older sources go (a running mosquitto keeps its mapped copy).
+  for (const f of readdirSync(buildDir)) {
+    if (/^alink-[0-9a-f]{12}\.so$/.test(f) && f !== name) rmSync(join(buildDir, f), { force: true });
+  }
   return out;
+}
+
+/** The sources' `build/` folder, or one under the system temp folder where the sources are read-only. */
+function writableBuildDir(preferred: string): string {
+  for (const d of [preferred, join(tmpdir(), `alink-sim-plugin-${userInfo().uid}`)]) {
+    try {
+      mkdirSync(d, { recursive: true });
+      accessSync(d, constants.W_OK);
+      return d;
+    } catch {
+      // next candidate
+    }
+  }
+  throw new Error(`no writable folder to build the mosquitto plugin in (tried ${preferred} and the temp folder)`);
 }

@@ -3,8 +3,7 @@
  * RRPC, Pub); what devices send goes through {@link Upstream} (posts answered, replies recorded, NTP).
  *
  * Presence: the embedded and the managed broker report connections, so status is exact there. An external
- * broker reports none,
- * so in that mode a device counts as ONLINE while its last upstream message is younger than
+ * broker reports none, so in that mode a device counts as ONLINE while its last upstream message is younger than
  * mqtt.presenceWindowSeconds, OFFLINE after that, UNACTIVE before its first message; and RRPC calls are always
  * sent (their result is SUCCESS or TIMEOUT, never OFFLINE/HALFCONN, which cannot be known there).
  */

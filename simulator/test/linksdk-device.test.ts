@@ -23,6 +23,7 @@ async function linkSdkDevice(mqttUrl: string): Promise<MqttClient> {
     else if (topic.startsWith(`${sys}/thing/service/`) && !topic.endsWith('_reply')) c.publish(`${topic}_reply`, JSON.stringify({ id: req!.id, code: 200, data: {} }), { qos: 0 });
     else if (topic.startsWith('/ext/rrpc/') && topic.includes('/thing/service/')) c.publish(topic, JSON.stringify({ id: req!.id, code: 200, data: { Success: 1, Offset: 0.5, CalibratedAt: '1700000000000', Message: 'ok' } }), { qos: 0 });
     else if (topic.startsWith(`${sys}/rrpc/request/`)) c.publish(topic.replace('/request/', '/response/'), `raw:${text}`, { qos: 0 });
+    else if (topic.startsWith('/ext/rrpc/') && topic.endsWith('/user/get')) c.publish(topic, `ext:${text}`, { qos: 0 });
   });
   return c;
 }
@@ -33,7 +34,8 @@ describe.each(BROKER_MODES)('a LinkSDK-like device (%s broker)', (mode) => {
   const api = () => createIotClient(s.httpUrl);
 
   beforeAll(async () => {
-    s = await startSim(testConfig({ ...modeConfig(mode), limits: { syncServiceTimeoutMs: 3000 } }));
+    // Two subscriptions allowed: the device's own two custom-topic filters; the platform's do not count.
+    s = await startSim(testConfig({ mqtt: { ...modeConfig(mode).mqtt, maxSubscriptions: 2 }, limits: { syncServiceTimeoutMs: 3000 } }));
     dev = await linkSdkDevice(s.mqttUrl);
   });
   afterAll(async () => {
@@ -68,6 +70,30 @@ describe.each(BROKER_MODES)('a LinkSDK-like device (%s broker)', (mode) => {
     expect(Buffer.from(res.body.payloadBase64Byte ?? '', 'base64').toString()).toBe('raw:ping');
   });
 
+  it('gets SetDevicesProperty and InvokeThingsService (the batch APIs) as well', async () => {
+    const sets = await api().setDevicesProperty(new $Iot.SetDevicesPropertyRequest({ productKey: PK, deviceName: [DN], items: JSON.stringify({ AlarmEnable: 1 }) }));
+    expect(sets.body.success).toBe(true);
+    await s.sim.waitForDeviceReply(gw, (x) => x.kind === 'propertySetReply' && x.receivedAt >= Date.now() - 2000);
+    const got = nextMessage(dev, (t) => t === `${sys}/thing/service/ExportLogs`);
+    const many = await api().invokeThingsService(new $Iot.InvokeThingsServiceRequest({ productKey: PK, deviceName: [DN], identifier: 'ExportLogs', args: JSON.stringify({ From: '1', To: '2', MinLevel: 1 }) }));
+    expect(many.body.success).toBe(true);
+    expect(JSON.parse((await got).payload.toString())).toMatchObject({ method: 'thing.service.ExportLogs' });
+  });
+
+  it('gets Pub and custom-topic RRpc on the custom topics it subscribed itself, as LinkSDK apps do; NTP without subscribing', async () => {
+    await dev.subscribeAsync([`/${PK}/${DN}/user/get`, `/ext/rrpc/+/${PK}/${DN}/user/get`], { qos: 0 });
+    const pubbed = nextMessage(dev, (t) => t === `/${PK}/${DN}/user/get`);
+    await api().pub(new $Iot.PubRequest({ productKey: PK, topicFullName: `/${PK}/${DN}/user/get`, messageContent: Buffer.from('hi').toString('base64'), qos: 0 }));
+    expect((await pubbed).payload.toString()).toBe('hi');
+    const res = await api().rRpcWithOptions(new $Iot.RRpcRequest({ ...gw, requestBase64Byte: Buffer.from('q').toString('base64'), timeout: 3000, topic: `/${PK}/${DN}/user/get` }), longCallRuntime());
+    expect(res.body.rrpcCode).toBe('SUCCESS');
+    expect(Buffer.from(res.body.payloadBase64Byte ?? '', 'base64').toString()).toBe('ext:q');
+    const ntp = nextMessage(dev, (t) => t === `/ext/ntp/${PK}/${DN}/response`);
+    dev.publish(`/ext/ntp/${PK}/${DN}/request`, JSON.stringify({ deviceSendTime: '1700000000000' }), { qos: 0 });
+    expect(JSON.parse((await ntp).payload.toString())).toMatchObject({ deviceSendTime: '1700000000000' });
+    await dev.unsubscribeAsync([`/${PK}/${DN}/user/get`, `/ext/rrpc/+/${PK}/${DN}/user/get`]);
+  });
+
   it('gets its batch post answered (no method in the request) and the values and events stored', async () => {
     const reply = nextMessage(dev, (t) => t === `${sys}/thing/event/property/batch/post_reply`);
     const t0 = Date.now() - 5000;
@@ -85,6 +111,19 @@ describe.each(BROKER_MODES)('a LinkSDK-like device (%s broker)', (mode) => {
     expect(temp).toMatchObject({ value: '21.5', time: String(t0 + 1000) });
     const ev = await api().queryDeviceEventData(new $Iot.QueryDeviceEventDataRequest({ ...gw, identifier: 'HighTemperature', startTime: t0, endTime: Date.now() + 1000 }));
     expect(ev.body.data?.list?.eventInfo?.some((e) => e.outputData?.includes('"SensorId":"ch3"'))).toBe(true);
+  });
+
+  it('gets one reply, not two, on a topic it also subscribed itself (its demo subscribes batch/post_reply)', async () => {
+    const replyTopic = `${sys}/thing/event/property/batch/post_reply`;
+    await dev.subscribeAsync(replyTopic, { qos: 0 });
+    const got: string[] = [];
+    const on = (t: string) => t === replyTopic && got.push(t);
+    dev.on('message', on);
+    dev.publish(`${sys}/thing/event/property/batch/post`, JSON.stringify({ id: '79', version: '1.0', params: { properties: { PM25: [{ value: 3, time: Date.now() }] } } }));
+    await new Promise((r) => setTimeout(r, 400));
+    dev.off('message', on);
+    expect(got).toEqual([replyTopic]);
+    await dev.unsubscribeAsync(replyTopic);
   });
 
   it('has its bare event params accepted (the SDK demos send the output members directly)', async () => {
