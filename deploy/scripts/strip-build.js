@@ -2,7 +2,7 @@
 /**
  * Leaves only what runs in an installed tree of node_modules (and native/): each native module keeps its built
  * `.node` files in build/Release and loses the compiler's objects, static libraries, makefiles and C/C++ sources.
- * better-sqlite3 alone leaves about 27 MB of those behind (obj/, obj.target/, sqlite3.a, deps/, src/).
+ * better-sqlite3 alone leaves about 29 MB of those behind (obj/, obj.target/, sqlite3.a, deps/, src/).
  *
  *   node deploy/scripts/strip-build.js DIR...     DIR: an app root (its node_modules/ and native/ are stripped)
  *
@@ -14,12 +14,15 @@ const path = require('node:path');
 /** Build outputs a module needs at run time; test_extension.node is better-sqlite3's test fixture. */
 const keep = (name) => name.endsWith('.node') && name !== 'test_extension.node';
 
-function hasJs(dir) {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory() ? hasJs(p) : /\.(c|m)?js$/.test(entry.name)) return true;
+/** The folder of the module's entry point (package.json `main`, default index.js). */
+function mainDir(dir) {
+  let main = 'index.js';
+  try {
+    main = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).main || main;
+  } catch {
+    // no manifest: the default
   }
-  return false;
+  return path.dirname(path.resolve(dir, main));
 }
 
 let saved = 0;
@@ -46,10 +49,12 @@ function stripModule(dir) {
   fs.mkdirSync(release, { recursive: true });
   for (const f of built) fs.renameSync(path.join(tmp, f), path.join(release, f));
   fs.rmSync(tmp, { recursive: true });
-  // C/C++ sources and vendored libraries (better-sqlite3's deps/ holds the SQLite amalgamation); kept when JS lives there
+  // C/C++ sources and vendored libraries (better-sqlite3's deps/ holds the SQLite amalgamation and build-time
+  // scripts); kept when the module's entry point lives there
+  const entry = mainDir(dir);
   for (const sub of ['src', 'deps']) {
     const p = path.join(dir, sub);
-    if (fs.existsSync(p) && !hasJs(p)) remove(p);
+    if (fs.existsSync(p) && entry !== p && !entry.startsWith(p + path.sep)) remove(p);
   }
 }
 
