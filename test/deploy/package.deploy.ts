@@ -11,57 +11,41 @@
  * `systemd-analyze security` exposure is at most 2.0; remove and purge leave nothing behind. Prints its timings and
  * the agent's RSS under systemd beside a plain `node` run of the same config in the same machine.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Machine } from './machine';
-import { CACHE_DIR, REPO, cachedRootfsTar, ensurePackages, run, secs, sh, sleep, stopChild, until, type Child } from './support';
+import {
+  Machine,
+  SIM_DEVICE,
+  UNIT,
+  buildDeb,
+  configureAgent,
+  ensureNspawnTools,
+  gatewayRootfsTar,
+  hostNodejsDeb,
+  installPackages,
+  startPlainAgent,
+  startSimulator,
+  untilConnected,
+  vmRssKb,
+} from './gateway';
+import { REPO, run, secs, sh, sleep, stopChild, until, type Child } from './support';
 
 jest.setTimeout(20 * 60_000);
 
-const UNIT = 'alink-agent.service';
 const TS_NODE = ['-r', join(REPO, 'test', 'helpers', 'ts-register.js')];
-const SIM_CONFIG = JSON.parse(readFileSync(join(REPO, 'simulator', 'simulator.config.json'), 'utf8')) as {
-  devices: { productKey: string; deviceName: string; deviceSecret: string }[];
-};
 
 let machine: Machine | undefined;
 let work: string | undefined;
 let debFile = '';
+let nodeDeb = '';
 let blackhole: Child | undefined;
 let sim: Child | undefined;
 const facts: string[] = [];
 const t0 = Date.now();
 
-/**
- * This host's nodejs package (NodeSource's Node 20, which Debian 12 does not ship) rebuilt from its installed files,
- * so that the machine satisfies `Depends: nodejs (>= 20)` as a gateway with NodeSource's repository does.
- */
-function hostNodejsDeb(): string {
-  const q = (f: string) => run('dpkg-query', ['-W', `-f=\${${f}}`, 'nodejs']).stdout;
-  const version = q('Version');
-  if (!version || !/^2\d\./.test(version)) throw new Error(`this host's nodejs package is ${version || 'missing'}; Node >= 20 from a package is needed`);
-  const file = join(CACHE_DIR, `nodejs_${version}_${q('Architecture')}.deb`);
-  if (existsSync(file)) return file;
-  const dir = mkdtempSync('/var/tmp/alink-nodejs-');
-  try {
-    sh(`dpkg-query -L nodejs | while read -r p; do [ -f "$p" ] || [ -L "$p" ] && printf '%s\\n' "\${p#/}"; done > ${dir}/files && tar -C / -cf - -T ${dir}/files | (mkdir -p ${dir}/pkg && tar -C ${dir}/pkg -xf -)`, { timeoutMs: 300_000 });
-    const fields = ['Package', 'Version', 'Architecture', 'Maintainer', 'Installed-Size', 'Depends', 'Provides', 'Conflicts', 'Replaces', 'Section', 'Priority', 'Homepage', 'Description'];
-    const control = fields
-      .map((f) => [f, q(f).trimEnd()] as const)
-      .filter(([, v]) => v !== '')
-      .map(([f, v]) => `${f}: ${v}`)
-      .join('\n');
-    sh(`mkdir -p ${dir}/pkg/DEBIAN && cat > ${dir}/pkg/DEBIAN/control <<'CONTROL'\n${control}\nCONTROL\ndpkg-deb --root-owner-group -Znone --build ${dir}/pkg ${file}.tmp >/dev/null && mv ${file}.tmp ${file}`, { timeoutMs: 300_000 });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(`${file}.tmp`, { force: true });
-  }
-  return file;
-}
-
 /** The unit's journal since `cursorFile` was last written (journalctl --cursor-file). */
 function journal(m: Machine, cursorFile = '/root/journal.cursor'): string {
-  return m.exec(`journalctl --no-pager -o cat --cursor-file=${cursorFile} _SYSTEMD_UNIT=${UNIT} + UNIT=${UNIT} + _COMM=systemd`, { allowFail: true }).stdout;
+  return m.exec(`journalctl --no-pager -o cat --cursor-file=${cursorFile} _SYSTEMD_UNIT=${UNIT} + UNIT=${UNIT}`, { allowFail: true }).stdout;
 }
 
 const sdk = (m: Machine, ...args: string[]) => {
@@ -71,24 +55,18 @@ const sdk = (m: Machine, ...args: string[]) => {
   return out;
 };
 
-function vmRssKb(m: Machine, pid: string): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(m.exec(`cat /proc/${pid}/status`).stdout)?.[1]);
-}
-
 beforeAll(async () => {
-  ensurePackages(['debootstrap', `systemd-container=${run('dpkg-query', ['-W', '-f=${Version}', 'systemd']).stdout}`]);
+  ensureNspawnTools();
   work = mkdtempSync('/var/tmp/alink-deb-test-');
-  const b = sh(`bash ${join(REPO, 'deploy', 'debian', 'build.sh')} --out ${work}`, { cwd: REPO, timeoutMs: 15 * 60_000 });
-  debFile = b.stdout.trim().split('\n').pop() as string;
+  const b = buildDeb(work);
+  debFile = b.file;
   const installedKb = Number(run('dpkg-deb', ['-f', debFile, 'Installed-Size']).stdout.trim());
   facts.push(`package build: ${secs(b.ms)}; ${debFile.split('/').pop()} ${(Number(sh(`stat -c %s ${debFile}`).stdout) / 1e6).toFixed(1)} MB, installed ${(installedKb / 1024).toFixed(1)} MB`);
-  const nodeDeb = hostNodejsDeb();
-  // no procps: ExecReload has to work without /bin/kill
-  const tar = cachedRootfsTar('nspawn-bookworm-systemd-v1', ['systemd', 'systemd-sysv', 'dbus', 'python3', 'ca-certificates', 'init-system-helpers'], () => undefined);
+  nodeDeb = hostNodejsDeb();
+  const tar = gatewayRootfsTar();
   const tBoot = Date.now();
   machine = await Machine.boot(tar);
   facts.push(`machine booted in ${secs(Date.now() - tBoot)}`);
-  sh(`cp ${debFile} ${nodeDeb} ${machine.rootfs}/root/`);
 });
 
 afterAll(async () => {
@@ -107,9 +85,8 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
   it('installs with apt-get: user, permissions, enabled but not started until configured', () => {
     const m = machine as Machine;
     expect(existsSync(join(m.rootfs, 'bin/kill')) || existsSync(join(m.rootfs, 'usr/bin/kill'))).toBe(false);
-    const debs = [readdirName(debFile), ...sh(`ls ${m.rootfs}/root/ | grep '^nodejs_'`).stdout.trim().split('\n')];
-    const inst = m.exec(`cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./${debs[1]} ./${debs[0]} 2>&1`, { timeoutMs: 300_000 });
-    expect(inst.stdout).toContain('it starts once /etc/alink-agent/agent.config.json exists');
+    const inst = installPackages(m, [nodeDeb, debFile]);
+    expect(inst).toContain('it starts once /etc/alink-agent/agent.config.json exists');
     expect(m.exec('getent passwd alink-agent').stdout).toMatch(/^alink-agent:x:\d+:\d+:[^:]*:\/var\/lib\/alink-agent:\/usr\/sbin\/nologin$/m);
     expect(m.exec('stat -c "%a %U:%G" /etc/alink-agent /etc/alink-agent/agent.config.example.json').stdout.trim().split('\n')).toEqual(['750 root:alink-agent', '640 root:alink-agent']);
     expect(m.exec('systemctl is-enabled alink-agent', { allowFail: true }).stdout.trim()).toBe('enabled');
@@ -122,17 +99,8 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
 
   it('stays activating until READY=1, then is active (running); StatusText follows the connection', async () => {
     const m = machine as Machine;
-    const device = SIM_CONFIG.devices[0] as { productKey: string; deviceName: string; deviceSecret: string };
-    const example = JSON.parse(m.exec('cat /etc/alink-agent/agent.config.example.json').stdout) as Record<string, unknown>;
-    const config = {
-      ...example,
-      device: { productKey: device.productKey, deviceName: device.deviceName, secret: device.deviceSecret },
-      // a first attempt that hangs for 4 s keeps READY=1 back that long
-      broker: { url: 'mqtt://127.0.0.1:1883', connectTimeoutMs: 4000, reconnect: { initialMs: 500, maxMs: 2000 } },
-      thingModel: { path: '/usr/share/alink-agent/example-gateway.tsl.json' },
-    };
-    m.writeFile('/etc/alink-agent/agent.config.json', JSON.stringify(config, null, 2));
-    m.exec('chgrp alink-agent /etc/alink-agent/agent.config.json && chmod 0640 /etc/alink-agent/agent.config.json');
+    // a first attempt that hangs for 4 s keeps READY=1 back that long
+    configureAgent(m, { url: 'mqtt://127.0.0.1:1883', connectTimeoutMs: 4000, reconnect: { initialMs: 500, maxMs: 2000 } });
     // the secret: readable by the service's group, not by anyone else
     expect(m.exec('setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/alink-agent/agent.config.json', { allowFail: true }).status).not.toBe(0);
     // a short watchdog and restart delay keep the test fast
@@ -163,8 +131,7 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     expect(m.show(UNIT, 'StatusText')).not.toMatch(/^connected/);
 
     await stopChild(blackhole);
-    sim = m.netns(process.execPath, [join(REPO, 'dist', 'simulator', 'cli.js'), 'serve', '--config', join(REPO, 'simulator', 'simulator.config.json'), '--http-port', '8080', '--mqtt-port', '1883'], REPO);
-    await until('the simulator ready', () => (sim?.output().includes('"msg":"ready"') ? true : undefined), 30_000);
+    sim = await startSimulator(m);
     const status = await until('StatusText connected', () => {
       const s = m.show(UNIT, 'StatusText');
       return s.startsWith('connected to mqtt://127.0.0.1:1883') ? s : undefined;
@@ -172,7 +139,7 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     facts.push(`StatusText: ${status}`);
     const user = m.exec(`stat -c %U /proc/${m.show(UNIT, 'MainPID')}`).stdout.trim();
     expect(user).toBe('alink-agent');
-    expect(journal(m)).not.toContain(device.deviceSecret);
+    expect(journal(m)).not.toContain(SIM_DEVICE.deviceSecret);
   });
 
   it('answers SetDeviceProperty from the official cloud SDK', () => {
@@ -201,10 +168,7 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     m.exec('journalctl --no-pager -n0 --cursor-file=/root/watchdog.cursor >/dev/null 2>&1; true');
     const tStop = Date.now();
     m.exec(`kill -STOP ${pid}`);
-    const newPid = await until('a restarted agent, connected', () => {
-      const p = m.show(UNIT, 'MainPID');
-      return p !== pid && p !== '0' && m.show(UNIT, 'ActiveState') === 'active' && m.show(UNIT, 'StatusText').startsWith('connected') ? p : undefined;
-    }, 60_000, 200);
+    const newPid = await untilConnected(m, 60_000, pid);
     facts.push(`kill -STOP -> restarted and connected: ${secs(Date.now() - tStop)} (WatchdogSec=3, RestartSec=1)`);
     const log = journal(m, '/root/watchdog.cursor');
     expect(log).toMatch(/Watchdog timeout \(limit 3s\)!/);
@@ -221,17 +185,15 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     const underSystemd = vmRssKb(m, m.show(UNIT, 'MainPID'));
     m.exec('systemctl stop alink-agent');
     // the same program, config, user and data dir, started by hand: no NOTIFY_SOCKET, no sandbox
-    m.exec('setpriv --reuid=alink-agent --regid=alink-agent --init-groups sh -c "cd /var/lib/alink-agent && exec /usr/bin/node /opt/alink-agent/dist/agent/cli/main.js run --config /etc/alink-agent/agent.config.json" >/root/plain.log 2>&1 & echo $! > /root/plain.pid');
-    const plainPid = m.exec('cat /root/plain.pid').stdout.trim();
-    await until('the plain run connected', () => (m.exec('cat /root/plain.log').stdout.includes('"msg":"connected"') ? true : undefined), 30_000, 500);
+    const plainRun = await startPlainAgent(m);
     await sleep(3000);
-    const plain = vmRssKb(m, plainPid);
-    m.exec(`kill -TERM ${plainPid}; for i in $(seq 50); do [ -d /proc/${plainPid} ] || exit 0; sleep 0.2; done; exit 1`);
+    const plain = vmRssKb(m, plainRun.pid);
+    plainRun.stop();
     facts.push(`RSS: under systemd ${(underSystemd / 1024).toFixed(1)} MB, plain node ${(plain / 1024).toFixed(1)} MB`);
     expect(underSystemd).toBeGreaterThan(0);
     expect(plain).toBeGreaterThan(0);
     m.exec('systemctl start alink-agent');
-    expect(m.show(UNIT, 'ActiveState')).toBe('active');
+    await untilConnected(m);
   });
 
   it('stops with systemctl stop: exit 0', () => {
@@ -266,7 +228,3 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     expect(m.exec('systemctl list-unit-files --no-legend alink-agent.service', { allowFail: true }).stdout.trim()).toBe('');
   });
 });
-
-function readdirName(file: string): string {
-  return file.split('/').pop() as string;
-}

@@ -8,9 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
-export const REPO = resolve(__dirname, '..', '..');
+/** The checkout: from test/deploy, or from dist/test/deploy when bench:footprint runs the build. */
+export const REPO = basename(resolve(__dirname, '..', '..')) === 'dist' ? resolve(__dirname, '..', '..', '..') : resolve(__dirname, '..', '..');
 /** Root filesystems and base images kept between runs; a fresh machine builds them (about 45 s each). */
 export const CACHE_DIR = process.env.ALINK_DEPLOY_CACHE ?? '/var/tmp/alink-agent-deploy-cache';
 
