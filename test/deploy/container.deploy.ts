@@ -58,7 +58,8 @@ describe('the simulator container (deploy/Dockerfile)', () => {
   it('builds from a clean export of HEAD (no host node_modules, dist or native/build to lean on)', () => {
     const e = engine as DockerEngine;
     exportDir = mkdtempSync('/var/tmp/alink-clean-');
-    sh(`git -C ${REPO} archive HEAD | tar -x -C ${exportDir}`);
+    // tar.umask=022: the modes of a checkout (git archive defaults to 0664), which BuildKit's layer cache keys include
+    sh(`git -C ${REPO} -c tar.umask=022 archive HEAD | tar -x -C ${exportDir}`);
     const r = e.docker(['build', '--network', 'host', '-f', 'deploy/Dockerfile', '-t', CLEAN_TAG, '.'], { cwd: exportDir, timeoutMs: 15 * 60_000 });
     facts.push(`build from a clean export of HEAD: ${secs(r.ms)} (layer cache of the first build shared)`);
     const inside = e.docker(['run', '--rm', '--entrypoint', 'sh', CLEAN_TAG, '-c', 'ls /app/dist && test -f /app/native/build/Release/alink_notify.node && echo ok']).stdout;
