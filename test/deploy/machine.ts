@@ -52,10 +52,11 @@ export class Machine {
     const script = `${joins.join(' && ')}${joins.length ? ' && ' : ''}exec setsid systemd-nspawn --boot -D ${m.rootfs} --register=no --keep-unit --private-network --machine=${m.name} --console=pipe </dev/null`;
     m.nspawn = startChild('bash', ['-c', script], { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } });
     const nspawnPid = m.nspawn.proc.pid as number;
+    // nspawn's child that runs systemd (an intermediate child doing the setup comes and goes first)
     m.pid1 = await until('the machine\'s PID 1', () => {
       if (m.nspawn?.proc.exitCode !== null) throw new Error(`systemd-nspawn exited: ${m.nspawn?.output()}`);
-      const kids = readFileSync(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').trim();
-      return kids ? Number(kids.split(' ')[0]) : undefined;
+      const kids = readFileSync(`/proc/${nspawnPid}/task/${nspawnPid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+      return kids.map(Number).find((k) => readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'systemd');
     }, 30_000, 50);
     await until('systemctl is-system-running', () => {
       const s = m.exec('systemctl is-system-running', { allowFail: true }).stdout.trim();
@@ -69,9 +70,12 @@ export class Machine {
     return this.nspawn?.output() ?? '';
   }
 
-  /** `sh -c script` inside the machine, as root. */
+  /**
+   * `sh -c script` inside the machine, as root. In a session of its own: the machine's processes must not share a
+   * process group with the test runner (a `kill -STOP 0` inside would stop the runner too).
+   */
   exec(script: string, opts: RunOptions = {}): RunResult {
-    return run('nsenter', ['-t', String(this.pid1), '-a', '/bin/sh', '-c', script], { ...opts, env: INSIDE_ENV });
+    return run('setsid', ['--wait', 'nsenter', '-t', String(this.pid1), '-a', '/bin/sh', '-c', script], { ...opts, env: INSIDE_ENV });
   }
 
   /** One property of a unit (`systemctl show -P`). */

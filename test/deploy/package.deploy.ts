@@ -70,6 +70,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (machine) console.log(`journal of ${UNIT} (last 40 lines):\n${machine.exec(`journalctl --no-pager -o short-monotonic -n 40 -u ${UNIT}`, { allowFail: true }).stdout}`);
   await stopChild(blackhole);
   await stopChild(sim);
   if (machine) {
@@ -105,7 +106,6 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     expect(m.exec('setpriv --reuid=nobody --regid=nogroup --clear-groups cat /etc/alink-agent/agent.config.json', { allowFail: true }).status).not.toBe(0);
     // a short watchdog and restart delay keep the test fast
     m.exec('mkdir -p /etc/systemd/system/alink-agent.service.d && printf "[Service]\\nWatchdogSec=3\\nRestartSec=1\\n" > /etc/systemd/system/alink-agent.service.d/test.conf && systemctl daemon-reload');
-    expect(m.show(UNIT, 'WatchdogUSec')).toBe('3s');
 
     // A broker that accepts the TCP connection and never answers CONNACK: the first attempt lasts connectTimeoutMs.
     blackhole = m.netns(process.execPath, ['-e', "require('net').createServer(() => {}).listen(1883, '127.0.0.1', () => console.log('listening'))"]);
@@ -122,6 +122,7 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
     expect(m.exec(`test -d /proc/${pid} && echo alive`).stdout.trim()).toBe('alive');
     await until('active (running)', () => (m.show(UNIT, 'ActiveState') === 'active' ? true : undefined), 20_000, 100);
     expect(m.show(UNIT, 'SubState')).toBe('running');
+    expect(m.show(UNIT, 'WatchdogUSec')).toBe('3s');
     const startedUs = Number(m.show(UNIT, 'ExecMainStartTimestampMonotonic'));
     const activeUs = Number(m.show(UNIT, 'ActiveEnterTimestampMonotonic'));
     facts.push(`start -> READY=1 with a silent broker: ${secs((activeUs - startedUs) / 1000)} (connectTimeoutMs 4000)`);
@@ -165,6 +166,7 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
   it('is killed by the watchdog after kill -STOP and restarted; the new process takes over', async () => {
     const m = machine as Machine;
     const pid = m.show(UNIT, 'MainPID');
+    expect(pid).toMatch(/^[1-9]\d*$/);
     m.exec('journalctl --no-pager -n0 --cursor-file=/root/watchdog.cursor >/dev/null 2>&1; true');
     const tStop = Date.now();
     m.exec(`kill -STOP ${pid}`);
@@ -198,6 +200,7 @@ describe('the Debian package under systemd (systemd-nspawn, systemd 252)', () =>
 
   it('stops with systemctl stop: exit 0', () => {
     const m = machine as Machine;
+    expect(m.show(UNIT, 'ActiveState')).toBe('active');
     const r = m.exec('systemctl stop alink-agent', { timeoutMs: 60_000 });
     facts.push(`systemctl stop: ${secs(r.ms)}`);
     expect(r.status).toBe(0);
