@@ -26,7 +26,7 @@ for (const file of files) {
     console.error(`${file}: no tests ran`);
     failed += 1;
   }
-  if (files.length > 1) console.error(`${file}: ${r.numPassedTests} passed, ${r.numFailedTests + brokenSuites} failed`);
+  if (files.length > 1) console.log(`${file}: ${r.numPassedTests} passed, ${r.numFailedTests + brokenSuites} failed`);
 }
 let line = `${passed} passed, ${failed} failed`;
 if (skipped > 0) line += `, ${skipped} skipped`;
