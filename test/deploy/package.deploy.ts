@@ -1,5 +1,6 @@
 /**
- * The Debian package under a real systemd 252 (slow: about 4 minutes cold on 2 cores, 2-3 with the rootfs cached).
+ * The Debian package under a real systemd 252 (slow: about 5 minutes with nothing cached on 2 cores, about 3 with
+ * the rootfs and the nodejs package cached in /var/tmp; building the package is most of it).
  *
  * Builds alink-agent_*.deb (deploy/debian/build.sh), boots a debootstrapped Debian 12 under systemd-nspawn
  * (test/deploy/machine.ts; no procps in it, so ExecReload must do without /bin/kill), installs this host's Node 20
