@@ -38,7 +38,7 @@ async function packageAndSystemd(repeat: number): Promise<void> {
     const part = (p: string) => mb(bytesOf(join(tree, p)));
     console.log(`\nDebian package ${deb.file.split('/').pop()} (built in ${secs(deb.ms)})`);
     console.log(`  package file                           ${mb(Number(sh(`stat -c %s ${deb.file}`).stdout))} MB`);
-    console.log(`  installed (Installed-Size)             ${mb(installedKb * 1024)} MB`);
+    console.log(`  installed (Installed-Size, disk blocks) ${mb(installedKb * 1024)} MB`);
     console.log(`    node_modules (production)            ${part('opt/alink-agent/node_modules')} MB`);
     console.log(`    dist                                 ${part('opt/alink-agent/dist')} MB`);
     console.log(`    native (notify addon)                ${part('opt/alink-agent/native')} MB`);

@@ -106,12 +106,12 @@ export async function untilConnected(m: Machine, timeoutMs = 30_000, notPid?: st
 }
 
 /**
- * The agent run by hand in the machine: same program, config, user and data dir as the unit, no NOTIFY_SOCKET, no
- * sandbox. Resolves once it logged "connected"; `stop()` ends it with SIGTERM.
+ * The agent run by hand in the machine: same program, config, user, data dir and NODE_ENV as the unit, no
+ * NOTIFY_SOCKET, no sandbox. Resolves once it logged "connected"; `stop()` ends it with SIGTERM.
  */
 export async function startPlainAgent(m: Machine): Promise<{ pid: string; stop: () => void }> {
   m.exec(
-    'rm -f /root/plain.log; setpriv --reuid=alink-agent --regid=alink-agent --init-groups sh -c "cd /var/lib/alink-agent && exec /usr/bin/node /opt/alink-agent/dist/agent/cli/main.js run --config /etc/alink-agent/agent.config.json" >/root/plain.log 2>&1 & echo $! > /root/plain.pid',
+    'rm -f /root/plain.log; setpriv --reuid=alink-agent --regid=alink-agent --init-groups sh -c "cd /var/lib/alink-agent && NODE_ENV=production exec /usr/bin/node /opt/alink-agent/dist/agent/cli/main.js run --config /etc/alink-agent/agent.config.json" >/root/plain.log 2>&1 & echo $! > /root/plain.pid',
   );
   const pid = m.exec('cat /root/plain.pid').stdout.trim();
   await until('the plain run connected', () => (m.exec('cat /root/plain.log').stdout.includes('"msg":"connected"') ? true : undefined), 30_000, 300);

@@ -62,7 +62,7 @@ beforeAll(async () => {
   const b = buildDeb(work);
   debFile = b.file;
   const installedKb = Number(run('dpkg-deb', ['-f', debFile, 'Installed-Size']).stdout.trim());
-  facts.push(`package build: ${secs(b.ms)}; ${debFile.split('/').pop()} ${(Number(sh(`stat -c %s ${debFile}`).stdout) / 1e6).toFixed(1)} MB, installed ${(installedKb / 1024).toFixed(1)} MB`);
+  facts.push(`package build: ${secs(b.ms)}; ${debFile.split('/').pop()} ${(Number(sh(`stat -c %s ${debFile}`).stdout) / 1e6).toFixed(1)} MB, installed ${((installedKb * 1024) / 1e6).toFixed(1)} MB (Installed-Size)`);
   nodeDeb = hostNodejsDeb();
   const tar = gatewayRootfsTar();
   const tBoot = Date.now();
