@@ -25,7 +25,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-async function packageAndSystemd(repeat: number): Promise<void> {
+export async function packageAndSystemd(repeat: number): Promise<void> {
   ensureNspawnTools();
   const work = mkdtempSync('/var/tmp/alink-bench-deb-');
   let machine: Machine | undefined;
@@ -76,7 +76,7 @@ async function packageAndSystemd(repeat: number): Promise<void> {
   }
 }
 
-async function image(): Promise<void> {
+export async function image(): Promise<void> {
   ensurePackages(['docker.io', 'debootstrap']);
   const engine = await DockerEngine.start();
   const tag = `alink-sim-bench:${process.pid}`;
