@@ -6,7 +6,7 @@
  *   systemd    the agent's RSS as the packaged service under a real systemd (systemd-nspawn, Debian 12) against a
  *              plain `node` run of the same program, config, user and data dir in the same machine, both connected
  *              to the simulator on the machine's loopback, read after BENCH_DEPLOY_SETTLE_MS (default 5000);
- *              BENCH_REPEAT rounds, alternating. Goal: equal within noise (the sandbox and the notify addon cost
+ *              BENCH_REPEAT rounds, alternating which goes first. Goal: equal within noise (the sandbox and the notify addon cost
  *              nothing measurable).
  * Uses the deployment tests' machinery (test/deploy/), which installs what it needs and tears down what it makes.
  */
@@ -50,16 +50,28 @@ export async function packageAndSystemd(repeat: number): Promise<void> {
     sim = await startSimulator(m);
     const underSystemd: number[] = [];
     const plain: number[] = [];
-    for (let i = 0; i < repeat; i++) {
+    const viaSystemd = async () => {
       m.exec(`systemctl start ${UNIT}`);
       const pid = await untilConnected(m);
       await sleep(SETTLE_MS);
       underSystemd.push(vmRssKb(m, pid));
       m.exec(`systemctl stop ${UNIT}`);
+    };
+    const byHand = async () => {
       const p = await startPlainAgent(m);
       await sleep(SETTLE_MS);
       plain.push(vmRssKb(m, p.pid));
       p.stop();
+    };
+    for (let i = 0; i < repeat; i++) {
+      // alternating which goes first, so that neither always meets a warmer page cache or a fuller database
+      if (i % 2 === 0) {
+        await viaSystemd();
+        await byHand();
+      } else {
+        await byHand();
+        await viaSystemd();
+      }
       console.log(`  round ${i + 1}: RSS under systemd ${(underSystemd[i] as number / 1024).toFixed(1)} MB, plain node ${(plain[i] as number / 1024).toFixed(1)} MB`);
     }
     const s = median(underSystemd) / 1024;
