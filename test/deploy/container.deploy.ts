@@ -26,9 +26,9 @@ let engine: DockerEngine | undefined;
 let exportDir: string | undefined;
 let buildMs = 0;
 const facts: string[] = [];
+const t0 = Date.now();
 
 beforeAll(async () => {
-  const t0 = Date.now();
   ensurePackages(['docker.io', 'debootstrap']);
   engine = await DockerEngine.start();
   const base = engine.ensureBaseImage();
@@ -42,6 +42,7 @@ afterAll(async () => {
     await engine.stop();
   }
   if (exportDir) rmSync(exportDir, { recursive: true, force: true });
+  facts.push(`whole test ${secs(Date.now() - t0)}`);
   console.log(`container deployment test\n  ${facts.join('\n  ')}`);
 });
 
