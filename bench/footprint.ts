@@ -23,6 +23,10 @@
  * heap snapshots (`--heapsnapshot-signal=SIGUSR2` on the agent): after 50,000 and after 350,000 sets the live JS
  * heap was 18.7 and 18.2 MB.
  * Env: BENCH_REPEAT, BENCH_MESSAGES (default 100000), BENCH_WARMUP, BENCH_WINDOW (default 64), BENCH_GROWTH_MB.
+ *
+ * Then the deployment footprint (bench/footprint-deploy.ts; root, about 10 minutes; BENCH_DEPLOY=0 leaves it out):
+ * the Debian package's size and installed size, the container image's app layers, and the agent's RSS as the
+ * packaged service under a real systemd against a plain `node` run of the same config.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +35,7 @@ import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import { freePort, startMosquitto } from './brokers';
+import { deployFootprint } from './footprint-deploy';
 import { withTimeout } from './stats';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
@@ -340,6 +345,7 @@ async function main(): Promise<void> {
   console.log(`  start -> READY=1, connected            ${ready.toFixed(0)} ms   (goal < 1000: ${verdict(ready < 1000)})`);
   console.log(`  start -> READY=1, broker unreachable   ${m((r) => r.idleReadyMs).toFixed(0)} ms`);
   console.log(`  property sets per second (durable)     ${m((r) => r.rate).toFixed(0)}`);
+  if (process.env.BENCH_DEPLOY !== '0') await deployFootprint(REPEAT);
 }
 
 main().then(

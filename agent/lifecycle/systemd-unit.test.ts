@@ -55,7 +55,8 @@ describe('deploy/systemd/alink-agent.service', () => {
     expect(one('WatchdogSec')).toBe('30');
     expect(one('Restart')).toBe('on-failure');
     expect(Number(one('RestartSec'))).toBeGreaterThan(0);
-    expect(one('ExecReload')).toBe('/bin/kill -HUP $MAINPID');
+    // sh's builtin kill, not procps' /bin/kill (absent from minimal images)
+    expect(one('ExecReload')).toBe("/bin/sh -c 'kill -HUP $$MAINPID'");
     expect(Number(one('TimeoutStopSec'))).toBeGreaterThan(0);
     expect(Number(one('TimeoutStartSec'))).toBeGreaterThan(0);
     expect(unit.get('Install')?.get('WantedBy')).toEqual(['multi-user.target']);
