@@ -168,7 +168,7 @@ export class UpstreamTimeoutError extends Error {
   ) {
     super(
       `no reply to ${topic} (id ${requestId}) within ${timeoutMs} ms; ` +
-        (stored ? `the message was ${durable ? 'stored in the outbox' : 'handed to the connection'} and is still being delivered: do not re-send it` : 'the message had not been stored yet'),
+        (stored ? `the message was ${durable ? 'stored in the outbox' : 'handed to the connection'} and is still being delivered: do not re-send it` : 'the message had not been stored yet (the post\'s `stored` promise says whether it was taken)'),
     );
   }
 }
