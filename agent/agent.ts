@@ -125,6 +125,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         logger,
         dataDir: config.dataDir,
         configDir: config.configDir,
+        ...(stores.state ? { state: stores.state } : {}),
       });
     } catch (err) {
       await stores.close?.();
@@ -170,7 +171,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       logger: logger.child({ component: 'router' }),
       asyncTimeoutMs: config.deadlines.asyncMs,
       customTopicTimeoutMs: config.deadlines.customTopicMs,
-      upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs },
+      upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs, durable: stores.durable !== undefined },
       postAfterSet: config.postAfterSet,
       ...(observer ? { observer } : {}),
       ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),

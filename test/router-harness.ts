@@ -12,6 +12,8 @@ import { compileThingModel, loadThingModelFile, type CompiledThingModel } from '
 import { createRouter, type Router, type RouterObserver, type RouterOptions, type RrpcBudgets } from '../agent/router';
 import type { InboundMessage, MessageProperties, PublishOptions, PublishReceipt, ReplyCache, StoredReply, Uplink } from '../agent/transport';
 import { loadPlugins, type PluginConfig, type PluginHost } from '../agent/plugins/loader';
+import { openAgentDb, type AgentDb } from '../agent/storage';
+import { StateTable } from '../agent/storage/state-table';
 import { startAedes, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 
 export const PK = 'a1GwDemo01';
@@ -112,6 +114,8 @@ export interface HarnessOptions {
   /** Code the fake platform answers posts with; null = never answers. Default 200. */
   postReplyCode?: number | null;
   dataDir?: string;
+  /** Give the plugins a durable `ctx.state` in `{dataDir}/agent.db` (as the agent's default stores do). Default true. */
+  durableState?: boolean;
   configDir?: string;
   /** Defaults to a silent logger (TEST_LOG=debug to see it). */
   logger?: pino.Logger;
@@ -127,6 +131,8 @@ export interface Harness {
   observer: CountingObserver;
   model: CompiledThingModel;
   dataDir: string;
+  /** The database holding `ctx.state`, when `durableState`. */
+  db?: AgentDb;
   /** Every message the cloud client received (its own requests included: it subscribes to '#'). */
   seen: Seen[];
   /** Publishes as the cloud. */
@@ -168,7 +174,9 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const device = await mqtt.connectAsync(broker.url, { protocolVersion, reconnectPeriod: 0, clientId: `${PK}.${DN}` });
   const uplink = new MqttUplink(device);
   const observer = new CountingObserver();
-  const plugins = await loadPlugins(opts.plugins ?? [], { model, identity: { productKey: PK, deviceName: DN }, logger, dataDir, configDir: opts.configDir ?? __dirname });
+  const db = opts.durableState === false ? undefined : openAgentDb({ file: join(dataDir, 'agent.db'), logger });
+  const state = db ? new StateTable(db, logger) : undefined;
+  const plugins = await loadPlugins(opts.plugins ?? [], { model, identity: { productKey: PK, deviceName: DN }, logger, dataDir, configDir: opts.configDir ?? __dirname, ...(state ? { state } : {}) });
   const router = createRouter({
     identity: { productKey: PK, deviceName: DN },
     model,
@@ -203,6 +211,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     observer,
     model,
     dataDir,
+    ...(db ? { db } : {}),
     seen,
     async send(topic, payload, o) {
       const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
@@ -223,6 +232,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       await device.endAsync();
       await cloud.endAsync();
       await broker.stop();
+      state?.close();
+      db?.close();
       if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -2,6 +2,7 @@
  * The plugin loader: option validation, claim conflicts and unknown identifiers, module resolution, time limits,
  * reload; and the built-in system-info plugin against a fake sysfs tree, posting through a real broker.
  */
+import { postHandle, publishHandle } from '../agent/upstream/handles';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,17 +38,19 @@ function load(configs: PluginConfig[], extra: { startTimeoutMs?: number; stopTim
 
 const inline = (plugin: AlinkPlugin<never>, options?: unknown, name?: string): PluginConfig => ({ module: plugin.name, plugin, options, name });
 
+const STORED = { acked: Promise.resolve(), durable: false };
+
 /** A fake upstream that records property posts. */
 function recordingUpstream(): Upstream & { posts: Record<string, unknown>[] } {
   const posts: Record<string, unknown>[] = [];
   return {
     posts,
-    postProperties: async (values) => {
+    postProperties: (values) => {
       posts.push(values);
-      return { id: String(posts.length), code: 200, data: {} };
+      return postHandle(Promise.resolve({ id: String(posts.length), code: 200, data: {} }), Promise.resolve(STORED));
     },
-    postEvent: async () => ({ id: '0', code: 200, data: {} }),
-    publish: async () => ({ acked: Promise.resolve() }),
+    postEvent: () => postHandle(Promise.resolve({ id: '0', code: 200, data: {} }), Promise.resolve(STORED)),
+    publish: () => publishHandle(Promise.resolve(STORED)),
   };
 }
 

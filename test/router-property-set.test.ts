@@ -3,7 +3,9 @@
  * codes and messages naming the fields, nothing applied on rejection, plugin errors, malformed payloads,
  * de-duplication with a reply cache, and the built-in property store (persistence, report on start).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { definePlugin, HandlerError } from '../handlers/api';
 import { isReplyTo, MemoryReplyCache, startHarness, SYS, type Harness } from './router-harness';
 import { waitFor } from './helpers/brokers';
@@ -151,17 +153,20 @@ describe('property set (aedes)', () => {
     ]);
   });
 
-  it('the property store keeps unclaimed values in a JSON file', async () => {
+  it('the property store keeps unclaimed values in ctx.state, on disk before the 200', async () => {
     await h.send(SET, { id: '5001', version: '1.0', params: { DeviceAlias: 'north', HumidityOffset: 1.5 } });
     expect((await h.next(isReplyTo('5001'))).json).toMatchObject({ code: 200 });
-    const file = `${h.dataDir}/plugins/property-store/properties.json`;
-    const stored = await waitFor(() => {
-      if (!existsSync(file)) return undefined;
-      const v = (JSON.parse(readFileSync(file, 'utf8')) as { values: Record<string, unknown> }).values;
-      return v.DeviceAlias === 'north' ? v : undefined;
-    }, 3000, 'the property file');
-    expect(stored).toMatchObject({ DeviceAlias: 'north', HumidityOffset: 1.5 });
-    expect(stored.ReportInterval).toBeUndefined();
+    // Read at once, through a second connection: the 200 came after the commit, so the row is there already.
+    const other = new Database(join(h.dataDir, 'agent.db'), { readonly: true });
+    try {
+      const rows = other.prepare("SELECT key, value FROM plugin_state WHERE plugin = 'property-store'").all() as { key: string; value: string }[];
+      const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
+      expect(stored).toMatchObject({ DeviceAlias: 'north', HumidityOffset: 1.5 });
+      expect(stored.ReportInterval).toBeUndefined();
+    } finally {
+      other.close();
+    }
+    expect(existsSync(join(h.dataDir, 'plugins', 'property-store', 'properties.json'))).toBe(false);
     expect(h.observer.in.propertySet).toBeGreaterThan(0);
     expect(h.observer.rejections).toContain(460);
   });
@@ -180,6 +185,7 @@ describe('property store across restarts', () => {
       await first.device.endAsync();
       await first.cloud.endAsync();
       await first.broker.stop();
+      first.db?.close();
     }
     const second = await startHarness({ broker: 'aedes', dataDir });
     try {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TopicError, UpstreamTimeoutError } from '../../handlers/api';
+import { StateError, TopicError, UpstreamTimeoutError } from '../../handlers/api';
 import { ConfigError } from '../config/errors';
 import { HealthErrors } from '../health/errors';
 import { LifecycleErrors } from '../lifecycle/errors';
@@ -76,6 +76,8 @@ describe('agent error codes', () => {
     expect(new ClaimError('x')).toBeInstanceOf(PluginError);
     expectListed(new UpstreamTimeoutError('1', 't', 5));
     expectListed(new TopicError('x'));
+    expectListed(new StateError('PLUGIN_STATE_INVALID', 'x'));
+    expectListed(new StateError('PLUGIN_STATE_CLOSED', 'x'));
     expectListed(new ConfigError('agent.config.json', 'broker.url', 'a URL', '1'));
   });
 

@@ -28,7 +28,7 @@ import { INBOX_ERROR_CODES, InboxClosedError, InboxConfigError, InboxStorageErro
 import { ClaimError, PLUGIN_ERROR_CODES, PluginError, type PluginErrorCode } from '../plugins/errors';
 import { SessionError, type SessionErrorCode } from '../session/errors';
 import { STORAGE_ERROR_CODES, StorageError, StorageLockedError, type StorageErrorCode } from '../storage/errors';
-import { TopicError, UpstreamTimeoutError } from '../../handlers/api';
+import { StateError, TopicError, UpstreamTimeoutError } from '../../handlers/api';
 
 /** The code families (the prefix of each code, except the session's, which keeps its historical `AGENT_`). */
 export type ErrorFamily = 'CONFIG' | 'SESSION' | 'STORAGE' | 'OUTBOX' | 'INBOX' | 'PLUGIN' | 'UPSTREAM' | 'LIFECYCLE' | 'HEALTH';
@@ -69,6 +69,11 @@ const UPSTREAM_CODES = {
   UPSTREAM_TOPIC_INVALID: "a plugin's custom-topic publish named a topic outside the device's /user/ space, or a wildcard",
 } as const satisfies Record<UpstreamTimeoutError['code'] | TopicError['code'], string>;
 
+const STATE_CODES = {
+  PLUGIN_STATE_INVALID: "a plugin's ctx.state write named an empty or non-string key, or a value JSON cannot represent; nothing was written",
+  PLUGIN_STATE_CLOSED: "a plugin's ctx.state write came after the agent closed its stores",
+} as const satisfies Record<StateError['code'], string>;
+
 const CONFIG_CODES = {
   CONFIG_INVALID: 'the configuration file or object breaks the schema; the message names the key, expected and received value',
 } as const satisfies Record<ConfigError['code'], string>;
@@ -108,13 +113,15 @@ export const AGENT_ERROR_TABLE: readonly AgentErrorInfo[] = Object.freeze([
   ...rows('INBOX', INBOX_ERROR_CODES, (code) => INBOX_CLASSES[code]),
   // Claim problems have a class of their own (a PluginError subclass); the other plugin-host codes are PluginErrors.
   ...rows('PLUGIN', PLUGIN_ERROR_CODES, (code) => (code === 'PLUGIN_CLAIM_INVALID' ? ClaimError : PluginError)),
+  // ctx.state's refusals, as plugins see them (declared by the plugin API).
+  ...rows('PLUGIN', STATE_CODES, () => StateError),
   ...rows('UPSTREAM', UPSTREAM_CODES, (code) => (code === 'UPSTREAM_TIMEOUT' ? UpstreamTimeoutError : TopicError)),
   ...rows('LIFECYCLE', LIFECYCLE_CODES, () => LifecycleError),
   ...rows('HEALTH', HEALTH_CODES, () => HealthError),
 ]);
 
 /** Every agent error code, as a type. */
-export type AgentErrorCode = keyof typeof CONFIG_CODES | SessionErrorCode | StorageErrorCode | OutboxErrorCode | InboxErrorCode | PluginErrorCode | keyof typeof UPSTREAM_CODES | LifecycleErrorCode | HealthErrorCode;
+export type AgentErrorCode = keyof typeof CONFIG_CODES | SessionErrorCode | StorageErrorCode | OutboxErrorCode | InboxErrorCode | PluginErrorCode | keyof typeof STATE_CODES | keyof typeof UPSTREAM_CODES | LifecycleErrorCode | HealthErrorCode;
 
 const BY_CODE: ReadonlyMap<string, AgentErrorInfo> = new Map(AGENT_ERROR_TABLE.map((r) => [r.code, r]));
 

@@ -14,7 +14,9 @@
  * (the one the outbox uses) instead of blocking the event loop on an fsync per request, which capped an agent at
  * ~1,000 property sets/s. A power cut (or an OS crash) after the reply and before that fsync loses the record,
  * and a redelivered request is then applied again, the same as when the agent dies before `put`; a crash of the
- * process alone loses nothing, since the commit is in the WAL.
+ * process alone loses nothing, since the commit is in the WAL. Applying again is safe because of the plugin API's
+ * contract: a handler resolves only once its new state is durable, and `put` runs after that, so a redelivery
+ * either finds the record (answered: not applied again) or applies the same values once more.
  */
 import type Database from 'better-sqlite3';
 import pino, { type Logger } from 'pino';

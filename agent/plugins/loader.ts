@@ -8,9 +8,10 @@ import Ajv from 'ajv';
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
-import type { PluginContext, PluginInstance, Upstream } from '../../handlers/api';
+import type { PluginContext, PluginInstance, PluginState, Upstream } from '../../handlers/api';
 import { PluginError } from './errors';
 import { HandlerRegistry, type PluginSlot } from './registry';
+import { createPluginState, type StateBackend } from './state';
 import { compileOptions, firstLine, resolvePlugin, withPropertyStore, type AnyPlugin, type PluginConfig } from './resolve';
 
 export { PluginError };
@@ -24,6 +25,11 @@ export interface LoadContext {
   dataDir: string;
   /** Where module paths are resolved from. */
   configDir: string;
+  /**
+   * Where `ctx.state` lives: the `plugin_state` table of the agent's database (agent/wiring/stores.ts), or
+   * undefined for in-memory maps (an agent without stores).
+   */
+  state?: StateBackend;
   /** Defaults for plugins that set no limits of their own: 10 s to set up and start, 5 s to stop. */
   startTimeoutMs?: number;
   stopTimeoutMs?: number;
@@ -77,7 +83,7 @@ export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Pr
     });
     const logger = ctx.logger.child({ plugin: name });
     const slot: PluginSlot = { name, logger, state: 'loaded', instance: {} };
-    const pctx = new Context(name, options, logger, dataDir, ctx.model, ctx.identity);
+    const pctx = new Context(name, options, logger, dataDir, ctx.model, ctx.identity, createPluginState(name, ctx.state));
     entries.push({ config, plugin, slot, ctx: pctx, validate, optionsKey: stableKey(options) });
   }
   for (const e of entries) e.slot.instance = await setUp(e.plugin, e.ctx, e.slot.name, startLimit(e.plugin, ctx));
@@ -221,6 +227,7 @@ class Context implements PluginContext<unknown> {
     readonly dataDir: string,
     readonly model: CompiledThingModel,
     readonly identity: DeviceIdentity,
+    readonly state: PluginState,
   ) {}
 
   get upstream(): Upstream {
@@ -246,7 +253,7 @@ class Context implements PluginContext<unknown> {
 
   /** A fresh context (new signal, new options) for setting the plugin up again. */
   renew(options: unknown): Context {
-    const c = new Context(this.name, options, this.logger, this.dataDir, this.model, this.identity);
+    const c = new Context(this.name, options, this.logger, this.dataDir, this.model, this.identity, this.state);
     c.owned = this.owned;
     c.bound = this.bound;
     return c;

@@ -51,6 +51,8 @@ export interface RouterOptions {
     replyTimeoutMs?: number;
     /** Per-agent upstream id source. */
     ids?: MessageIdGenerator;
+    /** True when QoS 1 publishes go to the durable outbox (the upstream handles then report `durable`). */
+    durable?: boolean;
   };
 }
 
@@ -105,6 +107,7 @@ class AlinkRouter implements Router {
       logger: logger.child({ component: 'upstream' }),
       replyTimeoutMs: opts.upstream?.replyTimeoutMs,
       ids: opts.upstream?.ids,
+      durable: opts.upstream?.durable,
     });
     const asyncTimeoutMs = opts.asyncTimeoutMs ?? 30_000;
     this.core = {

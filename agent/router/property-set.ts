@@ -1,7 +1,8 @@
 /**
  * `thing/service/property/set`: the whole request is validated before anything is applied (one bad value
  * rejects it all with 460, docs/protocol/payloads.md, "Property set and its reply"); valid values go to their owning plugins, one call per
- * plugin; then `set_reply`; then, under the post-after-set policy, the new values join the next coalesced
+ * plugin; then, only once every owner's `apply` resolved (a 200 means the new state is durable, handlers/README.md),
+ * `set_reply`; then, under the post-after-set policy, the new values join the next coalesced
  * property post (post-after-set.ts) so the cloud's view is current.
  */
 import { AlinkCodes } from '../../thing-model/codes';
@@ -82,7 +83,10 @@ export class PropertySetRoute {
     if (first !== undefined) this.posts?.add(values);
   }
 
-  /** Synchronous when the handler is (the property store is): no promise for the common case. */
+  /**
+   * Synchronous when the handler is: no promise then. The property store's is not (it resolves once its values are
+   * durable), and the caller sends the reply only after the outcome, so a 200 always follows a finished apply.
+   */
   private applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Failure | undefined | Promise<Failure | undefined> {
     const apply = slot.instance.properties?.apply as Apply | undefined;
     if (!apply) return { code: AlinkCodes.REQUEST_ERROR, message: `plugin "${slot.name}" has no property handler` };

@@ -13,6 +13,8 @@ interface Entry {
   deadline: number;
   timeoutMs: number;
   topic: string;
+  /** Set once the uplink accepted the message: a timeout then says it is still being delivered. */
+  stored?: { durable: boolean };
 }
 
 /** A platform reply, envelope-checked. */
@@ -54,6 +56,12 @@ export class PendingReplies {
     return true;
   }
 
+  /** The message of `id` was accepted by the uplink (`durable`: in the outbox, fsynced). */
+  stored(id: string, durable: boolean): void {
+    const e = this.entries.get(id);
+    if (e) e.stored = { durable };
+  }
+
   /** Fails one entry (e.g. the publish itself was refused). */
   fail(id: string, err: Error): void {
     const e = this.entries.get(id);
@@ -70,7 +78,7 @@ export class PendingReplies {
     for (const [id, e] of this.entries) {
       if (e.deadline <= now) {
         this.entries.delete(id);
-        e.reject(new UpstreamTimeoutError(id, e.topic, e.timeoutMs));
+        e.reject(new UpstreamTimeoutError(id, e.topic, e.timeoutMs, e.stored !== undefined, e.stored?.durable ?? false));
       } else if (e.deadline < next) {
         next = e.deadline;
       }

@@ -1,7 +1,9 @@
 /**
  * The upstream API: property posts, event posts and custom-topic publishes, each validated against the Thing
  * Model, serialized TSL-aware (floats keep a decimal point) and, for posts, matched with the platform's
- * `_reply` by message id with a timeout.
+ * `_reply` by message id with a timeout. Every call returns a handle with both moments of its message: `stored`
+ * (the uplink accepted it: in the SQLite outbox, fsynced, for QoS 1 on a durable agent) and the answer (the
+ * `_reply`, or the PUBACK for custom topics); see handlers/api/upstream.ts.
  */
 import type { Logger } from 'pino';
 import Ajv from 'ajv';
@@ -9,7 +11,8 @@ import type { CompiledThingModel } from '../../thing-model';
 import { AlinkCodes, CloudReplyError, ValidationError } from '../../thing-model/codes';
 import { AlinkMethods, deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
-import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostOptions, type Upstream } from '../../handlers/api';
+import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostHandle, type PostOptions, type PublishHandle, type StoredReceipt, type Upstream } from '../../handlers/api';
+import { postHandle, publishHandle, rejectedPost } from './handles';
 import { PendingReplies, type ParsedReply } from './pending';
 
 export interface UpstreamOptions {
@@ -21,6 +24,8 @@ export interface UpstreamOptions {
   replyTimeoutMs?: number;
   /** Per-agent id source; a fresh one when absent. */
   ids?: MessageIdGenerator;
+  /** True when the uplink puts QoS 1 messages in the durable outbox before accepting them (the default stores). */
+  durable?: boolean;
 }
 
 const REPLY_SCHEMA = {
@@ -58,14 +63,14 @@ export class AlinkUpstream implements Upstream {
     return this.pending.size;
   }
 
-  postProperties(values: Record<string, unknown>, opts?: PostOptions): Promise<CloudReply> {
+  postProperties(values: Record<string, unknown>, opts?: PostOptions): PostHandle {
     const v = this.opts.model.validatePropertyPost(values);
-    if (!v.ok) return Promise.reject(new ValidationError(v.errors, v.message));
+    if (!v.ok) return rejectedPost(new ValidationError(v.errors, v.message));
     return this.postValidated(v.value as Record<string, unknown>, opts);
   }
 
   /** For values the router has already validated (a property set's new values). */
-  postValidated(params: Record<string, unknown>, opts?: PostOptions): Promise<CloudReply> {
+  postValidated(params: Record<string, unknown>, opts?: PostOptions): PostHandle {
     const id = this.ids.nextId();
     const payload = this.opts.model.stringifyPropertyPost({
       id,
@@ -77,15 +82,15 @@ export class AlinkUpstream implements Upstream {
     return this.send(this.topics.propertyPost, id, payload, 'property', opts);
   }
 
-  postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): Promise<CloudReply> {
+  postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): PostHandle {
     const topic = this.eventTopics.get(eventId);
     if (topic === undefined) {
-      return Promise.reject(
+      return rejectedPost(
         new ValidationError([{ field: 'eventId', reason: 'unknown', expected: 'an event of the Thing Model', received: eventId, message: `${eventId}: unknown event` }], `${eventId}: unknown event`),
       );
     }
     const v = this.opts.model.validateEventOutput(eventId, value);
-    if (!v.ok) return Promise.reject(new ValidationError(v.errors, v.message));
+    if (!v.ok) return rejectedPost(new ValidationError(v.errors, v.message));
     const id = this.ids.nextId();
     const params: { value: unknown; time?: number } = { value: v.value };
     if (opts?.time !== undefined) params.time = opts.time;
@@ -99,14 +104,15 @@ export class AlinkUpstream implements Upstream {
     return this.send(topic, id, payload, 'event', opts);
   }
 
-  publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): Promise<PublishReceipt> {
+  publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): PublishHandle {
     let full: string;
     try {
       full = this.customTopic(topic);
     } catch (err) {
-      return Promise.reject(err);
+      return publishHandle(Promise.reject(err as Error));
     }
-    return this.opts.uplink.publish(full, payload, { qos: opts?.qos ?? 0, properties: opts?.properties, messageClass: 'custom' });
+    const qos = opts?.qos ?? 0;
+    return publishHandle(this.accepted(full, payload, qos, 'custom', opts?.properties));
   }
 
   /** A `post_reply` from the platform (property or event). Never throws. */
@@ -126,20 +132,31 @@ export class AlinkUpstream implements Upstream {
     if (!this.pending.settle(r)) this.opts.logger.debug({ id: r.id, code: r.code }, 'reply nobody waits for (late or duplicate)');
   }
 
-  private async send(topic: string, id: string, payload: string, messageClass: string, opts: PostOptions | undefined): Promise<CloudReply> {
+  private send(topic: string, id: string, payload: string, messageClass: string, opts: PostOptions | undefined): PostHandle {
     const replied = this.pending.wait(id, topic, opts?.timeoutMs ?? this.replyTimeoutMs);
-    // The timer may fire while the uplink is still persisting; this keeps that from counting as unhandled.
-    replied.catch(ignore);
-    try {
-      const receipt = await this.opts.uplink.publish(topic, payload, { qos: opts?.qos ?? 1, messageClass });
+    const stored = this.accepted(topic, payload, opts?.qos ?? 1, messageClass);
+    stored.then(
       // The reply is what callers wait for; a lost PUBACK shows up as a reply timeout.
-      receipt.acked.catch(ignore);
+      (r) => this.pending.stored(id, r.durable),
+      (err: unknown) => this.pending.fail(id, err as Error),
+    );
+    const reply = replied.then((r): CloudReply => {
+      if (r.code !== AlinkCodes.SUCCESS) throw new CloudReplyError(r.code, r.message ?? `platform answered ${r.code}`);
+      return { id: r.id, code: AlinkCodes.SUCCESS, data: r.data ?? {}, message: r.message };
+    });
+    return postHandle(reply, stored);
+  }
+
+  /** The uplink's acceptance as a {@link StoredReceipt}: durable when a QoS 1 message went to the outbox. */
+  private accepted(topic: string, payload: string | Buffer, qos: 0 | 1, messageClass: string, properties?: CustomPublishOptions['properties']): Promise<StoredReceipt> {
+    let published: Promise<PublishReceipt>;
+    try {
+      published = this.opts.uplink.publish(topic, payload, properties ? { qos, properties, messageClass } : { qos, messageClass });
     } catch (err) {
-      this.pending.fail(id, err as Error);
+      return Promise.reject(err as Error);
     }
-    const r = await replied;
-    if (r.code !== AlinkCodes.SUCCESS) throw new CloudReplyError(r.code, r.message ?? `platform answered ${r.code}`);
-    return { id: r.id, code: AlinkCodes.SUCCESS, data: r.data ?? {}, message: r.message };
+    const durable = qos === 1 && this.opts.durable === true;
+    return published.then((receipt) => ({ acked: receipt.acked, durable }));
   }
 
   private customTopic(topic: string): string {
@@ -150,4 +167,3 @@ export class AlinkUpstream implements Upstream {
   }
 }
 
-function ignore(): void {}

@@ -1,6 +1,7 @@
 /**
  * The agent's default stores: one SQLite file, `{dataDir}/agent.db`, shared by the durable outbox (under the
- * session's QoS 1 publishes) and the inbox (the router's reply cache), as agent/outbox/README.md lays out.
+ * session's QoS 1 publishes), the inbox (the router's reply cache), as agent/outbox/README.md lays out, and the
+ * plugins' `ctx.state` (the `plugin_state` table), all three in one group commit and one WAL fsync per turn.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -9,6 +10,7 @@ import { AGENT_DB_FILE } from '../config/schema';
 import { Inbox } from '../inbox';
 import { Outbox, type DropInfo } from '../outbox';
 import { openAgentDb, type AgentDb } from '../storage';
+import { StateTable } from '../storage/state-table';
 import type { DurableUplink } from '../session/session';
 import type { ReplyCache } from '../transport';
 
@@ -22,6 +24,8 @@ export interface OutboxDepth {
 export interface AgentStores {
   durable?: DurableUplink;
   replyCache?: ReplyCache;
+  /** Where the plugins' `ctx.state` lives; absent: in-memory maps (values gone on restart). */
+  state?: StateTable;
   /** The outbox's current depth; absent when there is no outbox. */
   depth?(): OutboxDepth;
   close?(): void | Promise<void>;
@@ -34,10 +38,10 @@ export interface DefaultStoresOptions {
 
 /**
  * Opens `{dataDir}/agent.db` (creating the folder), the outbox on it with the `outbox` section's bounds, and the
- * inbox on the same handle. Throws the storage module's `STORAGE_*`, the outbox's `OUTBOX_*` or the inbox's `INBOX_*` errors; nothing
+ * inbox and the plugin state table on the same handle. Throws the storage module's `STORAGE_*`, the outbox's `OUTBOX_*` or the inbox's `INBOX_*` errors; nothing
  * stays open then.
  */
-export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox } {
+export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox; state: StateTable } {
   const o = config.outbox;
   const file = join(config.dataDir, AGENT_DB_FILE);
   const db: AgentDb = openAgentDb({ file, synchronous: o.synchronous, logger: logger.child({ component: 'agent-db' }) });
@@ -54,10 +58,12 @@ export function openDefaultStores(config: AgentConfig, logger: Logger, opts: Def
       ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
     });
     const inbox = Inbox.open({ db, logger });
+    const state = new StateTable(db, logger.child({ component: 'plugin-state' }));
     const box = outbox;
     return {
       outbox,
       inbox,
+      state,
       durable: outbox,
       replyCache: inbox,
       depth: () => {
@@ -68,6 +74,7 @@ export function openDefaultStores(config: AgentConfig, logger: Logger, opts: Def
         // The outbox first: it commits what is pending through the handle the inbox shares.
         box.close();
         inbox.close();
+        state.close();
         db.close();
       },
     };

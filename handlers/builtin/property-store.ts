@@ -1,21 +1,28 @@
 /**
  * Built-in `property-store`: owns every read-write property no other plugin claims, keeps the values the
- * cloud sets, persists them under its data directory (a JSON file replaced atomically: temp file + rename,
- * coalesced so that a burst of sets costs one write, never a synchronous write per message), and reports the
- * current values with a property post when it starts.
+ * cloud sets in `ctx.state` (the agent's SQLite file, group-committed with the inbox and the outbox, see
+ * handlers/api/state.ts), and reports the current values with a property post when it starts.
  *
- * Options: `file` (default `properties.json`, relative to the plugin's data directory), `initial` (values used
- * until the cloud sets others), `saveDelayMs` (coalescing window, default 200), `reportOnStart` (default true).
+ * `apply` resolves once `ctx.state.put` did, that is once the new values are on disk: the router answers 200 only
+ * after that, so a value answered 200 survives a kill -9 the next instant (handlers/README.md, "A 200 reply means
+ * the new state is durable"). An agent without stores gives it an in-memory `ctx.state`: the values then last as
+ * long as the process.
+ *
+ * Options: `file` (default `properties.json`, relative to the plugin's data directory): the JSON file earlier
+ * versions saved to; when present at start with durable state, its values are moved into `ctx.state` once (values
+ * already in the state win) and the file is renamed `<file>.migrated`, never written again. `initial` (values
+ * used until the cloud sets others), `reportOnStart` (default true). `saveDelayMs` is accepted for old
+ * configurations and ignored: nothing is saved later any more.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import type { Logger } from 'pino';
 import { definePlugin, type PluginContext } from '../api';
 
 export interface PropertyStoreOptions {
   file: string;
   initial?: Record<string, unknown>;
-  saveDelayMs: number;
+  /** Ignored (kept so that configurations written for the JSON file still load). */
+  saveDelayMs?: number;
   reportOnStart: boolean;
 }
 
@@ -29,38 +36,73 @@ export const propertyStorePlugin = definePlugin<PropertyStoreOptions>({
     properties: {
       file: { type: 'string', minLength: 1, default: 'properties.json' },
       initial: { type: 'object' },
-      saveDelayMs: { type: 'integer', minimum: 0, default: 200 },
+      saveDelayMs: { type: 'integer', minimum: 0 },
       reportOnStart: { type: 'boolean', default: true },
     },
   },
   setup(ctx) {
-    const o = ctx.options;
-    const file = new JsonFile(isAbsolute(o.file) ? o.file : join(ctx.dataDir, o.file), o.saveDelayMs, ctx.logger);
     const values: Record<string, unknown> = {};
     return {
       properties: {
         ids: '*',
         apply(set) {
           Object.assign(values, set);
-          file.scheduleSave(values);
+          // The reply waits for this promise: 200 only once the values are on disk.
+          return ctx.state.put(set);
         },
       },
       async start(c) {
-        Object.assign(values, await initialValues(c, await file.load()));
+        await migrateLegacyFile(c);
+        Object.assign(values, initialValues(c, Object.fromEntries(c.state.entries())));
         if (c.options.reportOnStart && Object.keys(values).length > 0) {
           // Not awaited: the agent connects after the plugins started; the post waits in the outbox/session.
           c.upstream.postProperties({ ...values }).catch((err: unknown) => c.logger.warn({ err }, 'reporting stored properties failed'));
         }
       },
-      stop() {
-        return file.flush();
-      },
     };
   },
 });
 
-/** Config `initial` values under persisted ones, each checked against the Thing Model. */
-async function initialValues(ctx: PluginContext<PropertyStoreOptions>, stored: Record<string, unknown>): Promise<Record<string, unknown>> {
+/**
+ * Moves the values of the JSON file of earlier versions into `ctx.state`, once: the file is renamed after the
+ * values are durable, so a crash in between only repeats the (idempotent) move. Without durable state the file is
+ * left alone.
+ */
+async function migrateLegacyFile(ctx: PluginContext<PropertyStoreOptions>): Promise<void> {
+  const path = isAbsolute(ctx.options.file) ? ctx.options.file : join(ctx.dataDir, ctx.options.file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!ctx.state.durable) {
+    ctx.logger.warn({ file: path }, 'the agent runs without stores: property values live in memory; the old property file is not read');
+    return;
+  }
+  const legacy = parseLegacy(text);
+  if (legacy === undefined) ctx.logger.warn({ file: path }, 'old property file is unreadable; not migrated');
+  else {
+    const fresh = Object.fromEntries(Object.entries(legacy).filter(([id]) => ctx.state.get(id) === undefined));
+    await ctx.state.put(fresh);
+    ctx.logger.info({ file: path, properties: Object.keys(fresh).length }, 'old property file migrated into the agent database');
+  }
+  await rename(path, `${path}.migrated`);
+}
+
+function parseLegacy(text: string): Record<string, unknown> | undefined {
+  try {
+    const doc = JSON.parse(text) as { format?: unknown; values?: unknown };
+    if (doc.format === FORMAT && doc.values && typeof doc.values === 'object' && !Array.isArray(doc.values)) return doc.values as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** Config `initial` values under stored ones, each checked against the Thing Model. */
+function initialValues(ctx: PluginContext<PropertyStoreOptions>, stored: Record<string, unknown>): Record<string, unknown> {
   const owned = new Set(ctx.ownedProperties());
   const out: Record<string, unknown> = {};
   for (const [id, v] of Object.entries(ctx.options.initial ?? {})) {
@@ -75,71 +117,4 @@ async function initialValues(ctx: PluginContext<PropertyStoreOptions>, stored: R
     else ctx.logger.warn({ property: id, reason: r.message }, 'stored value no longer fits the Thing Model; dropped');
   }
   return out;
-}
-
-/** One JSON file, replaced atomically; writes are coalesced and never overlap. */
-class JsonFile {
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
-  private latest: Record<string, unknown> | undefined;
-
-  constructor(
-    private readonly path: string,
-    private readonly delayMs: number,
-    private readonly logger: Logger,
-  ) {}
-
-  async load(): Promise<Record<string, unknown>> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
-    }
-    try {
-      const doc = JSON.parse(text) as { format?: unknown; values?: unknown };
-      if (doc.format === FORMAT && doc.values && typeof doc.values === 'object' && !Array.isArray(doc.values)) return doc.values as Record<string, unknown>;
-    } catch {
-      // fall through
-    }
-    this.logger.warn({ file: this.path }, 'property file is unreadable; starting without stored values');
-    return {};
-  }
-
-  scheduleSave(values: Record<string, unknown>): void {
-    this.latest = values;
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.save();
-    }, this.delayMs);
-  }
-
-  /** Writes pending changes now and waits for every write to finish. */
-  async flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-      await this.save();
-    }
-    await this.writing;
-  }
-
-  private save(): Promise<void> {
-    const values = this.latest;
-    if (!values) return this.writing;
-    this.latest = undefined;
-    const text = JSON.stringify({ format: FORMAT, values }) + '\n';
-    this.writing = this.writing.then(async () => {
-      const tmp = `${this.path}.tmp-${process.pid}`;
-      try {
-        await writeFile(tmp, text);
-        await rename(tmp, this.path);
-      } catch (err) {
-        this.logger.error({ err, file: this.path }, 'saving properties failed');
-      }
-    });
-    return this.writing;
-  }
 }

@@ -9,7 +9,7 @@
  *
  * Nothing here touches hardware: sensor readings come from the options, and "reboot" only posts BootCompleted.
  */
-import { definePlugin, HandlerError, ThrottleError, type TypedServices } from '../api';
+import { definePlugin, HandlerError, ThrottleError, type TypedServices, type UpstreamTimeoutError } from '../api';
 import type { CalibrateInput, CalibrateOutput, Services } from './example-gateway.types';
 
 export interface CalibrationOptions {
@@ -66,9 +66,12 @@ export default definePlugin<CalibrationOptions>({
         rebootTimer = setTimeout(() => {
           rebootTimer = undefined;
           ctx.logger.info('simulated reboot done');
-          ctx.upstream
-            .postEvent('BootCompleted', { Reason: 2, FirmwareVersion: ctx.options.firmwareVersion })
-            .catch((err: unknown) => ctx.logger.warn({ err }, 'posting BootCompleted failed'));
+          const post = ctx.upstream.postEvent('BootCompleted', { Reason: 2, FirmwareVersion: ctx.options.firmwareVersion });
+          // A late reply is no reason to post again: the message was stored and is still being delivered.
+          post.reply.catch((err: Partial<UpstreamTimeoutError>) => {
+            if (err.code === 'UPSTREAM_TIMEOUT' && err.stored) ctx.logger.info('BootCompleted stored, not answered yet; the agent goes on delivering it');
+            else ctx.logger.warn({ err }, 'posting BootCompleted failed');
+          });
         }, input.DelaySeconds * ctx.options.msPerSecond);
         return {};
       },

@@ -17,114 +17,15 @@
  * See `handlers/README.md` for a walk-through and `handlers/examples/calibration.ts` for a complete plugin.
  */
 import type { Logger } from 'pino';
-import type { CompiledThingModel } from '../thing-model';
-import type { DeviceIdentity } from '../thing-model/wire';
+import type { CompiledThingModel } from '../../thing-model';
+import type { DeviceIdentity } from '../../thing-model/wire';
+import type { PluginState } from './state';
+import type { Upstream } from './upstream';
 
-export type { CompiledThingModel } from '../thing-model';
-export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyError, isAlinkError } from '../thing-model/codes';
-
-// ---- Messages and the upstream API ----
-
-/** MQTT 5 properties the agent reads on inbound messages and may set on outbound ones. */
-export interface MessageProperties {
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-  contentType?: string;
-}
-
-/** What a publish returns once the agent has accepted the message. */
-export interface PublishReceipt {
-  /** Resolves when the broker acknowledged the message (PUBACK); for QoS 0, when it was written. */
-  acked: Promise<void>;
-}
-
-/** A property value with the time it was sampled (docs/protocol/payloads.md, "Property post"). */
-export interface TimedValue<V = unknown> {
-  value: V;
-  /** Epoch ms when the value was sampled; at most 24 h in the future of the upload. */
-  time?: number;
-}
-
-/** Options of a property or event post. */
-export interface PostOptions {
-  /** Defaults to 1: a post is durable through the outbox when the agent has one. */
-  qos?: 0 | 1;
-  /** How long to wait for the platform's `_reply`; defaults to the agent's `upstream.replyTimeoutMs`. */
-  timeoutMs?: number;
-}
-
-/** Options of an event post. */
-export interface EventPostOptions extends PostOptions {
-  /** Epoch ms when the event happened. */
-  time?: number;
-}
-
-/** The platform's successful answer to a post. A non-200 answer rejects with `CloudReplyError` instead. */
-export interface CloudReply {
-  /** The request id (decimal string) this answers. */
-  id: string;
-  code: 200;
-  data: unknown;
-  message?: string;
-}
-
-/** Options of a custom-topic publish. */
-export interface CustomPublishOptions {
-  /** Defaults to 0. QoS 2 is not supported by the platform. */
-  qos?: 0 | 1;
-  /** MQTT 5 properties (response topic, correlation data, user properties, content type). */
-  properties?: MessageProperties;
-}
-
-/**
- * What plugins may send upstream. Every call validates against the Thing Model first and rejects with a
- * `ValidationError` (code 460, `errors` naming each field) before anything is published.
- */
-export interface Upstream {
-  /**
-   * Posts property values on `thing/event/property/post` (`sys.ack: 1`) and resolves with the platform's
-   * `post_reply`. Each value is either the bare value or `{ value, time }`.
-   * Rejects with `ValidationError` (bad values), `CloudReplyError` (non-200 reply), `UpstreamTimeoutError`
-   * (no reply in time; the pending entry is removed) or the uplink's own error (publish refused).
-   */
-  postProperties(values: Record<string, unknown>, opts?: PostOptions): Promise<CloudReply>;
-  /**
-   * Posts an event (`thing/event/{eventId}/post`) whose `value` holds the event's output members, and resolves
-   * with the platform's `post_reply`. Rejects like `postProperties`.
-   */
-  postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): Promise<CloudReply>;
-  /**
-   * Publishes on a custom topic of this device: either the part after `/{productKey}/{deviceName}/user/`
-   * (`"status"`) or the full topic. Resolves when the uplink accepted the message.
-   */
-  publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): Promise<PublishReceipt>;
-}
-
-/**
- * No `_reply` arrived within the timeout. The pending entry has been removed; a late reply is ignored.
- * Code `UPSTREAM_TIMEOUT`.
- */
-export class UpstreamTimeoutError extends Error {
-  override readonly name = 'UpstreamTimeoutError';
-  readonly code = 'UPSTREAM_TIMEOUT';
-  constructor(
-    readonly requestId: string,
-    readonly topic: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`no reply to ${topic} (id ${requestId}) within ${timeoutMs} ms`);
-  }
-}
-
-/**
- * A custom-topic publish named a topic outside this device's `/{productKey}/{deviceName}/user/` space.
- * Code `UPSTREAM_TOPIC_INVALID`.
- */
-export class TopicError extends Error {
-  override readonly name = 'TopicError';
-  readonly code = 'UPSTREAM_TOPIC_INVALID';
-}
+export type { CompiledThingModel } from '../../thing-model';
+export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyError, isAlinkError } from '../../thing-model/codes';
+export * from './upstream';
+export * from './state';
 
 // ---- Plugins ----
 
@@ -132,7 +33,7 @@ export class TopicError extends Error {
 export type JsonSchema = Record<string, unknown>;
 
 /** The device this agent speaks for (the wire helpers' type: product key and device name). */
-export type { DeviceIdentity } from '../thing-model/wire';
+export type { DeviceIdentity } from '../../thing-model/wire';
 
 /** What kind of inbound message a handler is answering. */
 export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic';
@@ -167,6 +68,19 @@ export interface PropertyClaim<V = Record<string, unknown>> {
    * Applies validated property values: only the identifiers this plugin claimed, already checked against the
    * Thing Model (type, range, step, enum, length, struct members). Throw a `HandlerError` (400 or a
    * device-defined 100000–110000 code) to refuse; the whole request then gets that code.
+   *
+   * **The contract: a 200 reply means the new state is durable.** The agent sends `set_reply` only after
+   * `apply` returned or its promise resolved (for a set spanning several plugins, after every one of them did),
+   * so before resolving, a plugin must have made the new values hold across a kill -9 of the agent the next
+   * instant: stored them durably (`await ctx.state.put(values)` does exactly that, at no extra fsync), or
+   * written them to the hardware that keeps them. Resolving earlier (a save scheduled for later) breaks the
+   * promise the 200 makes to the cloud. In turn the agent guarantees: a request is answered at most once per
+   * application; the answer is recorded in the inbox (committed before the reply leaves, in the same group
+   * commit as the outbox's batch) and a redelivery of an answered request is answered from there without
+   * calling `apply` again; a request that was not answered before a crash (kill -9, power cut before the
+   * reply's fsync) is applied again when the platform redelivers it, so `apply` must be idempotent (setting a
+   * value twice leaves the same state). An `apply` still running at its deadline gets an error reply and its
+   * late success is dropped: the values may be applied although the cloud heard 400, never the other way round.
    */
   apply(values: V, call: CallContext): void | Promise<void>;
 }
@@ -179,6 +93,13 @@ type Bivariant<I, O> = { handler(input: I, call: CallContext): O | void | Promis
  * against the service's `inputData`. The returned object is validated against `outputData` before it is sent
  * (an invalid output is answered with 400 naming the field, and logged as the plugin's bug); return nothing
  * for services without output. Type it with the generated `<Service>Input`/`<Service>Output` interfaces.
+ *
+ * The contract is the one of {@link PropertyClaim.apply}: the reply (200 with the output) leaves only after the
+ * handler resolved, so before resolving, the handler must have done its side effect (or stored durably, e.g.
+ * with `ctx.state.put`, what it must remember). An async service call that was answered is not run again on
+ * redelivery (the inbox answers it); one that was not answered before a crash runs again, so a handler whose
+ * effect must not happen twice records it first (in `ctx.state`, keyed by `call.id`) and checks it. Sync calls
+ * over RRPC are never redelivered.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ServiceHandler<I = Record<string, any>, O = object> = Bivariant<I, O>;
@@ -295,6 +216,11 @@ export interface PluginContext<O = Record<string, unknown>> {
   readonly upstream: Upstream;
   /** Aborted when the plugin stops. */
   readonly signal: AbortSignal;
+  /**
+   * This plugin's key-value state in the agent's SQLite file (durable, group-committed), or an in-memory map
+   * when the agent runs without stores. Usable from `setup` on. See {@link PluginState}.
+   */
+  readonly state: PluginState;
   /** The read-write properties this plugin ended up owning (resolves a `'*'` claim); known from `start` on. */
   ownedProperties(): readonly string[];
 }
