@@ -15,7 +15,9 @@ import { API_ACTIONS, Dispatcher } from './api';
 import { validateConfig } from './config/load';
 import type { SimulatorConfig, SimulatorConfigInput } from './config/schema';
 import type { SimulatorEvents } from './events';
+import { FileStore } from './http/files';
 import { MemoryNonceStore, NonceStore } from './http/nonce-store';
+import type { ScriptStoreOptions } from './scripts/store';
 import { QpsLimiter } from './http/qps-limiter';
 import { ApiHttpServer } from './http/server';
 import { createLogger } from './logger';
@@ -37,6 +39,8 @@ export interface CloudSimulatorOptions {
   nonceStore?: NonceStore;
   /** Folder relative TSL paths resolve against, when `config` is an object; default: the working directory. */
   baseDir?: string;
+  /** Parse-script bounds (per-call time, worker heap) and, for bench/raw.ts's baseline only, another runner. */
+  scripts?: ScriptStoreOptions;
 }
 
 export interface SimulatorUrls {
@@ -52,8 +56,11 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
   private readonly platform: Platform;
   private readonly http: ApiHttpServer;
   private readonly link: MqttLink;
+  /** Signed, expiring file URLs served by the HTTP listener (parse scripts, configuration files). */
+  readonly files: FileStore;
   private urls?: SimulatorUrls;
   private httpPort?: number;
+  private pendingHttpUrl?: string;
   private starting?: Promise<SimulatorUrls>;
 
   /** Validates the config and loads every product's TSL; throws ConfigError naming the key. */
@@ -64,7 +71,10 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     this.logger = options.logger ?? createLogger(cfg.log.level);
     this.registry = new Registry(cfg);
     this.state = new DeviceStateStore(cfg.limits);
+    this.files = new FileStore(() => this.urls?.httpUrl ?? this.pendingHttpUrl, options.clock ?? Date.now);
     this.platform = new Platform({
+      files: this.files,
+      ...(options.scripts ? { scripts: options.scripts } : {}),
       mode: cfg.mqtt.mode,
       registry: this.registry,
       state: this.state,
@@ -118,6 +128,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       limiter: new QpsLimiter(cfg.limits.qps),
       dispatcher,
       logger: this.logger,
+      files: this.files,
     });
   }
 
@@ -138,6 +149,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       throw e;
     }
     this.httpPort = Number(new URL(httpUrl).port);
+    this.pendingHttpUrl = httpUrl;
     this.urls = { httpUrl, mqttUrl };
     this.logger.info({ httpUrl, mqttUrl, mode: this.config.mqtt.mode }, 'ready');
     this.emit('ready', this.urls);

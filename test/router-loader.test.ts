@@ -48,6 +48,9 @@ function recordingUpstream(): Upstream & { posts: Record<string, unknown>[] } {
     },
     postEvent: async () => ({ id: '0', code: 200, data: {} }),
     publish: async () => ({ acked: Promise.resolve() }),
+    publishRaw: async () => ({ acked: Promise.resolve() }),
+    updateTags: async () => ({ id: '0', code: 200, data: {} }),
+    deleteTags: async () => ({ id: '0', code: 200, data: {} }),
   };
 }
 

@@ -9,6 +9,7 @@ import { registerDevice } from './register-device';
 import { rrpc } from './rrpc';
 import { setDeviceProperty } from './set-device-property';
 import { setDevicesProperty } from './set-devices-property';
+import { createThingScript, getThingScript, updateThingScript } from './thing-script';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -22,6 +23,9 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   queryDevicePropertyStatus,
   queryDeviceEventData,
   registerDevice,
+  createThingScript,
+  updateThingScript,
+  getThingScript,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';
