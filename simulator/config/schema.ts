@@ -16,6 +16,9 @@ export const THROTTLED_ACTIONS = [
   'QueryDevicePropertyStatus',
   'QueryDeviceEventData',
   'RegisterDevice',
+  'CreateThingScript',
+  'UpdateThingScript',
+  'GetThingScript',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 
