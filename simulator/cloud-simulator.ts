@@ -186,6 +186,18 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     await this.link.restart(downMs);
   }
 
+  /**
+   * Remote configuration (docs/protocol/remote-config.md): the platform edits and pushes a product's configuration
+   * file in its console only, so this is the simulator's own API. Sets the file devices get with `thing.config.get`;
+   * with `push`, also sends `thing.config.push` to every online device of the product (their replies land in
+   * `deviceReplies` as `configPushReply`). `sign` overrides the announced SHA-256 (to test a device's digest check).
+   */
+  async setProductConfig(productKey: string, content: string | Buffer, opts: { push?: boolean; sign?: string } = {}): Promise<{ configId: string; sign: string; pushed: Map<string, string> }> {
+    const cfg = this.platform.channels.configs.set(productKey, Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'), opts.sign ? { sign: opts.sign } : {});
+    const pushed = opts.push ? await this.platform.channels.configs.push(productKey) : new Map<string, string>();
+    return { configId: cfg.configId, sign: cfg.sign, pushed };
+  }
+
   /** A configured or registered device, secret included (for tests that connect as it). */
   device(productKey: string, deviceName: string): DeviceRecord | undefined {
     return this.registry.device(productKey, deviceName);

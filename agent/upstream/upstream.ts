@@ -129,6 +129,11 @@ export class AlinkUpstream implements Upstream {
     return this.request(this.channels.tagsDelete, AlinkMethods.DEVICEINFO_DELETE, keys.map((attrKey) => ({ attrKey })), 'tags', opts);
   }
 
+  /** A reply of the agent's own channels (config push_reply), QoS 1 through the outbox. */
+  publishReply(topic: string, payload: string, qos: 0 | 1 = 1): Promise<PublishReceipt> {
+    return this.opts.uplink.publish(topic, payload, { qos, messageClass: 'reply' });
+  }
+
   /** An upstream Alink request of the other channels (tags, config, logs) that waits for its `_reply`. */
   request(topic: string, method: string, params: unknown, messageClass: string, opts?: PostOptions): Promise<CloudReply> {
     const id = this.ids.nextId();

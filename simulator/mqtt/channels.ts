@@ -12,6 +12,7 @@ import { RawChannel, SN_DEFAULT } from '../scripts/raw-channel';
 import { ThingScripts, type ScriptStoreOptions } from '../scripts/store';
 import type { DeviceStateStore } from '../state/device-state';
 import type { DeviceId } from './acl';
+import { ProductConfigs } from './remote-config';
 
 export interface DeviceChannelsOptions {
   registry: Registry;
@@ -28,10 +29,12 @@ export interface DeviceChannelsOptions {
 export class DeviceChannels {
   readonly scripts: ThingScripts;
   readonly raw: RawChannel;
+  readonly configs: ProductConfigs;
 
   constructor(private readonly opts: DeviceChannelsOptions) {
     this.scripts = new ThingScripts(opts.registry, opts.files, opts.scripts);
     this.raw = new RawChannel({ ...opts, scripts: this.scripts });
+    this.configs = new ProductConfigs(opts);
   }
 
   /** True when `topic` belongs to one of these channels (then it is handled here, asynchronously, never throwing). */
@@ -60,6 +63,10 @@ export class DeviceChannels {
         return raw ? this.raw.upRaw(id, payload) : undefined;
       case 'downRawReply':
         return raw ? this.raw.downRawReply(id, topic, payload) : undefined;
+      case 'configGet':
+        return this.configs.onGet(id, payload);
+      case 'configPushReply':
+        return this.configs.onPushReply(id, topic, payload), undefined;
       default:
         return undefined;
     }

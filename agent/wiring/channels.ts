@@ -1,0 +1,37 @@
+/**
+ * The device channels beyond property, service and RRPC traffic, wired to one agent: remote configuration
+ * (agent/device-config), static tags (agent/tags) and log upload (agent/log-upload). Each registers its topics
+ * with the router before the agent subscribes, and acts after every connect.
+ */
+import type { Logger } from 'pino';
+import type { DeviceIdentity } from '../../thing-model/wire';
+import type { AgentConfig } from '../config/load';
+import { RemoteConfig } from '../device-config/remote-config';
+import type { PluginHost } from '../plugins/loader';
+import type { Router } from '../router';
+import type { Session } from '../session/session';
+
+export class DeviceChannels {
+  private readonly remoteConfig: RemoteConfig;
+
+  constructor(opts: { identity: DeviceIdentity; config: AgentConfig; router: Router; plugins: PluginHost; session: Session; logger: Logger }) {
+    this.remoteConfig = new RemoteConfig({
+      identity: opts.identity,
+      router: opts.router,
+      registry: opts.plugins.registry,
+      settings: opts.config.remoteConfig,
+      logger: opts.logger.child({ component: 'remote-config' }),
+    });
+    opts.session.on('state', (s) => {
+      if (s.state === 'connected') this.onConnected();
+    });
+  }
+
+  private onConnected(): void {
+    void this.remoteConfig.onConnected();
+  }
+
+  stop(): void {
+    this.remoteConfig.stop();
+  }
+}
