@@ -10,9 +10,11 @@ import { RemoteConfig } from '../device-config/remote-config';
 import type { PluginHost } from '../plugins/loader';
 import type { Router } from '../router';
 import type { Session } from '../session/session';
+import { StaticTags } from '../tags/static-tags';
 
 export class DeviceChannels {
   private readonly remoteConfig: RemoteConfig;
+  private readonly tags: StaticTags;
 
   constructor(opts: { identity: DeviceIdentity; config: AgentConfig; router: Router; plugins: PluginHost; session: Session; logger: Logger }) {
     this.remoteConfig = new RemoteConfig({
@@ -22,6 +24,7 @@ export class DeviceChannels {
       settings: opts.config.remoteConfig,
       logger: opts.logger.child({ component: 'remote-config' }),
     });
+    this.tags = new StaticTags(opts.config.tags, opts.router.alinkUpstream, opts.logger.child({ component: 'tags' }));
     opts.session.on('state', (s) => {
       if (s.state === 'connected') this.onConnected();
     });
@@ -29,6 +32,7 @@ export class DeviceChannels {
 
   private onConnected(): void {
     void this.remoteConfig.onConnected();
+    void this.tags.onConnected();
   }
 
   stop(): void {

@@ -9,6 +9,7 @@ import { registerDevice } from './register-device';
 import { rrpc } from './rrpc';
 import { setDeviceProperty } from './set-device-property';
 import { setDevicesProperty } from './set-devices-property';
+import { deleteDeviceProp, queryDeviceProp, saveDeviceProp } from './device-prop';
 import { createThingScript, getThingScript, updateThingScript } from './thing-script';
 import type { ApiAction } from './types';
 
@@ -26,6 +27,9 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   createThingScript,
   updateThingScript,
   getThingScript,
+  saveDeviceProp,
+  queryDeviceProp,
+  deleteDeviceProp,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

@@ -19,6 +19,9 @@ export const THROTTLED_ACTIONS = [
   'CreateThingScript',
   'UpdateThingScript',
   'GetThingScript',
+  'SaveDeviceProp',
+  'QueryDeviceProp',
+  'DeleteDeviceProp',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 

@@ -13,6 +13,7 @@ import { ThingScripts, type ScriptStoreOptions } from '../scripts/store';
 import type { DeviceStateStore } from '../state/device-state';
 import type { DeviceId } from './acl';
 import { ProductConfigs } from './remote-config';
+import { DeviceTags } from './tags';
 
 export interface DeviceChannelsOptions {
   registry: Registry;
@@ -30,11 +31,13 @@ export class DeviceChannels {
   readonly scripts: ThingScripts;
   readonly raw: RawChannel;
   readonly configs: ProductConfigs;
+  readonly tags: DeviceTags;
 
   constructor(private readonly opts: DeviceChannelsOptions) {
     this.scripts = new ThingScripts(opts.registry, opts.files, opts.scripts);
     this.raw = new RawChannel({ ...opts, scripts: this.scripts });
     this.configs = new ProductConfigs(opts);
+    this.tags = new DeviceTags(opts);
   }
 
   /** True when `topic` belongs to one of these channels (then it is handled here, asynchronously, never throwing). */
@@ -65,6 +68,10 @@ export class DeviceChannels {
         return raw ? this.raw.downRawReply(id, topic, payload) : undefined;
       case 'configGet':
         return this.configs.onGet(id, payload);
+      case 'tagsUpdate':
+        return this.tags.onUpdate(id, topic, payload);
+      case 'tagsDelete':
+        return this.tags.onDelete(id, topic, payload);
       case 'configPushReply':
         return this.configs.onPushReply(id, topic, payload), undefined;
       default:
