@@ -27,6 +27,7 @@ import { ExternalLink } from './mqtt/external-link';
 import { ManagedBroker } from './mqtt/managed-broker';
 import type { MqttLink } from './mqtt/link';
 import { Platform } from './mqtt/platform';
+import type { DeviceLogItem } from './mqtt/log-upload';
 import { DeviceRecord, Registry } from './registry';
 import { DeviceReply, DeviceStateStore, DeviceStatus, EventRecord, PropertyValue } from './state/device-state';
 
@@ -196,6 +197,19 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     const cfg = this.platform.channels.configs.set(productKey, Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'), opts.sign ? { sign: opts.sign } : {});
     const pushed = opts.push ? await this.platform.channels.configs.push(productKey) : new Map<string, string>();
     return { configId: cfg.configId, sign: cfg.sign, pushed };
+  }
+
+  /**
+   * Log upload (docs/protocol/log-upload.md), the console's "report local logs" switch: 1 on, 0 off. Answered to the
+   * device's `thing.config.log.get`, and pushed at once when it is online (resolves true then).
+   */
+  setLogUploadMode(productKey: string, deviceName: string, mode: 0 | 1): Promise<boolean> {
+    return this.platform.channels.logs.setMode({ productKey, deviceName }, mode);
+  }
+
+  /** The log items a device uploaded with `thing.log.post`, oldest first (the last 1000). */
+  deviceLogs(productKey: string, deviceName: string): DeviceLogItem[] {
+    return this.platform.channels.logs.of({ productKey, deviceName });
   }
 
   /** A configured or registered device, secret included (for tests that connect as it). */

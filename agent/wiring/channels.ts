@@ -11,10 +11,12 @@ import type { PluginHost } from '../plugins/loader';
 import type { Router } from '../router';
 import type { Session } from '../session/session';
 import { StaticTags } from '../tags/static-tags';
+import { LogUploader } from '../log-upload/uploader';
 
 export class DeviceChannels {
   private readonly remoteConfig: RemoteConfig;
   private readonly tags: StaticTags;
+  private readonly logs: LogUploader;
 
   constructor(opts: { identity: DeviceIdentity; config: AgentConfig; router: Router; plugins: PluginHost; session: Session; logger: Logger }) {
     this.remoteConfig = new RemoteConfig({
@@ -25,6 +27,7 @@ export class DeviceChannels {
       logger: opts.logger.child({ component: 'remote-config' }),
     });
     this.tags = new StaticTags(opts.config.tags, opts.router.alinkUpstream, opts.logger.child({ component: 'tags' }));
+    this.logs = new LogUploader({ identity: opts.identity, router: opts.router, settings: opts.config.logUpload, logger: opts.logger });
     opts.session.on('state', (s) => {
       if (s.state === 'connected') this.onConnected();
     });
@@ -33,9 +36,11 @@ export class DeviceChannels {
   private onConnected(): void {
     void this.remoteConfig.onConnected();
     void this.tags.onConnected();
+    void this.logs.onConnected();
   }
 
   stop(): void {
     this.remoteConfig.stop();
+    this.logs.stop();
   }
 }

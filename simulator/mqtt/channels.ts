@@ -14,6 +14,7 @@ import type { DeviceStateStore } from '../state/device-state';
 import type { DeviceId } from './acl';
 import { ProductConfigs } from './remote-config';
 import { DeviceTags } from './tags';
+import { DeviceLogs } from './log-upload';
 
 export interface DeviceChannelsOptions {
   registry: Registry;
@@ -32,12 +33,14 @@ export class DeviceChannels {
   readonly raw: RawChannel;
   readonly configs: ProductConfigs;
   readonly tags: DeviceTags;
+  readonly logs: DeviceLogs;
 
   constructor(private readonly opts: DeviceChannelsOptions) {
     this.scripts = new ThingScripts(opts.registry, opts.files, opts.scripts);
     this.raw = new RawChannel({ ...opts, scripts: this.scripts });
     this.configs = new ProductConfigs(opts);
     this.tags = new DeviceTags(opts);
+    this.logs = new DeviceLogs(opts);
   }
 
   /** True when `topic` belongs to one of these channels (then it is handled here, asynchronously, never throwing). */
@@ -72,6 +75,10 @@ export class DeviceChannels {
         return this.tags.onUpdate(id, topic, payload);
       case 'tagsDelete':
         return this.tags.onDelete(id, topic, payload);
+      case 'logConfigGet':
+        return this.logs.onGet(id, payload);
+      case 'logPost':
+        return this.logs.onPost(id, payload);
       case 'configPushReply':
         return this.configs.onPushReply(id, topic, payload), undefined;
       default:
