@@ -67,6 +67,7 @@ async function roundTrips(runner: 'sandbox' | 'plain'): Promise<number> {
     },
     { logger: pino({ level: 'silent' }), ...(runner === 'plain' ? { scripts: { runner: plainRunner } } : {}) },
   );
+  sim.setMaxListeners(IN_FLIGHT + 8); // one deviceReply listener per waiting call
   const { httpUrl, mqttUrl } = await sim.start();
   const iot = createIotClient(httpUrl, { accessKeyId: 'benchAK', accessKeySecret: 'benchSecret' });
   const device = await connectAsync(mqttUrl, { ...buildCredentials({ productKey: PK, deviceName: DN, deviceSecret: SECRET, signMethod: 'hmacsha1', secureMode: 3, timestamp: Date.now() }), reconnectPeriod: 0 });
