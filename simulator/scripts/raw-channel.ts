@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { AlinkCodes } from '../../thing-model';
-import { AlinkMethods, channelTopics, deviceTopics, parseTopic, type AlinkRequest } from '../../thing-model/wire';
+import { AlinkMethods, channelTopics, deviceTopics, eventIdOf, parseTopic, type AlinkRequest } from '../../thing-model/wire';
 import { ApiErrors } from '../errors';
 import type { SimulatorEventBus } from '../events';
 import type { DeviceId } from '../mqtt/acl';
@@ -21,7 +21,6 @@ import type { ScriptResult } from './sandbox';
 import type { ThingScripts } from './store';
 
 export const SN_DEFAULT = '?_sn=default';
-const EVENT_METHOD = /^thing\.event\.([^.]+)\.post$/;
 const SENT_MEMORY = 10_000;
 
 export interface RawChannelOptions {
@@ -108,8 +107,8 @@ export class RawChannel {
     const body = Buffer.from(JSON.stringify(json));
     const topics = deviceTopics(id);
     if (method === AlinkMethods.PROPERTY_POST) return this.posts.propertyPost(id, topics.propertyPost, body);
-    const ev = EVENT_METHOD.exec(method);
-    if (ev) return this.posts.eventPost(id, ev[1]!, topics.eventPost(ev[1]!), body);
+    const eventId = eventIdOf(method);
+    if (eventId !== undefined) return this.posts.eventPost(id, eventId, topics.eventPost(eventId), body);
     return this.jsonError(id, json.id, AlinkCodes.TSL_METHOD_NOT_EXIST, `method ${JSON.stringify(method).slice(0, 80)} is not a post`);
   }
 

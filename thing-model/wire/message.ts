@@ -68,6 +68,12 @@ export function eventMethod(eventId: string): string {
   return `thing.event.${eventId}.post`;
 }
 
+/** The event identifier of an event-post method (`thing.event.{id}.post`), or undefined. */
+export function eventIdOf(method: string): string | undefined {
+  const m = /^thing\.event\.([^./]+)\.post$/.exec(method);
+  return m && m[1] !== 'property' ? m[1] : undefined;
+}
+
 /**
  * Per-device upstream message ids: decimal strings in 0..4294967295, unique for the day (the platform's rule).
  * Starts from a time-derived value so that a restarted process does not reuse the ids of its previous run.
