@@ -236,7 +236,8 @@ class AlinkRouter implements Router {
         case 'rawUpReply':
           return this.raw.handleUpReply(msg);
         case 'reply':
-          this.core.observer?.messageIn('reply');
+          // Answers to the agent's own channel requests (tags, config, logs), counted apart from post replies.
+          this.core.observer?.messageIn('channelReply');
           return this.upstream.handleReply(msg.payload);
         case 'channel':
           return r.route.handle(msg, receivedAt);
