@@ -162,15 +162,13 @@ export type ChannelTopicName = keyof ChannelTopics;
 
 /** Which {@link channelTopics} entry `topic` is, with its device; undefined for every other topic. */
 export function parseChannelTopic(topic: string): { name: ChannelTopicName; productKey: string; deviceName: string } | undefined {
+  // Index arithmetic, no split: the simulator asks this of every message a device sends.
   if (!topic.startsWith('/sys/')) return undefined;
-  const parts = topic.split('/');
-  if (parts.length < 7 || parts[4] !== 'thing') return undefined;
-  const productKey = parts[2] ?? '';
-  const deviceName = parts[3] ?? '';
-  if (!productKey || !deviceName) return undefined;
-  const rest = parts.slice(4).join('/');
-  const name = CHANNEL_SUFFIXES.get(rest);
-  return name ? { name, productKey, deviceName } : undefined;
+  const a = topic.indexOf('/', 5);
+  const b = a < 0 ? -1 : topic.indexOf('/', a + 1);
+  if (a <= 5 || b <= a + 1) return undefined;
+  const name = CHANNEL_SUFFIXES.get(topic.slice(b + 1));
+  return name ? { name, productKey: topic.slice(5, a), deviceName: topic.slice(a + 1, b) } : undefined;
 }
 
 const CHANNEL_SUFFIXES: ReadonlyMap<string, ChannelTopicName> = (() => {
