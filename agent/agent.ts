@@ -20,6 +20,7 @@ import type { HealthServerAddress } from './health/server';
 import { displayUrl, formatStatus } from './lifecycle/status';
 import { AgentHealth, loadMetrics } from './wiring/health';
 import { MeteredUplink } from './wiring/metered-uplink';
+import { DeviceChannels } from './wiring/channels';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
@@ -99,6 +100,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Where `device.secretEnv` was read at start; a reload reads it there again, not in `process.env`. */
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly stores: AgentStores;
+  /** Remote configuration, static tags, log upload (agent/wiring/channels.ts). */
+  private readonly channels: DeviceChannels;
 
   /**
    * Loads and checks everything that can be wrong before connecting: the configuration (ConfigError), the
@@ -176,6 +179,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(observer ? { observer } : {}),
       ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
     });
+    this.channels = new DeviceChannels({ identity, config, router: this.router, plugins, session: this.session, logger });
     this.session.onMessage((msg) => this.router.handle(msg));
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));
@@ -276,6 +280,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async shutdown(): Promise<void> {
     this.setState({ state: 'stopping' });
     const { drainTimeoutMs, disconnectTimeoutMs } = this.config.shutdown;
+    this.channels.stop();
     await this.router.drain(drainTimeoutMs);
     await this.plugins.stop();
     await this.session.stop(disconnectTimeoutMs);

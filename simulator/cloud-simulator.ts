@@ -15,7 +15,9 @@ import { API_ACTIONS, Dispatcher } from './api';
 import { validateConfig } from './config/load';
 import type { SimulatorConfig, SimulatorConfigInput } from './config/schema';
 import type { SimulatorEvents } from './events';
+import { FileStore } from './http/files';
 import { MemoryNonceStore, NonceStore } from './http/nonce-store';
+import type { ScriptStoreOptions } from './scripts/store';
 import { QpsLimiter } from './http/qps-limiter';
 import { ApiHttpServer } from './http/server';
 import { createLogger } from './logger';
@@ -25,6 +27,7 @@ import { ExternalLink } from './mqtt/external-link';
 import { ManagedBroker } from './mqtt/managed-broker';
 import type { MqttLink } from './mqtt/link';
 import { Platform } from './mqtt/platform';
+import type { DeviceLogItem } from './mqtt/log-upload';
 import { DeviceRecord, Registry } from './registry';
 import { DeviceReply, DeviceStateStore, DeviceStatus, EventRecord, PropertyValue } from './state/device-state';
 
@@ -37,6 +40,8 @@ export interface CloudSimulatorOptions {
   nonceStore?: NonceStore;
   /** Folder relative TSL paths resolve against, when `config` is an object; default: the working directory. */
   baseDir?: string;
+  /** Parse-script bounds (per-call time, worker heap) and, for bench/raw.ts's baseline only, another runner. */
+  scripts?: ScriptStoreOptions;
 }
 
 export interface SimulatorUrls {
@@ -52,8 +57,11 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
   private readonly platform: Platform;
   private readonly http: ApiHttpServer;
   private readonly link: MqttLink;
+  /** Signed, expiring file URLs served by the HTTP listener (parse scripts, configuration files). */
+  readonly files: FileStore;
   private urls?: SimulatorUrls;
   private httpPort?: number;
+  private pendingHttpUrl?: string;
   private starting?: Promise<SimulatorUrls>;
 
   /** Validates the config and loads every product's TSL; throws ConfigError naming the key. */
@@ -64,7 +72,10 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     this.logger = options.logger ?? createLogger(cfg.log.level);
     this.registry = new Registry(cfg);
     this.state = new DeviceStateStore(cfg.limits);
+    this.files = new FileStore(() => this.urls?.httpUrl ?? this.pendingHttpUrl, options.clock ?? Date.now);
     this.platform = new Platform({
+      files: this.files,
+      ...(options.scripts ? { scripts: options.scripts } : {}),
       mode: cfg.mqtt.mode,
       registry: this.registry,
       state: this.state,
@@ -118,6 +129,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       limiter: new QpsLimiter(cfg.limits.qps),
       dispatcher,
       logger: this.logger,
+      files: this.files,
     });
   }
 
@@ -138,6 +150,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       throw e;
     }
     this.httpPort = Number(new URL(httpUrl).port);
+    this.pendingHttpUrl = httpUrl;
     this.urls = { httpUrl, mqttUrl };
     this.logger.info({ httpUrl, mqttUrl, mode: this.config.mqtt.mode }, 'ready');
     this.emit('ready', this.urls);
@@ -172,6 +185,31 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       throw new Error('restartBroker: an external broker cannot be restarted by the simulator');
     }
     await this.link.restart(downMs);
+  }
+
+  /**
+   * Remote configuration (docs/protocol/remote-config.md): the platform edits and pushes a product's configuration
+   * file in its console only, so this is the simulator's own API. Sets the file devices get with `thing.config.get`;
+   * with `push`, also sends `thing.config.push` to every online device of the product (their replies land in
+   * `deviceReplies` as `configPushReply`). `sign` overrides the announced SHA-256 (to test a device's digest check).
+   */
+  async setProductConfig(productKey: string, content: string | Buffer, opts: { push?: boolean; sign?: string } = {}): Promise<{ configId: string; sign: string; pushed: Map<string, string> }> {
+    const cfg = this.platform.channels.configs.set(productKey, Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8'), opts.sign ? { sign: opts.sign } : {});
+    const pushed = opts.push ? await this.platform.channels.configs.push(productKey) : new Map<string, string>();
+    return { configId: cfg.configId, sign: cfg.sign, pushed };
+  }
+
+  /**
+   * Log upload (docs/protocol/log-upload.md), the console's "report local logs" switch: 1 on, 0 off. Answered to the
+   * device's `thing.config.log.get`, and pushed at once when it is online (resolves true then).
+   */
+  setLogUploadMode(productKey: string, deviceName: string, mode: 0 | 1): Promise<boolean> {
+    return this.platform.channels.logs.setMode({ productKey, deviceName }, mode);
+  }
+
+  /** The log items a device uploaded with `thing.log.post`, oldest first (the last 1000). */
+  deviceLogs(productKey: string, deviceName: string): DeviceLogItem[] {
+    return this.platform.channels.logs.of({ productKey, deviceName });
   }
 
   /** A configured or registered device, secret included (for tests that connect as it). */

@@ -86,6 +86,13 @@ export const ApiErrors = {
     business('iot.device.InvokeThingServiceTimeout', `The device did not answer the sync service ${identifier} within ${ms} ms.`),
   serviceFailed: (identifier: string, code: unknown, message: unknown) =>
     business('iot.device.InvokeThingServiceFailed', `The device answered the sync service ${identifier} with code ${shown(code)}${message ? `: ${String(message)}` : ''}.`),
+  notCustomFormat: (productKey: string) =>
+    business('iot.script.NotCustomFormatProduct', `Parse scripts are only for custom-format products: ProductKey ${shown(productKey)} speaks Alink JSON.`),
+  scriptExists: (productKey: string) => business('iot.script.ScriptAlreadyExists', `The product already has a parse script (use UpdateThingScript): ProductKey ${shown(productKey)}.`),
+  scriptNotFound: (productKey: string) => business('iot.script.ScriptNotFound', `The product has no parse script: ProductKey ${shown(productKey)}.`),
+  scriptTypeUnsupported: (type: unknown) =>
+    business('iot.script.UnsupportedScriptType', `The simulator runs JavaScript parse scripts only: ScriptType expected "JavaScript", received ${shown(type)}.`),
+  scriptFailed: (code: unknown, message: unknown) => business('iot.script.ScriptRunFailed', `The parse script failed with code ${String(code)}: ${String(message)}.`),
 } as const;
 
 /** Every code above, for the documentation check. */
@@ -114,4 +121,9 @@ export const API_ERROR_CODES: readonly string[] = [
   'iot.thing.InvalidFormattedArgs',
   'iot.device.InvokeThingServiceTimeout',
   'iot.device.InvokeThingServiceFailed',
+  'iot.script.NotCustomFormatProduct',
+  'iot.script.ScriptAlreadyExists',
+  'iot.script.ScriptNotFound',
+  'iot.script.UnsupportedScriptType',
+  'iot.script.ScriptRunFailed',
 ];

@@ -21,7 +21,18 @@ export interface SimulatorEvents {
   /** A batch post (LinkSDK's `thing/event/property/batch/post`) arrived and was answered with `code`. */
   batchPost: [{ productKey: string; deviceName: string; id: string; params: unknown; code: number; message?: string }];
   /** Any other upstream message (custom `/user/` topics and the like). */
-  deviceMessage: [{ productKey?: string; deviceName?: string; topic: string; payload: Buffer }];
+  deviceMessage: [
+    {
+      productKey?: string;
+      deviceName?: string;
+      topic: string;
+      payload: Buffer;
+      /** A custom topic published with `?_sn=default`: what the parse script's transformPayload made of it. */
+      parsed?: unknown;
+      /** ... or the script's code and why, when it failed (docs/protocol/raw-data.md). */
+      scriptError?: { code: number; message: string };
+    },
+  ];
   /** The platform sent something to a device. */
   downstream: [{ topic: string; payload: Buffer; qos: 0 | 1 }];
 }

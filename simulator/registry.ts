@@ -11,6 +11,8 @@ import { ApiErrors } from './errors';
 export interface ProductRecord {
   productKey: string;
   model: CompiledThingModel;
+  /** `custom`: bytes on `thing/model/*_raw`, through the product's parse script (docs/protocol/raw-data.md). */
+  dataFormat: 'alink' | 'custom';
 }
 
 export interface DeviceRecord {
@@ -51,7 +53,7 @@ export class Registry {
       if (this.products.has(productKey)) {
         throw new ConfigError(source, [{ path: `products.${i}.productKey`, message: `expected a product key not used twice, received "${productKey}"` }]);
       }
-      this.products.set(productKey, { productKey, model });
+      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink' });
     });
     cfg.devices.forEach((d, i) => {
       if (!this.products.has(d.productKey)) {

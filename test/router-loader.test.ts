@@ -51,6 +51,9 @@ function recordingUpstream(): Upstream & { posts: Record<string, unknown>[] } {
     },
     postEvent: () => postHandle(Promise.resolve({ id: '0', code: 200, data: {} }), Promise.resolve(STORED)),
     publish: () => publishHandle(Promise.resolve(STORED)),
+    publishRaw: () => publishHandle(Promise.resolve(STORED)),
+    updateTags: async () => ({ id: '0', code: 200, data: {} }),
+    deleteTags: async () => ({ id: '0', code: 200, data: {} }),
   };
 }
 

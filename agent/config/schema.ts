@@ -9,6 +9,9 @@
  * by test/agent-config-docs.test.ts (every key and every default must appear there).
  */
 import { SIGN_METHODS, type SignMethod } from '../../thing-model/wire';
+import type { LogUploadSection, RemoteConfigSection } from './channel-sections';
+
+export type { LogUploadSection, RemoteConfigSection } from './channel-sections';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -149,7 +152,13 @@ export interface AgentConfigFile {
   limits: { upstream: UpstreamLimitsSection };
   outbox: OutboxSection;
   shutdown: ShutdownSection;
+  remoteConfig: RemoteConfigSection;
+  /** Static device tags (`site`, `firmware`, ...) posted after every connect (docs/protocol/tags.md). */
+  tags: Record<string, string>;
+  logUpload: LogUploadSection;
 }
+
+
 
 type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -338,6 +347,34 @@ export const agentConfigSchema = section(
       {
         drainTimeoutMs: int(0, 600_000, 5000),
         disconnectTimeoutMs: int(0, 600_000, 2000),
+      },
+      { default: {}, ...restart },
+    ),
+    remoteConfig: section(
+      {
+        fetchOnConnect: bool(true),
+        maxBytes: int(1, 64 * 1024 * 1024, 1024 * 1024),
+        downloadTimeoutMs: int(100, 600_000, 30_000),
+        applyTimeoutMs: int(100, 600_000, 30_000),
+      },
+      { default: {}, ...restart },
+    ),
+    tags: {
+      type: 'object',
+      default: {},
+      expected: 'an object of tag keys (2..30 letters, digits, _ - ., not starting with a digit) to string values',
+      propertyNames: { pattern: '^[A-Za-z_.-][A-Za-z0-9_.-]{1,29}$' },
+      additionalProperties: str('a tag value of at most 128 characters', { maxLength: 128 }),
+      maxProperties: 200,
+      ...restart,
+    },
+    logUpload: section(
+      {
+        fetchOnConnect: bool(true),
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug'], default: 'warn', expected: 'one of fatal, error, warn, info, debug' },
+        maxPerMinute: int(1, 10_000, 60),
+        maxLineBytes: int(64, 4096, 4096),
+        batchMs: int(0, 60_000, 1000),
       },
       { default: {}, ...restart },
     ),

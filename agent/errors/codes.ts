@@ -29,9 +29,10 @@ import { ClaimError, PLUGIN_ERROR_CODES, PluginError, type PluginErrorCode } fro
 import { SessionError, type SessionErrorCode } from '../session/errors';
 import { STORAGE_ERROR_CODES, StorageError, StorageLockedError, type StorageErrorCode } from '../storage/errors';
 import { StateError, TopicError, UpstreamTimeoutError } from '../../handlers/api';
+import { RemoteConfigError, type RemoteConfigErrorCode } from '../device-config/errors';
 
 /** The code families (the prefix of each code, except the session's, which keeps its historical `AGENT_`). */
-export type ErrorFamily = 'CONFIG' | 'SESSION' | 'STORAGE' | 'OUTBOX' | 'INBOX' | 'PLUGIN' | 'UPSTREAM' | 'LIFECYCLE' | 'HEALTH';
+export type ErrorFamily = 'CONFIG' | 'SESSION' | 'STORAGE' | 'OUTBOX' | 'INBOX' | 'PLUGIN' | 'UPSTREAM' | 'LIFECYCLE' | 'HEALTH' | 'REMOTE_CONFIG';
 
 /** One row of the table. */
 export interface AgentErrorInfo {
@@ -78,6 +79,14 @@ const CONFIG_CODES = {
   CONFIG_INVALID: 'the configuration file or object breaks the schema; the message names the key, expected and received value',
 } as const satisfies Record<ConfigError['code'], string>;
 
+const REMOTE_CONFIG_CODES = {
+  REMOTE_CONFIG_INVALID: 'a configuration get_reply or push lacks a field or has one of the wrong form (configId, url, sign, signMethod, configSize, getType)',
+  REMOTE_CONFIG_TOO_LARGE: 'the configuration file is larger than remoteConfig.maxBytes (announced or while downloading)',
+  REMOTE_CONFIG_DOWNLOAD_FAILED: 'the configuration file could not be downloaded within remoteConfig.downloadTimeoutMs (network error, HTTP status)',
+  REMOTE_CONFIG_DIGEST_MISMATCH: "the downloaded file's SHA-256 differs from the announced sign; the file is not applied",
+  REMOTE_CONFIG_APPLY_FAILED: "the plugin claiming config threw or missed remoteConfig.applyTimeoutMs",
+} as const satisfies Record<RemoteConfigErrorCode, string>;
+
 type ErrorClass = AgentErrorInfo['errorClass'];
 
 /** The outbox's codes each have a class of their own (all `OutboxError`s). */
@@ -118,10 +127,11 @@ export const AGENT_ERROR_TABLE: readonly AgentErrorInfo[] = Object.freeze([
   ...rows('UPSTREAM', UPSTREAM_CODES, (code) => (code === 'UPSTREAM_TIMEOUT' ? UpstreamTimeoutError : TopicError)),
   ...rows('LIFECYCLE', LIFECYCLE_CODES, () => LifecycleError),
   ...rows('HEALTH', HEALTH_CODES, () => HealthError),
+  ...rows('REMOTE_CONFIG', REMOTE_CONFIG_CODES, () => RemoteConfigError),
 ]);
 
 /** Every agent error code, as a type. */
-export type AgentErrorCode = keyof typeof CONFIG_CODES | SessionErrorCode | StorageErrorCode | OutboxErrorCode | InboxErrorCode | PluginErrorCode | keyof typeof STATE_CODES | keyof typeof UPSTREAM_CODES | LifecycleErrorCode | HealthErrorCode;
+export type AgentErrorCode = keyof typeof CONFIG_CODES | SessionErrorCode | StorageErrorCode | OutboxErrorCode | InboxErrorCode | PluginErrorCode | keyof typeof STATE_CODES | keyof typeof UPSTREAM_CODES | LifecycleErrorCode | HealthErrorCode | RemoteConfigErrorCode;
 
 const BY_CODE: ReadonlyMap<string, AgentErrorInfo> = new Map(AGENT_ERROR_TABLE.map((r) => [r.code, r]));
 

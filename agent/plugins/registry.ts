@@ -55,6 +55,10 @@ export class HandlerRegistry {
   readonly customTopics: CustomTopicRoute[] = [];
   readonly rrpcTopics: RrpcTopicRoute[] = [];
   rawRrpc: PluginSlot | undefined;
+  /** The plugin that handles custom-format data (docs/protocol/raw-data.md). */
+  rawData: PluginSlot | undefined;
+  /** The plugin that applies the remote configuration file (docs/protocol/remote-config.md). */
+  remoteConfig: PluginSlot | undefined;
 
   /** Builds the table from freshly set-up plugins; throws `ClaimError` on the first problem. */
   static build(slots: readonly PluginSlot[], model: CompiledThingModel, identity: DeviceIdentity): HandlerRegistry {
@@ -109,6 +113,16 @@ export class HandlerRegistry {
         if (r.rawRrpc) throw new ClaimError(`raw RRPC is claimed by both plugin "${r.rawRrpc.name}" and ${who}`);
         r.rawRrpc = slot;
       }
+      if (inst.raw) {
+        if (typeof inst.raw.handle !== 'function') throw new ClaimError(`${who}: raw.handle is not a function`);
+        if (r.rawData) throw new ClaimError(`custom-format data (raw) is claimed by both plugin "${r.rawData.name}" and ${who}`);
+        r.rawData = slot;
+      }
+      if (inst.config) {
+        if (typeof inst.config.apply !== 'function') throw new ClaimError(`${who}: config.apply is not a function`);
+        if (r.remoteConfig) throw new ClaimError(`remote configuration is claimed by both plugin "${r.remoteConfig.name}" and ${who}`);
+        r.remoteConfig = slot;
+      }
       for (const [key, fn] of Object.entries(rrpc?.topics ?? {})) {
         const topic = fullUserTopic(key, userPrefix, `${who} RRPC topic "${key}"`);
         const err = filterSyntaxError(topic);
@@ -143,6 +157,8 @@ export class HandlerRegistry {
         .sort(),
       Boolean(inst.rrpc?.raw),
       Object.keys(inst.rrpc?.topics ?? {}).sort(),
+      Boolean(inst.raw),
+      Boolean(inst.config),
     ]);
   }
 }

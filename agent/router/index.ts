@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
-import { deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../thing-model/wire';
+import { channelTopics, deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../thing-model/wire';
 import type { PluginHost } from '../plugins/loader';
 import type { CustomTopicRoute } from '../plugins/registry';
 import type { InboundMessage, ReplyCache, Uplink } from '../transport';
@@ -21,6 +21,7 @@ import { PropertySetRoute } from './property-set';
 import { Replier } from './replies';
 import { RrpcRoute } from './rrpc';
 import { AsyncServiceRoute } from './service';
+import { RawRoute } from './raw';
 
 export type { RouterObserver, InboundKind } from './observer';
 export type { RrpcBudgets } from './core';
@@ -61,6 +62,12 @@ export interface Subscription {
   qos: 0 | 1;
 }
 
+/** A topic handled outside the router's own modules (remote config, log upload: agent/device-config, agent/log-upload). */
+export interface ChannelRoute extends Subscription {
+  /** Never throws; answers its own errors. */
+  handle(msg: InboundMessage, receivedAt: number): Promise<void> | void;
+}
+
 export interface Router {
   /** Every filter the agent must subscribe to (after every CONNACK without a session). */
   subscriptions(): Subscription[];
@@ -73,12 +80,22 @@ export interface Router {
   drain(timeoutMs: number): Promise<void>;
   /** Property posts, event posts and custom publishes; handed to the plugins. */
   readonly upstream: Upstream;
+  /** The upstream with what the agent's own channels need (requests that wait for their `_reply`). */
+  readonly alinkUpstream: AlinkUpstream;
+  /** Adds a channel's topic; before `subscriptions()` is read (before the agent starts). */
+  addRoute(route: ChannelRoute): void;
+  /** Routes a `_reply` topic to `alinkUpstream` (and subscribes to it). */
+  addReplyTopic(topic: string): void;
 }
 
 type Route =
   | { kind: 'set' }
   | { kind: 'service'; serviceId: string }
-  | { kind: 'custom'; route: CustomTopicRoute };
+  | { kind: 'custom'; route: CustomTopicRoute }
+  | { kind: 'rawDown' }
+  | { kind: 'rawUpReply' }
+  | { kind: 'reply' }
+  | { kind: 'channel'; route: ChannelRoute };
 
 class AlinkRouter implements Router {
   readonly upstream: AlinkUpstream;
@@ -88,11 +105,12 @@ class AlinkRouter implements Router {
   private readonly services: AsyncServiceRoute;
   private readonly rrpc: RrpcRoute;
   private readonly custom: CustomTopics;
+  private readonly raw: RawRoute;
   private readonly setPosts: SetPostCoalescer | undefined;
   private readonly rrpcRequestPrefix: string;
   private readonly eventPrefix: string;
   private readonly userPrefix: string;
-  private readonly subs: Subscription[];
+  private subs: Subscription[];
   private active = 0;
   private draining = false;
   private onIdle: (() => void) | undefined;
@@ -135,6 +153,7 @@ class AlinkRouter implements Router {
     this.services = new AsyncServiceRoute(this.core);
     this.rrpc = new RrpcRoute(this.core);
     this.custom = new CustomTopics(this.core);
+    this.raw = new RawRoute(this.core);
     this.rrpcRequestPrefix = `${topics.sysPrefix}/rrpc/request/`;
     this.eventPrefix = `${topics.sysPrefix}/thing/event/`;
     this.userPrefix = topics.userPrefix;
@@ -157,7 +176,31 @@ class AlinkRouter implements Router {
       subs.push({ topic: r.filter, qos: r.qos });
     }
     for (const r of this.core.registry.rrpcTopics) subs.push({ topic: extRrpcFilter(r.topic), qos: 0 });
+    // The other device channels (docs/protocol/raw-data.md, tags.md, remote-config.md, log-upload.md).
+    this.exact.set(this.raw.downTopic, { kind: 'rawDown' });
+    this.exact.set(this.raw.upReplyTopic, { kind: 'rawUpReply' });
+    subs.push(...this.raw.subscriptions());
+    const ch = channelTopics(opts.identity);
+    for (const t of [ch.tagsUpdateReply, ch.tagsDeleteReply]) {
+      this.exact.set(t, { kind: 'reply' });
+      subs.push({ topic: t, qos: 1 });
+    }
     this.subs = subs;
+  }
+
+  get alinkUpstream(): AlinkUpstream {
+    return this.upstream;
+  }
+
+  /** A `_reply` of one of the agent's own upstream requests (config get, log posts), for `alinkUpstream.request`. */
+  addReplyTopic(topic: string): void {
+    this.exact.set(topic, { kind: 'reply' });
+    this.subs.push({ topic, qos: 1 });
+  }
+
+  addRoute(route: ChannelRoute): void {
+    this.exact.set(route.topic, { kind: 'channel', route });
+    this.subs.push({ topic: route.topic, qos: route.qos });
   }
 
   subscriptions(): Subscription[] {
@@ -191,11 +234,23 @@ class AlinkRouter implements Router {
           return this.services.handle(msg, r.serviceId, receivedAt, startPerf);
         case 'custom':
           return this.custom.handle(msg, r.route, receivedAt, startPerf);
+        case 'rawDown':
+          return this.raw.handleDown(msg, receivedAt, startPerf);
+        case 'rawUpReply':
+          return this.raw.handleUpReply(msg);
+        case 'reply':
+          // Answers to the agent's own channel requests (tags, config, logs), counted apart from post replies.
+          this.core.observer?.messageIn('channelReply');
+          return this.upstream.handleReply(msg.payload);
+        case 'channel':
+          return r.route.handle(msg, receivedAt);
       }
     }
     if (topic.startsWith(this.rrpcRequestPrefix)) {
       const messageId = topic.slice(this.rrpcRequestPrefix.length);
       if (messageId !== '' && !messageId.includes('/')) return this.rrpc.handleRequest(msg, messageId, receivedAt, startPerf);
+    } else if (this.raw.isExt(topic)) {
+      return this.raw.handleExt(msg, receivedAt, startPerf);
     } else if (RrpcRoute.isExt(topic)) {
       return this.rrpc.handleExt(msg, receivedAt, startPerf);
     } else if (topic.startsWith(this.eventPrefix) && topic.endsWith('/post_reply')) {

@@ -22,7 +22,7 @@ import { invokeService } from './service';
 const EXT_PREFIX = '/ext/rrpc/';
 
 /** Topics answered recently; bounded in size and time. */
-class RecentTopics {
+export class RecentTopics {
   private readonly until = new Map<string, number>();
 
   constructor(

@@ -9,11 +9,12 @@ import type { Logger } from 'pino';
 import Ajv from 'ajv';
 import type { CompiledThingModel } from '../../thing-model';
 import { AlinkCodes, CloudReplyError, ValidationError } from '../../thing-model/codes';
-import { AlinkMethods, deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
+import { AlinkMethods, channelTopics, deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type ChannelTopics, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
 import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostHandle, type PostOptions, type PublishHandle, type StoredReceipt, type Upstream } from '../../handlers/api';
 import { postHandle, publishHandle, rejectedPost } from './handles';
 import { PendingReplies, type ParsedReply } from './pending';
+import { checkTagKey, checkTags } from '../tags/validate';
 
 export interface UpstreamOptions {
   identity: DeviceIdentity;
@@ -41,6 +42,7 @@ const REPLY_SCHEMA = {
 /** The agent's upstream: the public `Upstream` plus what the router needs (reply routing, pre-validated posts). */
 export class AlinkUpstream implements Upstream {
   private readonly topics: DeviceTopics;
+  private readonly channels: ChannelTopics;
   private readonly pending = new PendingReplies();
   private readonly ids: MessageIdGenerator;
   private readonly replyTimeoutMs: number;
@@ -49,6 +51,7 @@ export class AlinkUpstream implements Upstream {
 
   constructor(private readonly opts: UpstreamOptions) {
     this.topics = deviceTopics(opts.identity);
+    this.channels = channelTopics(opts.identity);
     this.ids = opts.ids ?? new MessageIdGenerator();
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 10_000;
     this.checkReply = new Ajv().compile(REPLY_SCHEMA);
@@ -115,7 +118,35 @@ export class AlinkUpstream implements Upstream {
     return publishHandle(this.accepted(full, payload, qos, 'custom', opts?.properties));
   }
 
-  /** A `post_reply` from the platform (property or event). Never throws. */
+  publishRaw(payload: string | Buffer, opts?: { qos?: 0 | 1 }): Promise<PublishReceipt> {
+    return this.opts.uplink.publish(this.channels.upRaw, payload, { qos: opts?.qos ?? 1, messageClass: 'raw' });
+  }
+
+  updateTags(tags: Record<string, string>, opts?: PostOptions): Promise<CloudReply> {
+    const problems = checkTags(tags);
+    if (problems.length) return Promise.reject(new ValidationError(problems));
+    const params = Object.entries(tags).map(([attrKey, attrValue]) => ({ attrKey, attrValue }));
+    return this.request(this.channels.tagsUpdate, AlinkMethods.DEVICEINFO_UPDATE, params, 'tags', opts);
+  }
+
+  deleteTags(keys: readonly string[], opts?: PostOptions): Promise<CloudReply> {
+    const problems = keys.length === 0 ? checkTags({}) : keys.flatMap((k, i) => checkTagKey(k, `keys[${i}]`) ?? []);
+    if (problems.length) return Promise.reject(new ValidationError(problems));
+    return this.request(this.channels.tagsDelete, AlinkMethods.DEVICEINFO_DELETE, keys.map((attrKey) => ({ attrKey })), 'tags', opts);
+  }
+
+  /** A reply of the agent's own channels (config push_reply), QoS 1 through the outbox. */
+  publishReply(topic: string, payload: string, qos: 0 | 1 = 1): Promise<PublishReceipt> {
+    return this.opts.uplink.publish(topic, payload, { qos, messageClass: 'reply' });
+  }
+
+  /** An upstream Alink request of the other channels (tags, config, logs) that waits for its `_reply`. */
+  request(topic: string, method: string, params: unknown, messageClass: string, opts?: PostOptions): Promise<CloudReply> {
+    const id = this.ids.nextId();
+    return this.send(topic, id, JSON.stringify({ id, version: '1.0', params, method }), messageClass, opts);
+  }
+
+  /** A `_reply` from the platform (property or event post, tags, config, logs). Never throws. */
   handleReply(payload: Buffer): void {
     let reply: unknown;
     try {

@@ -36,7 +36,7 @@ export type JsonSchema = Record<string, unknown>;
 export type { DeviceIdentity } from '../../thing-model/wire';
 
 /** What kind of inbound message a handler is answering. */
-export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic';
+export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic' | 'raw' | 'config';
 
 /**
  * Given to every handler call. A handler should finish by `deadline`; when it passes, the agent answers for
@@ -176,6 +176,43 @@ export interface RrpcClaims {
 }
 
 /**
+ * Custom-format (raw) data (docs/protocol/raw-data.md): what a plugin of a product whose data format is
+ * "custom" declares. At most one plugin may claim it.
+ */
+export interface RawClaim {
+  /**
+   * Bytes the platform's parse script made from a cloud request (property set, service call), on
+   * `thing/model/down_raw` (`call.kind` 'raw') or, for a sync service, over RRPC on
+   * `/ext/rrpc/{id}/sys/{pk}/{dn}/thing/model/down_raw` (`call.kind` 'rrpc', the RRPC budget as deadline).
+   * Return the answer bytes: they go out on `down_raw_reply` (or the RRPC topic). Return nothing to send no
+   * answer. A throw or a missed deadline is logged and answers nothing: the agent cannot encode an error in
+   * the product's own format, so the cloud sees a timeout.
+   */
+  handle(payload: Buffer, call: CallContext): string | Buffer | void | Promise<string | Buffer | void>;
+  /** The platform's answer to an `up_raw` publish (bytes made by the parse script), on `up_raw_reply`. */
+  reply?(payload: Buffer): void;
+}
+
+/** A remote configuration file (docs/protocol/remote-config.md), downloaded and its SHA-256 checked. */
+export interface ConfigFile {
+  configId: string;
+  /** The file's bytes, exactly as downloaded; their SHA-256 matched the platform's `sign`. */
+  content: Buffer;
+  /** `get`: the answer to the agent's request at connect; `push`: sent by the platform. */
+  source: 'get' | 'push';
+}
+
+/**
+ * Remote configuration: the plugin that applies the product's configuration file. At most one plugin may claim
+ * it. The agent asks for the file after every connect and takes pushes; it downloads the file (bounded in size
+ * and time) and checks its digest before `apply` sees it. `call.deadline` bounds `apply`
+ * (`remoteConfig.applyTimeoutMs`); throw to refuse the file (the push is answered with 400 and the message).
+ */
+export interface ConfigClaim {
+  apply(file: ConfigFile, call: CallContext): void | Promise<void>;
+}
+
+/**
  * What `setup` returns: the claims and the lifecycle hooks. Handlers are plain functions (closures over
  * `ctx` and the plugin's state); they are never called before `start` resolved or after `stop` began.
  */
@@ -189,6 +226,10 @@ export interface PluginInstance<O = Record<string, unknown>> {
    */
   customTopics?: Record<string, CustomTopicHandler | CustomTopicClaim>;
   rrpc?: RrpcClaims;
+  /** Custom-format (raw) data of this product. */
+  raw?: RawClaim;
+  /** The product's remote configuration file. */
+  config?: ConfigClaim;
   /** Acquire resources. `ctx.upstream` is usable from here on. */
   start?(ctx: PluginContext<O>): void | Promise<void>;
   /** Release resources. `ctx.signal` is already aborted. */

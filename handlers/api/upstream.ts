@@ -144,6 +144,20 @@ export interface Upstream {
    * `acked` is the broker's PUBACK (see {@link PublishHandle}). A bad topic rejects with `TopicError`.
    */
   publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): PublishHandle;
+  /**
+   * Custom-format (raw) products: publishes bytes on `thing/model/up_raw` (docs/protocol/raw-data.md); the
+   * platform's parse script turns them into Alink JSON. QoS defaults to 1 (durable through the outbox). The
+   * platform's answer, bytes on `up_raw_reply`, goes to the raw claim's `reply` hook.
+   */
+  publishRaw(payload: string | Buffer, opts?: { qos?: 0 | 1 }): PublishHandle;
+  /**
+   * Device tags (docs/protocol/tags.md): adds or changes tags with `thing.deviceinfo.update` and resolves with
+   * the platform's reply. Keys: letters, digits, `_` `-` `.`, 2..30 characters, not starting with a digit;
+   * values: at most 128 characters. A bad tag rejects with `ValidationError` (460) before anything is sent.
+   */
+  updateTags(tags: Record<string, string>, opts?: PostOptions): Promise<CloudReply>;
+  /** Removes device tags (`thing.deviceinfo.delete`); rejects like `updateTags`. */
+  deleteTags(keys: readonly string[], opts?: PostOptions): Promise<CloudReply>;
 }
 
 /**

@@ -9,6 +9,8 @@ import { registerDevice } from './register-device';
 import { rrpc } from './rrpc';
 import { setDeviceProperty } from './set-device-property';
 import { setDevicesProperty } from './set-devices-property';
+import { deleteDeviceProp, queryDeviceProp, saveDeviceProp } from './device-prop';
+import { createThingScript, getThingScript, updateThingScript } from './thing-script';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -22,6 +24,12 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   queryDevicePropertyStatus,
   queryDeviceEventData,
   registerDevice,
+  createThingScript,
+  updateThingScript,
+  getThingScript,
+  saveDeviceProp,
+  queryDeviceProp,
+  deleteDeviceProp,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

@@ -59,6 +59,7 @@ export const invokeThingService: ApiAction<InvokeThingServiceParams> = {
     const who = `${device.productKey}/${device.deviceName}`;
     const out = await deps.platform.invokeSync(device, p.Identifier, args, deps.syncServiceTimeoutMs);
     if (out.reachability !== 'ONLINE') throw ApiErrors.deviceOffline(who);
+    if (out.scriptError) throw ApiErrors.scriptFailed(out.scriptError.code, out.scriptError.message);
     if (out.reply) {
       if (out.reply.code !== AlinkCodes.SUCCESS) throw ApiErrors.serviceFailed(p.Identifier, out.reply.code, out.reply.message);
       return { Data: { MessageId: out.messageId, Result: JSON.stringify(out.reply.data ?? {}) } };

@@ -16,6 +16,12 @@ export const THROTTLED_ACTIONS = [
   'QueryDevicePropertyStatus',
   'QueryDeviceEventData',
   'RegisterDevice',
+  'CreateThingScript',
+  'UpdateThingScript',
+  'GetThingScript',
+  'SaveDeviceProp',
+  'QueryDeviceProp',
+  'DeleteDeviceProp',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 
@@ -29,6 +35,11 @@ export interface ProductConfig {
   productKey?: string;
   /** Path of the TSL file; relative paths are resolved against the config file's folder. */
   tsl: string;
+  /**
+   * `alink` (default): devices speak Alink JSON. `custom`: devices send and receive bytes on `thing/model/*_raw`,
+   * turned into Alink JSON by the product's parse script (CreateThingScript; docs/protocol/raw-data.md).
+   */
+  dataFormat?: 'alink' | 'custom';
 }
 
 export interface DeviceConfig {
@@ -164,15 +175,16 @@ export const configSchema = {
     },
     products: {
       type: 'array',
-      expected: 'a list of {productKey?, tsl}',
+      expected: 'a list of {productKey?, tsl, dataFormat?}',
       items: {
         type: 'object',
-        expected: 'an object {productKey?, tsl}',
+        expected: 'an object {productKey?, tsl, dataFormat?}',
         additionalProperties: false,
         required: ['tsl'],
         properties: {
           productKey: str('a product key of letters and digits', { pattern: '^[A-Za-z0-9]+$' }),
           tsl: str('the path of a TSL JSON file'),
+          dataFormat: { type: 'string', enum: ['alink', 'custom'], expected: '"alink" or "custom"' },
         },
       },
     },

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ApiError, ApiErrors } from '../errors';
 import { firstValues, parsePairs } from './params';
+import { FILES_PREFIX, type FileStore } from './files';
 import { QpsLimiter } from './qps-limiter';
 import { ResponseFormat, sendError, sendResult } from './respond';
 import { AuthOptions, authenticate, detectScheme, requestedAction, SignedRequest } from './signature';
@@ -37,6 +38,8 @@ export interface ApiHttpServerOptions {
   limiter: QpsLimiter;
   dispatcher: ApiDispatcher;
   logger: Logger;
+  /** Signed file URLs (parse scripts, remote configuration) answered on `GET /files/...`. */
+  files?: FileStore;
 }
 
 class BodyTooLarge extends Error {}
@@ -121,6 +124,12 @@ export class ApiHttpServer {
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);
       const rawQuery = q < 0 ? '' : url.slice(q + 1);
+      if (method === 'GET' && this.opts.files && path.startsWith(FILES_PREFIX)) {
+        const f = this.opts.files.serve(path, new URLSearchParams(rawQuery));
+        res.writeHead(f.status, { 'content-type': f.contentType, 'content-length': f.body.length });
+        res.end(f.body);
+        return;
+      }
       let body: Buffer;
       try {
         body = await readBody(req, this.opts.maxBodyBytes);

@@ -8,7 +8,7 @@
  * sent (their result is SUCCESS or TIMEOUT, never OFFLINE/HALFCONN, which cannot be known there).
  */
 import type { Logger } from 'pino';
-import { AlinkMethods, deviceTopics, extRrpcTopic, MessageIdGenerator, serviceMethod } from '../../thing-model/wire';
+import { AlinkMethods, channelTopics, deviceTopics, extRrpcTopic, MessageIdGenerator, serviceMethod } from '../../thing-model/wire';
 import type { AlinkReply, AlinkRequest } from '../../thing-model/wire';
 import { isPlainObject } from '../../thing-model';
 import type { Registry } from '../registry';
@@ -19,6 +19,9 @@ import type { Mqtt5Properties, MqttLink, UplinkSink } from './link';
 import { PendingCalls } from './pending-calls';
 import { parseJson } from './posts';
 import { Upstream } from './upstream';
+import { DeviceChannels } from './channels';
+import type { FileStore } from '../http/files';
+import type { ScriptStoreOptions } from '../scripts/store';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -29,6 +32,9 @@ export interface PlatformOptions {
   logger: Logger;
   downstreamQos: 0 | 1;
   presenceWindowMs: number;
+  /** Signed file URLs (parse scripts, configuration files). */
+  files: FileStore;
+  scripts?: ScriptStoreOptions;
 }
 
 export type RrpcCode = 'SUCCESS' | 'TIMEOUT' | 'OFFLINE' | 'HALFCONN';
@@ -47,6 +53,8 @@ export interface SyncServiceOutcome {
   reply?: AlinkReply;
   /** The raw answer, when it was not an Alink reply. */
   rawReply?: Buffer;
+  /** A custom-format product's answer the parse script could not decode. */
+  scriptError?: { code: number; message: string };
 }
 
 /** Large, increasing RRPC message ids that stay exact in a JSON number (≤ 2^53−1, docs/protocol/wire-capture.md, "Cloud OpenAPI SDK: responses"). */
@@ -65,13 +73,17 @@ export class Platform implements UplinkSink {
   private readonly pubIds = new RrpcIdGenerator();
 
   private readonly upstream: Upstream;
+  /** Raw data and parse scripts, remote configuration, tags, log upload. */
+  readonly channels: DeviceChannels;
 
   constructor(private readonly opts: PlatformOptions) {
+    this.channels = new DeviceChannels({ ...opts, send: (topic, payload, qos) => this.send(topic, payload, qos), seen: (id) => this.seen(id) });
     this.upstream = new Upstream({
       ...opts,
       pending: this.pending,
       send: (topic, payload) => this.send(topic, payload, 0),
       seen: (id) => this.seen(id),
+      channels: this.channels,
     });
   }
 
@@ -79,9 +91,10 @@ export class Platform implements UplinkSink {
     this.link = link;
   }
 
-  /** Ends every waiting call (they answer TIMEOUT). */
+  /** Ends every waiting call (they answer TIMEOUT) and stops the script workers. */
   close(): void {
     this.pending.cancelAll();
+    void this.channels.close();
   }
 
   // ---- presence ---------------------------------------------------------------------------------------------
@@ -146,6 +159,10 @@ export class Platform implements UplinkSink {
   /** SetDeviceProperty: an Alink property-set request; resolves with its message id. */
   async setProperties(id: DeviceId, items: Record<string, unknown>): Promise<string> {
     const msgId = this.alinkIds.nextId();
+    if (this.channels.raw.isRaw(id.productKey)) {
+      await this.channels.raw.sendRequest(id, { id: msgId, version: '1.0', params: items, method: AlinkMethods.PROPERTY_SET }, this.opts.downstreamQos);
+      return msgId;
+    }
     await this.send(deviceTopics(id).propertySet, this.request(msgId, AlinkMethods.PROPERTY_SET, items), this.opts.downstreamQos);
     return msgId;
   }
@@ -153,6 +170,10 @@ export class Platform implements UplinkSink {
   /** An async service call on `thing/service/{id}`; resolves with its message id. */
   async invokeAsync(id: DeviceId, serviceId: string, args: unknown): Promise<string> {
     const msgId = this.alinkIds.nextId();
+    if (this.channels.raw.isRaw(id.productKey)) {
+      await this.channels.raw.sendRequest(id, { id: msgId, version: '1.0', params: args, method: serviceMethod(serviceId) }, this.opts.downstreamQos, serviceId);
+      return msgId;
+    }
     await this.send(deviceTopics(id).service(serviceId), this.request(msgId, serviceMethod(serviceId), args), this.opts.downstreamQos);
     return msgId;
   }
@@ -168,6 +189,7 @@ export class Platform implements UplinkSink {
     if (reachability !== 'ONLINE') return { reachability, messageId: msgId };
     const rrpcId = String(this.rrpcIds.nextId());
     const topics = deviceTopics(id);
+    if (this.channels.raw.isRaw(id.productKey)) return this.invokeRaw(id, rrpcId, msgId, serviceId, args, timeoutMs, reachability);
     const ext = this.opts.mode !== 'external' && this.extRrpcEnabled(id);
     const requestTopic = ext ? extRrpcTopic(rrpcId, topics.service(serviceId)) : topics.rrpcRequest(rrpcId);
     const answer = this.pending.wait(rrpcId, id, ext ? requestTopic : topics.rrpcResponse(rrpcId), timeoutMs);
@@ -179,6 +201,22 @@ export class Platform implements UplinkSink {
       return { reachability, messageId: msgId, reply: parsed.value as unknown as AlinkReply };
     }
     return { reachability, messageId: msgId, rawReply: payload };
+  }
+
+  /**
+   * A sync service of a custom-format product: the script's bytes over `/ext/rrpc/{id}/sys/{pk}/{dn}/thing/model/down_raw`
+   * (answered on the same topic, docs/protocol/raw-data.md), the answer decoded by the script.
+   */
+  private async invokeRaw(id: DeviceId, rrpcId: string, msgId: string, serviceId: string, args: unknown, timeoutMs: number, reachability: Reachability): Promise<SyncServiceOutcome> {
+    const bytes = await this.channels.raw.encode(id, { id: msgId, version: '1.0', params: args, method: serviceMethod(serviceId) });
+    const topic = extRrpcTopic(rrpcId, channelTopics(id).downRaw);
+    const answer = this.pending.wait(rrpcId, id, topic, timeoutMs);
+    await this.sendOrCancel(rrpcId, topic, bytes);
+    const payload = await answer;
+    if (!payload) return { reachability, messageId: msgId };
+    const decoded = await this.channels.raw.decode(id.productKey, payload);
+    if (!decoded.ok) return { reachability, messageId: msgId, scriptError: { code: decoded.code, message: decoded.message } };
+    return { reachability, messageId: msgId, reply: decoded.value as unknown as AlinkReply };
   }
 
   /** The RRpc API: raw bytes to the device, on the RRPC topic or the custom-topic form, and its answer. */

@@ -9,6 +9,7 @@ import type { Registry } from '../registry';
 import type { DeviceReply, DeviceStateStore } from '../state/device-state';
 import type { SimulatorEventBus } from '../events';
 import type { DeviceId } from './acl';
+import type { DeviceChannels } from './channels';
 import type { PendingCalls } from './pending-calls';
 import { parseJson, Posts } from './posts';
 
@@ -22,6 +23,8 @@ export interface UpstreamOptions {
   send(topic: string, payload: Buffer): Promise<void>;
   /** The device sent something: presence bookkeeping. */
   seen(id: DeviceId): void;
+  /** Raw data, remote configuration, tags, log upload (simulator/mqtt/channels.ts). */
+  channels?: DeviceChannels;
 }
 
 const NTP_REQUEST = /^\/ext\/ntp\/([^/]+)\/([^/]+)\/request$/;
@@ -43,6 +46,7 @@ export class Upstream {
   }
 
   private route(topic: string, payload: Buffer, origin?: DeviceId): void {
+    if (this.opts.channels?.uplink(topic, payload, origin)) return;
     const kind = parseTopic(topic);
     if (kind.kind === 'extRrpc') return this.onExtRrpc(kind.messageId, kind.customTopic, topic, payload, origin);
     if (kind.kind === 'other') {

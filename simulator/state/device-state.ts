@@ -23,7 +23,7 @@ export interface EventRecord {
   time: number;
 }
 
-export type DeviceReplyKind = 'propertySetReply' | 'serviceReply' | 'rrpcResponse' | 'extRrpcResponse';
+export type DeviceReplyKind = 'propertySetReply' | 'serviceReply' | 'rrpcResponse' | 'extRrpcResponse' | 'rawReply' | 'configPushReply';
 
 /** A reply a device sent to something the platform asked; `sim.deviceReplies(pk, dn)` returns these. */
 export interface DeviceReply {

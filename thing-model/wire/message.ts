@@ -34,6 +34,20 @@ export const AlinkMethods = {
   PROPERTY_POST: 'thing.event.property.post',
   /** Device → cloud: many timestamps of one device (docs/protocol/sdk-compat.md §4); LinkSDK sends no method. */
   PROPERTY_BATCH_POST: 'thing.event.property.batch.post',
+  /** Device → cloud: ask for the product's remote configuration file (docs/protocol/remote-config.md). */
+  CONFIG_GET: 'thing.config.get',
+  /** Cloud → device: a new remote configuration file (docs/protocol/remote-config.md). */
+  CONFIG_PUSH: 'thing.config.push',
+  /** Device → cloud: add or change device tags (docs/protocol/tags.md). */
+  DEVICEINFO_UPDATE: 'thing.deviceinfo.update',
+  /** Device → cloud: remove device tags (docs/protocol/tags.md). */
+  DEVICEINFO_DELETE: 'thing.deviceinfo.delete',
+  /** Device → cloud: ask whether log upload is on (docs/protocol/log-upload.md). */
+  LOG_CONFIG_GET: 'thing.config.log.get',
+  /** Cloud → device: log upload switched on or off (docs/protocol/log-upload.md). */
+  LOG_CONFIG_PUSH: 'thing.config.log.push',
+  /** Device → cloud: log lines (docs/protocol/log-upload.md). */
+  LOG_POST: 'thing.log.post',
 } as const;
 
 /** What every service call's method starts with (`thing.service.{identifier}`). */
@@ -52,6 +66,12 @@ export function serviceIdOf(method: string): string | undefined {
 /** The Alink `method` of a post of TSL event `eventId`. */
 export function eventMethod(eventId: string): string {
   return `thing.event.${eventId}.post`;
+}
+
+/** The event identifier of an event-post method (`thing.event.{id}.post`), or undefined. */
+export function eventIdOf(method: string): string | undefined {
+  const m = /^thing\.event\.([^./]+)\.post$/.exec(method);
+  return m && m[1] !== 'property' ? m[1] : undefined;
 }
 
 /**

@@ -126,3 +126,54 @@ export function parseTopic(topic: string): TopicKind {
   }
   return { kind: 'other' };
 }
+
+/**
+ * The other device channels (docs/protocol/raw-data.md, remote-config.md, tags.md, log-upload.md): custom-format
+ * data, remote configuration, tags and log upload. Every request topic `X` is answered on `X_reply`.
+ */
+export function channelTopics(id: DeviceIdentity) {
+  const sys = `/sys/${id.productKey}/${id.deviceName}`;
+  return {
+    upRaw: `${sys}/thing/model/up_raw`,
+    upRawReply: `${sys}/thing/model/up_raw_reply`,
+    downRaw: `${sys}/thing/model/down_raw`,
+    downRawReply: `${sys}/thing/model/down_raw_reply`,
+    configGet: `${sys}/thing/config/get`,
+    configGetReply: `${sys}/thing/config/get_reply`,
+    configPush: `${sys}/thing/config/push`,
+    configPushReply: `${sys}/thing/config/push_reply`,
+    tagsUpdate: `${sys}/thing/deviceinfo/update`,
+    tagsUpdateReply: `${sys}/thing/deviceinfo/update_reply`,
+    tagsDelete: `${sys}/thing/deviceinfo/delete`,
+    tagsDeleteReply: `${sys}/thing/deviceinfo/delete_reply`,
+    logConfigGet: `${sys}/thing/config/log/get`,
+    logConfigGetReply: `${sys}/thing/config/log/get_reply`,
+    logConfigPush: `${sys}/thing/config/log/push`,
+    logConfigPushReply: `${sys}/thing/config/log/push_reply`,
+    logPost: `${sys}/thing/log/post`,
+    logPostReply: `${sys}/thing/log/post_reply`,
+  };
+}
+
+export type ChannelTopics = ReturnType<typeof channelTopics>;
+
+/** The channel a `/sys/{pk}/{dn}/thing/...` topic belongs to (the keys of {@link channelTopics}). */
+export type ChannelTopicName = keyof ChannelTopics;
+
+/** Which {@link channelTopics} entry `topic` is, with its device; undefined for every other topic. */
+export function parseChannelTopic(topic: string): { name: ChannelTopicName; productKey: string; deviceName: string } | undefined {
+  // Index arithmetic, no split: the simulator asks this of every message a device sends.
+  if (!topic.startsWith('/sys/')) return undefined;
+  const a = topic.indexOf('/', 5);
+  const b = a < 0 ? -1 : topic.indexOf('/', a + 1);
+  if (a <= 5 || b <= a + 1) return undefined;
+  const name = CHANNEL_SUFFIXES.get(topic.slice(b + 1));
+  return name ? { name, productKey: topic.slice(5, a), deviceName: topic.slice(a + 1, b) } : undefined;
+}
+
+const CHANNEL_SUFFIXES: ReadonlyMap<string, ChannelTopicName> = (() => {
+  const probe = channelTopics({ productKey: 'p', deviceName: 'd' });
+  const m = new Map<string, ChannelTopicName>();
+  for (const [k, v] of Object.entries(probe)) m.set(v.slice('/sys/p/d/'.length), k as ChannelTopicName);
+  return m;
+})();
