@@ -108,6 +108,10 @@ export interface Upstream {
 export class UpstreamTimeoutError extends Error {
   override readonly name = 'UpstreamTimeoutError';
   readonly code = 'UPSTREAM_TIMEOUT';
+  /** By `code` as well as by class, so that errors from another copy of this module pass `instanceof`. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, x) || hasCode(x, 'UPSTREAM_TIMEOUT');
+  }
   constructor(
     readonly requestId: string,
     readonly topic: string,
@@ -124,6 +128,14 @@ export class UpstreamTimeoutError extends Error {
 export class TopicError extends Error {
   override readonly name = 'TopicError';
   readonly code = 'UPSTREAM_TOPIC_INVALID';
+  /** By `code` as well as by class, so that errors from another copy of this module pass `instanceof`. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, x) || hasCode(x, 'UPSTREAM_TOPIC_INVALID');
+  }
+}
+
+function hasCode(x: unknown, code: string): boolean {
+  return x instanceof Error && (x as { code?: unknown }).code === code;
 }
 
 // ---- Plugins ----
@@ -145,6 +157,11 @@ export interface CallContext {
   readonly kind: CallKind;
   /** The Alink request id, or the RRPC message id for raw and custom-topic RRPC; '' for custom topics. */
   readonly id: string;
+  /**
+   * The TSL service identifier of a service call (async, or sync over RRPC); undefined for other calls. Lets one
+   * handler claimed as `'*'` answer every service.
+   */
+  readonly service?: string | undefined;
   /** Epoch ms by which the answer must be ready. */
   readonly deadline: number;
   /** Aborted when the deadline passes or the agent shuts down. Pass it to fetch, timers, child processes. */
@@ -260,7 +277,11 @@ export interface RrpcClaims {
  */
 export interface PluginInstance<O = Record<string, unknown>> {
   properties?: PropertyClaim;
-  /** Key = TSL service identifier. */
+  /**
+   * Key = TSL service identifier, or `'*'` for every service of the Thing Model that no plugin claims by name
+   * (a gateway driver forwarding every call; at most one plugin may claim `'*'`). A `'*'` handler reads the
+   * service's identifier from `call.service`; its input and output are validated against that service's TSL.
+   */
   services?: Record<string, ServiceHandler>;
   /**
    * Key = topic filter relative to `/{productKey}/{deviceName}/user/` (`"echo"`, `"cmd/+"`, `"log/#"`) or in
