@@ -143,8 +143,8 @@ function splitPackageSpecifier(spec: string): { name: string; subpath: string } 
 }
 
 function describePaths(paths: readonly string[]): string {
-  if (paths.length <= 3) return paths.join(', ');
-  return `${paths.slice(0, 3).join(', ')} and ${paths.length - 3} folders above`;
+  // Node's list ends with the global folders (NODE_PATH, ~/.node_modules); the first entry says where it began.
+  return paths.length === 0 ? 'no node_modules folder' : `${paths[0]} nor any node_modules folder above it`;
 }
 
 function notFound(label: string, why: string): never {
