@@ -14,7 +14,9 @@
  * Plugins import from this module only: it declares every type a plugin sees and the errors a plugin may throw
  * or catch, and imports nothing of the agent (only `thing-model/`), so the agent depends on it and not the
  * other way round.
- * See `handlers/README.md` for a walk-through and `handlers/examples/calibration.ts` for a complete plugin.
+ * This module is the package's main entry: a plugin in its own repository imports it as `'alink-agent'`.
+ * See `handlers/README.md` for a walk-through, `docs/plugins.md` for the contract (module resolution and formats,
+ * claims, deadlines, error codes, custom-topic replies) and `handlers/examples/calibration.ts` for a complete plugin.
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../thing-model';
