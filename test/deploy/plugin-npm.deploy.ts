@@ -67,6 +67,7 @@ export default definePlugin<{ offset: number }>({
     // @ts-expect-error the package's declarations reach the plugin: an instance name is a string
     const typed: number = ctx.name;
     void typed;
+    ctx.logger.info({ api: require.resolve('alink-agent') }, 'cjs-driver set up');
     return {
       services: {
         '*': (input: Record<string, unknown>, call: CallContext) => {
@@ -208,6 +209,8 @@ describe('plugins installed from npm next to the packed agent', () => {
     expect(existsSync(join(app, 'node_modules', 'cjs-driver', 'dist', 'index.js'))).toBe(true);
     expect(readdirSync(join(app, 'node_modules', 'cjs-driver', 'node_modules'))).toEqual(['alink-agent']);
     expect(agentLog).not.toMatch(/PLUGIN_|"level":50/);
+    // The driver's require('alink-agent') found its own copy, not the agent's.
+    expect(agentLog).toContain(`"api":"${join(app, 'node_modules', 'cjs-driver', 'node_modules', 'alink-agent', 'dist', 'handlers', 'api.js')}"`);
   });
 
   it("answers a sync service through the npm plugin's '*' claim", async () => {
