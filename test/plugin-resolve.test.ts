@@ -99,7 +99,9 @@ describe('plugin module resolution (plain Node)', () => {
 
   it('takes a bare name as a package, never as a file next to the config', () => {
     expect(out.get('plugins/ts-output.js')).toMatchObject({ code: 'PLUGIN_LOAD_FAILED' });
-    expect(out.get('plugins/ts-output.js')?.message).toMatch(/^handlers\.5\.module "plugins\/ts-output\.js": not found: no package "plugins" in /);
+    expect(out.get('plugins/ts-output.js')?.message).toBe(
+      `${at('plugins/ts-output.js')}: not found: no package "plugins" in ${join(cfg, 'node_modules')} nor any node_modules folder above it; ${join(cfg, 'plugins', 'ts-output.js')} exists: write "./plugins/ts-output.js" to load it as a path`,
+    );
   });
 
   it('says where it looked for a missing package, and does not use the agent\'s own node_modules', () => {

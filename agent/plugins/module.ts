@@ -42,7 +42,12 @@ export function locateModule(spec: string, configDir: string, key: string): Loca
       const { name, subpath } = splitPackageSpecifier(spec);
       const searched = req.resolve.paths(name) ?? [];
       const dir = findPackageDir(name, searched);
-      if (dir === undefined) notFound(label, `no package "${name}" in ${describePaths(searched)}; install it next to the config file (npm install ${name}) or give a path starting with ./`);
+      if (dir === undefined) {
+        // Before package names were resolved, `plugins/lamp` meant a path: say how to write it now.
+        const asPath = tryResolve(req, resolve(configDir, spec), label);
+        const hint = asPath !== undefined ? `; ${asPath} exists: write "./${spec}" to load it as a path` : `; install it next to the config file (npm install ${name}) or give a path starting with ./`;
+        notFound(label, `no package "${name}" in ${describePaths(searched)}${hint}`);
+      }
       file = packageEntry(dir, subpath) ?? notFound(label, `package "${name}" (${dir}) has no entry point for "${subpath}" in its "exports" or "main"`);
     }
   }
