@@ -11,8 +11,8 @@
  * plugin, a `HandlerError` code from it reaching the SDK caller (through the second copy of the API), a property
  * set applied by the ESM plugin and shown by QueryDevicePropertyStatus, and a refused set with its code.
  *
- * Time: about 3-4 minutes on 2 shared cores (build ~40-90 s, npm install ~60-120 s with the native builds, the
- * rest seconds). Out of the fast run: `npx jest -c test/deploy/jest.config.js test/deploy/plugin-npm.deploy.ts`.
+ * Time: 2.5-4 minutes on 2 shared cores (measured 144-236 s in four runs): the build 10-25 s, `npm install` of the
+ * tarball 120-200 s (better-sqlite3 and the notify addon compile from source), the rest a few seconds. Out of the fast run: `npx jest -c test/deploy/jest.config.js test/deploy/plugin-npm.deploy.ts`.
  */
 import * as $Iot from '@alicloud/iot20180120';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
