@@ -42,7 +42,7 @@ beforeAll(() => {
   write(join(cfg, 'plugins', 'local.cjs'), `module.exports = { name: 'local-cjs', setup: () => ({}) };\n`);
   write(join(cfg, 'plugins', 'ts-output.js'), `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = { name: 'ts-output', setup: () => ({}) };\n`);
   write(join(cfg, 'plugins', 'broken.js'), `module.exports = {\n  name: 'broken',\n  setup: () => ({ services: { Echo: () => ) } }),\n};\n`);
-  write(join(cfg, 'plugins', 'source.ts'), `export default { name: 'ts', setup: () => ({}) };\n`);
+  write(join(cfg, 'plugins', 'source.ts'), `const name: string = 'ts';\nexport default { name, setup: () => ({}) };\n`);
   write(join(cfg, 'plugins', 'needs-dep.js'), `require('serialport');\n`);
 });
 

@@ -51,9 +51,6 @@ export function locateModule(spec: string, configDir: string, key: string): Loca
       file = packageEntry(dir, subpath) ?? notFound(label, `package "${name}" (${dir}) has no entry point for "${subpath}" in its "exports" or "main"`);
     }
   }
-  if (TS_EXTENSIONS.has(extname(file)) && !canLoadTypeScript(extname(file))) {
-    throw new PluginError('PLUGIN_LOAD_FAILED', `${label}: ${file} is TypeScript, which Node does not load; build it (tsc) and point ${key} at the emitted .js file`);
-  }
   return { file, format: formatOf(file) };
 }
 
@@ -65,6 +62,12 @@ export async function loadModule(m: LocatedModule, spec: string, key: string): P
     return createRequire(m.file)(m.file) as unknown;
   } catch (err) {
     const e = err as Error & { code?: unknown };
+    // Tried first, since a loader may be at work that we cannot see (ts-node, a test runner's transform); what Node
+    // itself does with TypeScript is fail to parse it or refuse the extension.
+    const ext = extname(m.file);
+    if (TS_EXTENSIONS.has(ext) && !canLoadTypeScript(ext) && (e?.name === 'SyntaxError' || e?.code === 'ERR_UNKNOWN_FILE_EXTENSION')) {
+      throw new PluginError('PLUGIN_LOAD_FAILED', `${label}: ${m.file} is TypeScript, which Node does not load; build it (tsc) and point ${key} at the emitted .js file`);
+    }
     if (e?.name === 'SyntaxError') throw new PluginError('PLUGIN_LOAD_FAILED', `${label}: syntax error in ${syntaxLocation(e, m.file)}: ${firstLine(e.message)}`);
     if (e?.code === 'ERR_REQUIRE_ESM') {
       throw new PluginError('PLUGIN_LOAD_FAILED', `${label}: ${m.file} requires an ES module, which this Node (${process.version}) cannot require; make the plugin an ES module or use Node ≥ 20.19`);
