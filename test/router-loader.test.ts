@@ -114,11 +114,11 @@ describe('plugin loader', () => {
   });
 
   it('names the module when it cannot be loaded or exports no plugin', async () => {
-    await expect(load([{ module: './no-such-plugin' }])).rejects.toThrow(/^plugin "\.\/no-such-plugin": cannot load .*no-such-plugin/);
+    await expect(load([{ module: './no-such-plugin' }])).rejects.toThrow(/^handlers\.0\.module "\.\/no-such-plugin": not found: no file at .*no-such-plugin/);
     await expect(load([{ module: './no-such-plugin' }])).rejects.toMatchObject({ code: 'PLUGIN_LOAD_FAILED' });
     const dir = tempDir();
     writeFileSync(join(dir, 'not-a-plugin.js'), 'module.exports = { hello: 1 };\n');
-    await expect(load([{ module: join(dir, 'not-a-plugin.js') }])).rejects.toThrow(/exports no plugin \(expected an object with "name" and "setup"\)/);
+    await expect(load([{ module: join(dir, 'not-a-plugin.js') }])).rejects.toThrow(/^handlers\.0\.module ".*not-a-plugin\.js": .*not-a-plugin\.js exports no plugin \(expected a default export or an export named "plugin": an object with "name" \(a string\) and "setup" \(a function\).*it exports "hello"\)$/);
     writeFileSync(join(dir, 'cjs-plugin.js'), "module.exports = { name: 'cjs', setup: () => ({}) };\n");
     expect((await load([{ module: join(dir, 'cjs-plugin.js') }])).names).toEqual(['cjs', 'property-store']);
   });

@@ -238,7 +238,14 @@ export function isAlinkError(err: unknown): err is AlinkCodedError {
   );
 }
 
-/** Base of every coded error. `code` is the Alink code to reply with (or the one the platform replied with). */
+/** Where an {@link AlinkError} keeps the names of its class and its ancestors, for `instanceof` across copies. */
+const ALINK_ERROR_KINDS: unique symbol = Symbol.for('alink-agent.AlinkError.kinds');
+
+/**
+ * Base of every coded error. `code` is the Alink code to reply with (or the one the platform replied with).
+ * `instanceof` works across copies of this module: `err instanceof HandlerError` is true for a `HandlerError`
+ * built by another copy (a plugin with its own copy of the API, or the agent's copy seen from a plugin).
+ */
 export class AlinkError extends Error implements AlinkCodedError {
   override name = 'AlinkError';
   readonly [ALINK_ERROR_BRAND] = true as const;
@@ -247,6 +254,17 @@ export class AlinkError extends Error implements AlinkCodedError {
     message: string,
   ) {
     super(message);
+    const kinds: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) kinds.push((c as { name: string }).name);
+    Object.defineProperty(this, ALINK_ERROR_KINDS, { value: kinds });
+  }
+
+  /** The class's own check, else the brand and the class name recorded by whichever copy built the error. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, x)) return true;
+    if (!isAlinkError(x)) return false;
+    const kinds = (x as { [ALINK_ERROR_KINDS]?: unknown })[ALINK_ERROR_KINDS];
+    return Array.isArray(kinds) && kinds.includes(this.name);
   }
 }
 

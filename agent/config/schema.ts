@@ -276,7 +276,7 @@ export const agentConfigSchema = section(
       ...live,
       items: section(
         {
-          module: str('a built-in plugin name or a path relative to the config file'),
+          module: str('a built-in plugin name, a package name or a path relative to the config file'),
           name: str('a plugin instance name'),
           options: { expected: 'any JSON value' },
         },

@@ -23,7 +23,7 @@ export interface LoadContext {
   logger: Logger;
   /** The agent's data directory; each plugin gets `{dataDir}/plugins/{name}`. */
   dataDir: string;
-  /** Where module paths are resolved from. */
+  /** Where package names and module paths are resolved from (the config file's directory). */
   configDir: string;
   /**
    * Where `ctx.state` lives: the `plugin_state` table of the agent's database (agent/wiring/stores.ts), or
@@ -69,8 +69,8 @@ export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Pr
   const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: false });
   const entries: Entry[] = [];
   const names = new Map<string, string>();
-  for (const config of withPropertyStore(configs)) {
-    const plugin = await resolvePlugin(config, ctx.configDir);
+  for (const [i, config] of withPropertyStore(configs).entries()) {
+    const plugin = await resolvePlugin(config, ctx.configDir, `handlers.${i}.module`);
     const name = config.name ?? plugin.name;
     const prev = names.get(name);
     if (prev !== undefined) throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${name}" is configured twice (modules ${prev} and ${config.module}); give one a distinct "name"`);
@@ -140,8 +140,8 @@ class Host implements PluginHost {
     const byName = new Map(this.entries.map((e) => [e.slot.name, e]));
     const changes: { entry: Entry; options: unknown; key: string }[] = [];
     const seen = new Set<string>();
-    for (const config of next) {
-      const name = config.name ?? (await resolvePlugin(config, this.ctx.configDir)).name;
+    for (const [i, config] of next.entries()) {
+      const name = config.name ?? (await resolvePlugin(config, this.ctx.configDir, `handlers.${i}.module`)).name;
       const entry = byName.get(name);
       if (!entry) throw new PluginError('PLUGIN_RELOAD_REFUSED', `reload cannot add plugin "${name}"; restart the agent`);
       if (entry.config.module !== config.module) throw new PluginError('PLUGIN_RELOAD_REFUSED', `reload cannot change the module of plugin "${name}"; restart the agent`);

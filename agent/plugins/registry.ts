@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import { AlinkMethods, compileFilter, deviceTopics, filterSyntaxError, hasWildcard, resolveUserTopic, type DeviceIdentity } from '../../thing-model/wire';
-import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler } from '../../handlers/api';
+import type { CustomTopicClaim, CustomTopicHandler, PluginInstance, RrpcHandler, ServiceHandler } from '../../handlers/api';
 import { ClaimError } from './errors';
 
 export { ClaimError };
@@ -46,11 +46,25 @@ export interface RrpcTopicRoute {
 /** Implicit TSL entries that are not services a plugin can implement (docs/protocol/tsl.md, "Implicit entries"). */
 export const IMPLICIT_METHODS: ReadonlySet<string> = new Set([AlinkMethods.PROPERTY_SET, AlinkMethods.PROPERTY_GET]);
 
+/**
+ * The service claim key meaning "every TSL service no other plugin claims by name" (a gateway driver that
+ * forwards every call); its handler tells the services apart by `call.service`.
+ */
+export const SERVICE_WILDCARD = '*';
+
+/** The handler a plugin instance has for `serviceId`: its own claim, else its `'*'` claim. */
+export function serviceHandlerOf(inst: PluginInstance<unknown>, serviceId: string): ServiceHandler | undefined {
+  const services = inst.services;
+  if (!services) return undefined;
+  return Object.hasOwn(services, serviceId) ? services[serviceId] : services[SERVICE_WILDCARD];
+}
+
 export class HandlerRegistry {
   /** rw property → owning plugin. */
   readonly properties = new Map<string, PluginSlot>();
   /** Properties per plugin (what `ownedProperties()` returns). */
   readonly ownedBy = new Map<PluginSlot, string[]>();
+  /** TSL service → the plugin that answers it (by name, or by its `'*'` claim). */
   readonly services = new Map<string, PluginSlot>();
   readonly customTopics: CustomTopicRoute[] = [];
   readonly rrpcTopics: RrpcTopicRoute[] = [];
@@ -66,6 +80,7 @@ export class HandlerRegistry {
     const userPrefix = deviceTopics(identity).userPrefix;
     const rw = model.model.properties.filter((p) => p.accessMode === 'rw').map((p) => p.identifier);
     let wildcardOwner: PluginSlot | undefined;
+    let serviceWildcardOwner: PluginSlot | undefined;
 
     for (const slot of slots) {
       const inst = slot.instance;
@@ -88,6 +103,12 @@ export class HandlerRegistry {
       if (inst.properties && typeof inst.properties.apply !== 'function') throw new ClaimError(`${who}: properties.apply is not a function`);
 
       for (const [id, fn] of Object.entries(inst.services ?? {})) {
+        if (id === SERVICE_WILDCARD) {
+          if (typeof fn !== 'function') throw new ClaimError(`${who}: service '*' handler is not a function`);
+          if (serviceWildcardOwner) throw new ClaimError(`both plugin "${serviceWildcardOwner.name}" and ${who} claim every unclaimed service ('*')`);
+          serviceWildcardOwner = slot;
+          continue;
+        }
         const s = model.service(id);
         if (!s || IMPLICIT_METHODS.has(s.method)) throw new ClaimError(`${who} claims service "${id}", which the Thing Model does not define`);
         if (typeof fn !== 'function') throw new ClaimError(`${who}: service "${id}" handler is not a function`);
@@ -135,6 +156,11 @@ export class HandlerRegistry {
     }
 
     if (wildcardOwner) for (const id of rw) if (!r.properties.has(id)) r.properties.set(id, wildcardOwner);
+    if (serviceWildcardOwner) {
+      for (const s of model.model.services) {
+        if (!IMPLICIT_METHODS.has(s.method) && !r.services.has(s.identifier)) r.services.set(s.identifier, serviceWildcardOwner);
+      }
+    }
     for (const [id, slot] of r.properties) {
       const list = r.ownedBy.get(slot);
       if (list) list.push(id);

@@ -1,17 +1,23 @@
 /**
- * Finding a plugin and checking its configuration: built-in names, module paths relative to the config file's
- * directory, in-process plugin values, and the plugin's options against its JSON schema (defaults applied).
+ * Finding a plugin and checking its configuration: built-in names, package names and module paths resolved from
+ * the config file's directory (module.ts), in-process plugin values, and the plugin's options against its JSON
+ * schema (defaults applied).
  */
-import { isAbsolute, resolve } from 'node:path';
 import type { default as Ajv, ErrorObject } from 'ajv';
 import type { AlinkPlugin } from '../../handlers/api';
 import { propertyStorePlugin } from '../../handlers/builtin/property-store';
 import { systemInfoPlugin } from '../../handlers/builtin/system-info';
 import { PluginError } from './errors';
+import { firstLine, loadModule, locateModule } from './module';
+
+export { firstLine };
 
 /** One entry of the agent configuration's `handlers` list. */
 export interface PluginConfig {
-  /** A built-in name (`property-store`, `system-info`) or a module path relative to the config file's directory. */
+  /**
+   * A built-in name (`property-store`, `system-info`), a package name resolved from the config file's directory
+   * (as Node resolves it from there), or a path (`./x.js`, `/opt/x`) relative to that directory.
+   */
   module: string;
   /** Instance name; defaults to the plugin's own `name`. */
   name?: string;
@@ -36,27 +42,42 @@ export function withPropertyStore(configs: PluginConfig[]): PluginConfig[] {
   return has ? configs : [...configs, { module: 'property-store' }];
 }
 
-/** The plugin a `handlers` entry names: its in-process value, a built-in, or the module at its path. */
-export async function resolvePlugin(config: PluginConfig, configDir: string): Promise<AnyPlugin> {
-  if (!config || typeof config.module !== 'string' || config.module === '') throw new PluginError('PLUGIN_CONFIG_INVALID', 'handlers: every entry needs a "module"');
+/**
+ * The plugin a `handlers` entry names: its in-process value, a built-in, or the module a package name or path
+ * names (module.ts). `key` is the entry's config key (`handlers.2.module`), named by every error.
+ */
+export async function resolvePlugin(config: PluginConfig, configDir: string, key = 'handlers.module'): Promise<AnyPlugin> {
+  if (!config || typeof config.module !== 'string' || config.module === '') throw new PluginError('PLUGIN_CONFIG_INVALID', `${key}: every entry needs a "module"`);
   if (config.plugin !== undefined) {
     if (!isPlugin(config.plugin)) throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${config.module}": not a plugin (expected an object with "name" and "setup")`);
     return config.plugin;
   }
   const builtin = BUILTINS[config.module];
   if (builtin) return builtin;
-  const path = isAbsolute(config.module) ? config.module : resolve(configDir, config.module);
-  let mod: unknown;
-  try {
-    mod = await import(path);
-  } catch (err) {
-    throw new PluginError('PLUGIN_LOAD_FAILED', `plugin "${config.module}": cannot load ${path}: ${firstLine((err as Error).message)}`);
-  }
-  const m = mod as { default?: unknown; plugin?: unknown };
-  for (const candidate of [m.default, m.plugin, (m.default as { default?: unknown } | undefined)?.default, mod]) {
-    if (isPlugin(candidate)) return candidate;
-  }
-  throw new PluginError('PLUGIN_CONFIG_INVALID', `plugin "${config.module}": ${path} exports no plugin (expected an object with "name" and "setup")`);
+  const located = locateModule(config.module, configDir, key);
+  const mod = await loadModule(located, config.module, key);
+  const plugin = pluginOf(mod);
+  if (plugin) return plugin;
+  throw new PluginError(
+    'PLUGIN_CONFIG_INVALID',
+    `${key} "${config.module}": ${located.file} exports no plugin (expected a default export or an export named "plugin": an object with "name" (a string) and "setup" (a function), as definePlugin() returns; it exports ${describeExports(mod)})`,
+  );
+}
+
+/**
+ * The plugin among a module's exports. Checked by shape, never `instanceof`: the plugin may have been built with
+ * its own copy of the API. CommonJS `module.exports = plugin` and `exports.default` (TypeScript's output) count.
+ */
+function pluginOf(mod: unknown): AnyPlugin | undefined {
+  const m = mod as { default?: unknown; plugin?: unknown } | null | undefined;
+  const candidates = [m?.default, m?.plugin, (m?.default as { default?: unknown } | undefined)?.default, (m?.default as { plugin?: unknown } | undefined)?.plugin, mod];
+  return candidates.find(isPlugin);
+}
+
+function describeExports(mod: unknown): string {
+  if (typeof mod !== 'object' || mod === null) return typeof mod;
+  const keys = Object.keys(mod).filter((k) => k !== '__esModule');
+  return keys.length === 0 ? 'nothing' : keys.slice(0, 8).map((k) => `"${k}"`).join(', ') + (keys.length > 8 ? ', ...' : '');
 }
 
 function isPlugin(x: unknown): x is AnyPlugin {
@@ -92,10 +113,4 @@ function describeOptionError(e: ErrorObject | undefined): string {
     return `option "${key}" is not allowed`;
   }
   return path ? `option "${path}" ${e.message ?? 'is invalid'}` : `options ${e.message ?? 'are invalid'}`;
-}
-
-/** The first line of an error message, so that every error stays one line. */
-export function firstLine(s: string): string {
-  const i = s.indexOf('\n');
-  return i < 0 ? s : s.slice(0, i);
 }

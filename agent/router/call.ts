@@ -12,6 +12,8 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; e
 export class Call implements CallContext {
   private controller: AbortController | undefined;
   private abortReason: string | undefined;
+  /** The TSL service identifier, for service calls. */
+  service: string | undefined;
   /** Set while a promise is pending; ends the call early (deadline or drain). */
   expire: ((message: string) => void) | undefined;
 

@@ -3,7 +3,7 @@
  * `invokeService` also answers sync calls that RRPC delivers (rrpc.ts). Input is validated against
  * `inputData` before the handler runs, output against `outputData` before it is sent.
  */
-import { IMPLICIT_METHODS } from '../plugins/registry';
+import { IMPLICIT_METHODS, serviceHandlerOf } from '../plugins/registry';
 import { AlinkCodes } from '../../thing-model/codes';
 import { serviceMethod } from '../../thing-model/wire';
 import type { InboundMessage } from '../transport';
@@ -41,12 +41,13 @@ export async function invokeService(
   if (!input.ok) return replier.error(t.topic, id, AlinkCodes.PARAM_ERROR, input.message, t.qos, t.cacheKey);
 
   const slot = core.registry.services.get(serviceId);
-  const fn = slot?.instance.services?.[serviceId];
+  const fn = slot && serviceHandlerOf(slot.instance, serviceId);
   if (!slot || !fn) return replier.error(t.topic, id, AlinkCodes.REQUEST_ERROR, `${serviceId}: no plugin implements this service`, t.qos, t.cacheKey);
   // Not cached: the plugin may be back by the time the platform redelivers.
   if (slot.state !== 'running') return replier.error(t.topic, id, AlinkCodes.TOO_MANY_REQUESTS, `${serviceId}: plugin "${slot.name}" is not running`, t.qos);
 
   const call = new Call(t.rrpc ? 'rrpc' : 'service', id, receivedAt, deadline, slot.logger);
+  call.service = serviceId;
   let o = runHandler(fn as unknown as (a: unknown, c: Call) => unknown, input.value, call, core.pending);
   if (o instanceof Promise) o = await o;
   if (!o.ok) {

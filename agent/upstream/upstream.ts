@@ -118,8 +118,8 @@ export class AlinkUpstream implements Upstream {
     return publishHandle(this.accepted(full, payload, qos, 'custom', opts?.properties));
   }
 
-  publishRaw(payload: string | Buffer, opts?: { qos?: 0 | 1 }): Promise<PublishReceipt> {
-    return this.opts.uplink.publish(this.channels.upRaw, payload, { qos: opts?.qos ?? 1, messageClass: 'raw' });
+  publishRaw(payload: string | Buffer, opts?: { qos?: 0 | 1 }): PublishHandle {
+    return publishHandle(this.accepted(this.channels.upRaw, payload, opts?.qos ?? 1, 'raw'));
   }
 
   updateTags(tags: Record<string, string>, opts?: PostOptions): Promise<CloudReply> {

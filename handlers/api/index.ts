@@ -14,7 +14,9 @@
  * Plugins import from this module only: it declares every type a plugin sees and the errors a plugin may throw
  * or catch, and imports nothing of the agent (only `thing-model/`), so the agent depends on it and not the
  * other way round.
- * See `handlers/README.md` for a walk-through and `handlers/examples/calibration.ts` for a complete plugin.
+ * This module is the package's main entry: a plugin in its own repository imports it as `'alink-agent'`.
+ * See `handlers/README.md` for a walk-through, `docs/plugins.md` for the contract (module resolution and formats,
+ * claims, deadlines, error codes, custom-topic replies) and `handlers/examples/calibration.ts` for a complete plugin.
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
@@ -46,6 +48,11 @@ export interface CallContext {
   readonly kind: CallKind;
   /** The Alink request id, or the RRPC message id for raw and custom-topic RRPC; '' for custom topics. */
   readonly id: string;
+  /**
+   * The TSL service identifier of a service call (async, or sync over RRPC); undefined for other calls. Lets one
+   * handler claimed as `'*'` answer every service.
+   */
+  readonly service?: string | undefined;
   /** Epoch ms by which the answer must be ready. */
   readonly deadline: number;
   /** Aborted when the deadline passes or the agent shuts down. Pass it to fetch, timers, child processes. */
@@ -218,7 +225,11 @@ export interface ConfigClaim {
  */
 export interface PluginInstance<O = Record<string, unknown>> {
   properties?: PropertyClaim;
-  /** Key = TSL service identifier. */
+  /**
+   * Key = TSL service identifier, or `'*'` for every service of the Thing Model that no plugin claims by name
+   * (a gateway driver forwarding every call; at most one plugin may claim `'*'`). A `'*'` handler reads the
+   * service's identifier from `call.service`; its input and output are validated against that service's TSL.
+   */
   services?: Record<string, ServiceHandler>;
   /**
    * Key = topic filter relative to `/{productKey}/{deviceName}/user/` (`"echo"`, `"cmd/+"`, `"log/#"`) or in

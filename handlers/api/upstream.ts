@@ -171,6 +171,10 @@ export interface Upstream {
 export class UpstreamTimeoutError extends Error {
   override readonly name = 'UpstreamTimeoutError';
   readonly code = 'UPSTREAM_TIMEOUT';
+  /** By `code` as well as by class, so that errors from another copy of this module pass `instanceof`. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, x) || hasCode(x, 'UPSTREAM_TIMEOUT');
+  }
   constructor(
     readonly requestId: string,
     readonly topic: string,
@@ -194,4 +198,12 @@ export class UpstreamTimeoutError extends Error {
 export class TopicError extends Error {
   override readonly name = 'TopicError';
   readonly code = 'UPSTREAM_TOPIC_INVALID';
+  /** By `code` as well as by class, so that errors from another copy of this module pass `instanceof`. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, x) || hasCode(x, 'UPSTREAM_TOPIC_INVALID');
+  }
+}
+
+function hasCode(x: unknown, code: string): boolean {
+  return x instanceof Error && (x as { code?: unknown }).code === code;
 }
