@@ -14,7 +14,7 @@
  * The simulator and the echo device run in a child process, the load (SDK or raw client) in this one, so the
  * two do not share an event loop; the child reports its own CPU time, giving the simulator's cost per call
  * independently of how busy the machine is. Options: --seconds N (closed-loop phase length, default 4),
- * --concurrency N (default 32), --pairs N (default 6), --round-seconds N (default 1), --json (only the JSON
+ * --concurrency N (default 32), --pairs N (default 7), --round-seconds N (default 1), --json (only the JSON
  * summary line).
  */
 import { ChildProcess, fork } from 'node:child_process';
@@ -294,7 +294,8 @@ async function main(): Promise<void> {
   };
   const ms = num('--seconds', 4) * 1000;
   const concurrency = num('--concurrency', 32);
-  const pairs = num('--pairs', 6);
+  // An odd number of pairs: the median is then one pair's own ratio.
+  const pairs = num('--pairs', 7);
   const roundMs = num('--round-seconds', 1) * 1000;
   const say = (s: string) => (args.includes('--json') ? undefined : console.log(s));
 
@@ -359,6 +360,7 @@ async function main(): Promise<void> {
   say('');
   say(`Paired rounds (${pairs} pairs of ${roundMs / 1000} s, order AB BA …; CPU per op is the verdict that load does not move):`);
   for (const p of paired) for (const line of describePaired(p, p === connectPaired ? 0.8 : 0.9)) say(line);
+  say(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores.`);
   console.log(JSON.stringify({ bench: 'sim', results, paired, ratios, load: os.loadavg(), cpus: os.cpus().length }));
 }
 
