@@ -2,7 +2,7 @@
  * CONNECT rate for `npm run bench:sim`: MQTT.js clients connecting (CONNECT → CONNACK) and disconnecting in a
  * closed loop against one broker, each loop as its own device so no login kicks another. Run once against the
  * managed broker (the Alink auth plugin checks every signature and reports presence) and once against a plain
- * mosquitto with anonymous access, with the same credentials.
+ * mosquitto with anonymous access, with the same credentials, in alternating rounds (bench/paired.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { connectAsync, IClientOptions } from 'mqtt';
@@ -15,6 +15,7 @@ export interface ConnectRate {
   p50: number;
   p99: number;
   connects: number;
+  seconds: number;
   errors: number;
   firstError?: string;
 }
@@ -54,6 +55,7 @@ export async function connectRate(broker: string, url: string, productKey: strin
     p50: r2(percentile(sorted, 50)),
     p99: r2(percentile(sorted, 99)),
     connects: latencies.length,
+    seconds,
     errors,
     ...(firstError ? { firstError } : {}),
   };

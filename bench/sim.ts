@@ -6,14 +6,16 @@
  *   device's RRPC topic and waiting for its answer);
  * - Pub calls through the SDK, beside raw MQTT.js publishes to the same device (timed until the device's echo);
  * - both SDK calls at the seeds' rates (RRpc 1000/s, Pub 1600/s; open loop, latency from the scheduled start);
- * - RRpc and Pub through the SDK again with the simulator on its managed MQTT 5 broker (mosquitto with the Alink
- *   plugin), as a ratio to the embedded broker (goal ≥ 0.9);
- * - the CONNECT rate the managed broker's auth plugin sustains, against a plain mosquitto with no auth (goal ≥ 0.8).
+ * - RRpc and Pub through the SDK with the simulator on its managed MQTT 5 broker (mosquitto with the Alink plugin)
+ *   against the embedded broker (goal ≥ 0.9), and the CONNECT rate of the managed broker's auth plugin against a
+ *   plain mosquitto with no auth (goal ≥ 0.8): both sides run side by side in alternating short rounds
+ *   (bench/paired.ts), giving per-pair ratios, their median, and each side's CPU per operation.
  *
  * The simulator and the echo device run in a child process, the load (SDK or raw client) in this one, so the
  * two do not share an event loop; the child reports its own CPU time, giving the simulator's cost per call
  * independently of how busy the machine is. Options: --seconds N (closed-loop phase length, default 4),
- * --concurrency N (default 32), --json (only the JSON summary line).
+ * --concurrency N (default 32), --pairs N (default 7), --round-seconds N (default 1), --json (only the JSON
+ * summary line).
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,6 +30,7 @@ import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
 import { buildCredentials } from '../thing-model/wire';
 import { startMosquitto } from './brokers';
 import { BENCH_DEVICE_COUNT, benchDeviceName, connectRate } from './connect-rate';
+import { childPid, closedLoop, comparePaired, Contender, describePaired, PairedSummary, procCpuMs } from './paired';
 import { percentile } from './stats';
 
 const PK = 'a1GwDemo01';
@@ -217,6 +220,7 @@ async function runPhase(phase: Phase, urls: { httpUrl: string; mqttUrl: string }
 
 interface Child {
   urls: { httpUrl: string; mqttUrl: string };
+  pid: number;
   simCpu(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -234,11 +238,50 @@ async function startChild(mode: 'embedded' | 'managed'): Promise<Child> {
   const { ready: urls } = await ask<{ ready: { httpUrl: string; mqttUrl: string } }>();
   return {
     urls,
+    pid: child.pid!,
     simCpu: async () => (await ask<{ cpuMs: number }>('cpu')).cpuMs,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.send('stop');
       await exited;
+    },
+  };
+}
+
+/** CPU ms of the processes serving a side, by name: the simulator child and, in managed mode, its mosquitto. */
+function serverCpu(child: Child, mosquittoPid?: number): () => Promise<Record<string, number>> {
+  return async () => ({ simulator: await child.simCpu(), ...(mosquittoPid ? { mosquitto: procCpuMs(mosquittoPid) } : {}) });
+}
+
+const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
+
+/** One side of an SDK comparison: closed-loop calls of one kind through the SDK against one simulator. */
+async function sdkContender(name: string, kind: Kind, child: Child, concurrency: number, mosquittoPid?: number): Promise<Contender> {
+  const { call } = await makeCall(kind, child.urls);
+  const cpu = serverCpu(child, mosquittoPid);
+  return {
+    name,
+    round: async (ms) => {
+      const c0 = await cpu();
+      const r = await closedLoop(call, concurrency, ms);
+      return { ...r, cpuMs: diff(c0, await cpu()) };
+    },
+  };
+}
+
+/** One side of the CONNECT comparison: the broker's own CPU is its cost; the simulator's presence work is shown. */
+function connectContender(name: string, url: string, mosquittoPid: number, sim?: Child): Contender {
+  return {
+    name,
+    round: async (ms) => {
+      const m0 = procCpuMs(mosquittoPid);
+      const s0 = await sim?.simCpu();
+      const own0 = process.cpuUsage();
+      const r = await connectRate(name, url, PK, SECRET, ms);
+      const own = process.cpuUsage(own0);
+      const info: Record<string, number> = { client: (own.user + own.system) / 1000 };
+      if (sim) info['simulator (presence)'] = (await sim.simCpu()) - s0!;
+      return { ops: r.connects, seconds: r.seconds, errors: r.errors, ...(r.firstError ? { firstError: r.firstError } : {}), cpuMs: { mosquitto: procCpuMs(mosquittoPid) - m0 }, infoCpuMs: info };
     },
   };
 }
@@ -251,6 +294,9 @@ async function main(): Promise<void> {
   };
   const ms = num('--seconds', 4) * 1000;
   const concurrency = num('--concurrency', 32);
+  // An odd number of pairs: the median is then one pair's own ratio.
+  const pairs = num('--pairs', 7);
+  const roundMs = num('--round-seconds', 1) * 1000;
   const say = (s: string) => (args.includes('--json') ? undefined : console.log(s));
 
   const phases: Phase[] = [
@@ -263,58 +309,59 @@ async function main(): Promise<void> {
     { name: 'RRpc via SDK at 1000/s', kind: 'rrpc-sdk', concurrency: 0, durationMs: 3000, rate: 1000 },
     { name: 'Pub via SDK at 1600/s', kind: 'pub-sdk', concurrency: 0, durationMs: 3000, rate: 1600 },
   ];
-  const managedPhases: Phase[] = [
-    { name: 'warm-up', kind: 'rrpc-sdk', concurrency: 8, durationMs: 500 },
-    { name: 'warm-up', kind: 'pub-sdk', concurrency: 8, durationMs: 500 },
-    { name: `managed MQTT 5: RRpc via SDK, ${concurrency} in flight`, kind: 'rrpc-sdk', concurrency, durationMs: ms },
-    { name: `managed MQTT 5: Pub via SDK, ${concurrency} in flight`, kind: 'pub-sdk', concurrency, durationMs: ms },
-  ];
   const results: Summary[] = [];
-  const runAll = async (mode: 'embedded' | 'managed', list: Phase[]) => {
-    const child = await startChild(mode);
-    try {
-      for (const phase of list) {
-        const r = await runPhase(phase, child.urls, child.simCpu);
-        if (r.errors) say(`  ${phase.name}: ${r.errors} errors (first: ${r.firstError})`);
-        if (phase.name !== 'warm-up') results.push(r);
-      }
-      return mode === 'managed' ? await connectRate('managed mosquitto, Alink auth plugin', child.urls.mqttUrl, PK, SECRET, ms) : undefined;
-    } finally {
-      await child.stop();
-    }
-  };
-  await runAll('embedded', phases);
-  const withPlugin = await runAll('managed', managedPhases);
+  const embedded = await startChild('embedded');
+  const managed = await startChild('managed');
   const plain = await startMosquitto();
-  const noAuth = await connectRate('mosquitto, no auth', plain.url, PK, SECRET, ms).finally(() => plain.stop());
+  const paired: PairedSummary[] = [];
+  try {
+    for (const phase of phases) {
+      const r = await runPhase(phase, embedded.urls, embedded.simCpu);
+      if (r.errors) say(`  ${phase.name}: ${r.errors} errors (first: ${r.firstError})`);
+      if (phase.name !== 'warm-up') results.push(r);
+    }
+    const managedMosquitto = childPid(managed.pid, 'mosquitto');
+    if (!managedMosquitto) throw new Error('the managed simulator has no mosquitto child');
+    for (const [label, kind] of [['RRpc', 'rrpc-sdk'], ['Pub', 'pub-sdk']] as const) {
+      const a = await sdkContender('embedded', kind, embedded, concurrency);
+      const b = await sdkContender('managed MQTT 5', kind, managed, concurrency, managedMosquitto);
+      paired.push(await comparePaired(`${label} via SDK, ${concurrency} in flight: managed MQTT 5 vs embedded`, a, b, pairs, roundMs));
+    }
+    const noAuth = connectContender('mosquitto, no auth', plain.url, plain.pid);
+    const withPlugin = connectContender('managed mosquitto, Alink auth plugin', managed.urls.mqttUrl, managedMosquitto, managed);
+    paired.push(await comparePaired('CONNECT → CONNACK → DISCONNECT, 32 devices: Alink auth plugin vs no auth', noAuth, withPlugin, pairs, roundMs));
+  } finally {
+    await Promise.all([embedded.stop(), managed.stop(), plain.stop()]);
+  }
 
-  const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced, rrpcManaged, pubManaged] = results;
+  const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced] = results;
   say('');
-  say(`${'phase'.padEnd(48)} calls/s   p50 ms   p99 ms   calls  errors  CPU ms/call: sim  client`);
+  say(`${'phase (embedded broker)'.padEnd(48)} calls/s   p50 ms   p99 ms   calls  errors  CPU ms/call: sim  client`);
   for (const r of results) {
     say(`${r.phase.padEnd(48)} ${String(r.qps).padStart(7)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
   }
   const ratio = (a?: Summary, b?: Summary) => (a && b ? Math.round((a.qps / b.qps) * 1000) / 1000 : NaN);
-  const connectRatio = withPlugin && noAuth.connectsPerSecond ? Math.round((withPlugin.connectsPerSecond / noAuth.connectsPerSecond) * 1000) / 1000 : NaN;
+  const [rrpcPaired, pubPaired, connectPaired] = paired;
   const ratios = {
     rrpcSdkVsRaw: ratio(rrpc, rrpcRaw),
     pubSdkVsRaw: ratio(pub, pubRaw),
-    rrpcManagedVsEmbedded: ratio(rrpcManaged, rrpc),
-    pubManagedVsEmbedded: ratio(pubManaged, pub),
-    connectPluginVsNoAuth: connectRatio,
+    rrpcManagedVsEmbedded: rrpcPaired?.medianRatio,
+    rrpcManagedVsEmbeddedCpu: rrpcPaired?.cpuRatio,
+    pubManagedVsEmbedded: pubPaired?.medianRatio,
+    pubManagedVsEmbeddedCpu: pubPaired?.cpuRatio,
+    connectPluginVsNoAuth: connectPaired?.medianRatio,
+    connectPluginVsNoAuthCpu: connectPaired?.cpuRatio,
   };
-  for (const c of [withPlugin, noAuth]) {
-    if (!c) continue;
-    say(`CONNECT ${c.broker.padEnd(36)} ${String(c.connectsPerSecond).padStart(6)}/s  p50 ${c.p50} ms  p99 ${c.p99} ms  (${c.connects} connects, ${c.errors} errors${c.firstError ? `: ${c.firstError}` : ''})`);
-  }
   say('');
   say(`SDK RRpc: ${ratios.rrpcSdkVsRaw}× the calls/s of the raw MQTT round trip; SDK Pub: ${ratios.pubSdkVsRaw}× raw publish/echo.`);
-  say(`Managed MQTT 5 broker vs embedded, through the SDK: RRpc ${ratios.rrpcManagedVsEmbedded}×, Pub ${ratios.pubManagedVsEmbedded}× (goal ≥ 0.9).`);
-  say(`CONNECT rate with the Alink auth plugin: ${ratios.connectPluginVsNoAuth}× mosquitto with no auth (goal ≥ 0.8).`);
   say(`Seed rates: RRpc 1000/s → ${rrpcPaced?.qps}/s, p99 ${rrpcPaced?.p99} ms; Pub 1600/s → ${pubPaced?.qps}/s, p99 ${pubPaced?.p99} ms (goal: p99 < 20 ms).`);
   const capacity = (r?: Summary) => (r ? Math.round(1000 / r.simCpuMsPerCall) : NaN);
   say(`Simulator capacity from its CPU per call (one core): RRpc ≈ ${capacity(rrpcPaced)}/s, Pub ≈ ${capacity(pubPaced)}/s.`);
-  console.log(JSON.stringify({ bench: 'sim', results, connect: [withPlugin, noAuth], ratios, load: os.loadavg()[0], cpus: os.cpus().length }));
+  say('');
+  say(`Paired rounds (${pairs} pairs of ${roundMs / 1000} s, order AB BA …; CPU per op is the verdict that load does not move):`);
+  for (const p of paired) for (const line of describePaired(p, p === connectPaired ? 0.8 : 0.9)) say(line);
+  say(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores.`);
+  console.log(JSON.stringify({ bench: 'sim', results, paired, ratios, load: os.loadavg(), cpus: os.cpus().length }));
 }
 
 if (process.argv.includes(CHILD_FLAG)) {
