@@ -17,6 +17,9 @@ const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
 const ROOT = basename(resolve(__dirname, '..')) === 'dist' ? resolve(__dirname, '..', '..') : resolve(__dirname, '..');
 const TSL = join(ROOT, 'simulator', 'tsl', 'example-gateway.json');
 
+/** The node options of the shipped systemd unit. */
+export const UNIT_NODE_OPTIONS = '--max-semi-space-size=2';
+
 export type Role = 'echo' | 'sdk' | 'agent' | 'durable';
 
 export const sys = (dn: string) => `/sys/${PK}/${dn}`;
@@ -110,7 +113,10 @@ export function spawnCli(url: string, dn: string): { proc: ChildProcess; cleanup
   );
   const cli = join(__dirname, '..', 'agent', 'cli', 'main.js');
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, '--cpu-prof-name=durable.cpuprofile'] : [];
-  const proc = spawn(process.execPath, [...prof, cli, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // As the shipped unit runs it (deploy/systemd/alink-agent.service, Environment=NODE_OPTIONS=...); override with
+  // BENCH_CLI_NODE_OPTIONS ('' for V8's defaults).
+  const nodeOptions = process.env.BENCH_CLI_NODE_OPTIONS ?? UNIT_NODE_OPTIONS;
+  const proc = spawn(process.execPath, [...prof, cli, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_OPTIONS: nodeOptions } });
   return { proc, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
 }
 
