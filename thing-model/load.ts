@@ -12,16 +12,22 @@ import { eventMethod, serviceMethod } from './wire/message';
 import { IMPLICIT_EVENT_RE, IMPLICIT_SERVICE_RE, TSL_SCHEMA } from './tsl-schema';
 import type { ArrayItemType, DataType, EventDef, ParamDef, PropertyDef, ServiceDef, ThingModel, TslProblem } from './types';
 
-/** The structural checker, compiled on first use and then shared: it is immutable once compiled. */
-let tslValidator: ValidateFunction | undefined;
+/**
+ * The structural checker, compiled on first use and shared while anyone holds it. Weakly: a running agent checks
+ * its TSL once at start (and at a reload), and the compiled meta-schema (ajv with allErrors and verbose) would
+ * otherwise stay in its heap for good.
+ */
+let tslValidator: WeakRef<ValidateFunction> | undefined;
 
 function structuralValidator(): ValidateFunction {
-  if (!tslValidator) {
+  let v = tslValidator?.deref();
+  if (!v) {
     // verbose: the error objects then carry the offending data and schema node, which the messages quote.
     const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true });
-    tslValidator = ajv.compile(TSL_SCHEMA);
+    v = ajv.compile(TSL_SCHEMA);
+    tslValidator = new WeakRef(v);
   }
-  return tslValidator;
+  return v;
 }
 
 /**

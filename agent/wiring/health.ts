@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 // metrics never needs (see `loadMetrics`).
 import { ConnectionHealth, type HealthReport } from '../health/connection';
 import type { AgentMetrics } from '../health/metrics';
-import { HealthServer, type HealthServerAddress } from '../health/server';
+// The listener (node:http) only when `health.enabled`: most gateways run without it.
+import type { HealthServer, HealthServerAddress } from '../health/server';
 import type { HealthSection } from '../config/schema';
 import type { SessionStateChange } from '../session/session';
 import type { OutboxDepth } from './stores';
@@ -90,7 +91,8 @@ export class AgentHealth {
     }
     const h = this.opts.health;
     if (!h.enabled || !metrics || this.server) return this.server?.address;
-    const server = new HealthServer({ host: h.host, port: h.port, metrics, health: () => this.report(), logger: this.opts.logger });
+    const { HealthServer: Server } = await import('../health/server');
+    const server = new Server({ host: h.host, port: h.port, metrics, health: () => this.report(), logger: this.opts.logger });
     this.server = server;
     try {
       return await server.start();
