@@ -210,7 +210,7 @@ describe('plugins installed from npm next to the packed agent', () => {
     expect(readdirSync(join(app, 'node_modules', 'cjs-driver', 'node_modules'))).toEqual(['alink-agent']);
     expect(agentLog).not.toMatch(/PLUGIN_|"level":50/);
     // The driver's require('alink-agent') found its own copy, not the agent's.
-    expect(agentLog).toContain(`"api":"${join(app, 'node_modules', 'cjs-driver', 'node_modules', 'alink-agent', 'dist', 'handlers', 'api.js')}"`);
+    expect(agentLog).toContain(`"api":"${join(app, 'node_modules', 'cjs-driver', 'node_modules', 'alink-agent', 'dist', 'handlers', 'api', 'index.js')}"`);
   });
 
   it("answers a sync service through the npm plugin's '*' claim", async () => {
