@@ -105,13 +105,21 @@ export async function untilConnected(m: Machine, timeoutMs = 30_000, notPid?: st
   }, timeoutMs, 200);
 }
 
+/** `Environment=` assignments of the shipped unit, as `K=V K=V` for a shell (values have no spaces or quotes). */
+const UNIT_ENV = readFileSync(join(REPO, 'deploy', 'systemd', 'alink-agent.service'), 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith('Environment='))
+  .map((l) => l.slice('Environment='.length).trim())
+  .join(' ');
+
 /**
- * The agent run by hand in the machine: same program, config, user, data dir and NODE_ENV as the unit, no
+ * The agent run by hand in the machine: same program, config, user, data dir and environment (the unit's
+ * `Environment=` lines, read from the unit file) as the unit, no
  * NOTIFY_SOCKET, no sandbox. Resolves once it logged "connected"; `stop()` ends it with SIGTERM.
  */
 export async function startPlainAgent(m: Machine): Promise<{ pid: string; stop: () => void }> {
   m.exec(
-    'rm -f /root/plain.log; setpriv --reuid=alink-agent --regid=alink-agent --init-groups sh -c "cd /var/lib/alink-agent && NODE_ENV=production exec /usr/bin/node /opt/alink-agent/dist/agent/cli/main.js run --config /etc/alink-agent/agent.config.json" >/root/plain.log 2>&1 & echo $! > /root/plain.pid',
+    `rm -f /root/plain.log; setpriv --reuid=alink-agent --regid=alink-agent --init-groups sh -c "cd /var/lib/alink-agent && ${UNIT_ENV} exec /usr/bin/node /opt/alink-agent/dist/agent/cli/main.js run --config /etc/alink-agent/agent.config.json" >/root/plain.log 2>&1 & echo $! > /root/plain.pid`,
   );
   const pid = m.exec('cat /root/plain.pid').stdout.trim();
   await until('the plain run connected', () => (m.exec('cat /root/plain.log').stdout.includes('"msg":"connected"') ? true : undefined), 30_000, 300);
