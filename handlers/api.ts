@@ -56,7 +56,7 @@ export interface PostOptions {
 
 /** Options of an event post. */
 export interface EventPostOptions extends PostOptions {
-  /** Epoch ms when the event happened. */
+  /** Epoch ms when the event happened; defaults to the agent's NTP-corrected now. */
   time?: number;
 }
 
@@ -94,6 +94,11 @@ export interface Upstream {
    * with the platform's `post_reply`. Rejects like `postProperties`.
    */
   postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): Promise<CloudReply>;
+  /**
+   * The agent's time, epoch ms: the system clock corrected by NTP once connected (docs/protocol/ntp.md). Use it
+   * for `time` fields; a gateway that booted with a wrong clock still stamps correct times.
+   */
+  now(): number;
   /**
    * Publishes on a custom topic of this device: either the part after `/{productKey}/{deviceName}/user/`
    * (`"status"`) or the full topic. Resolves when the uplink accepted the message.
@@ -135,7 +140,7 @@ export type JsonSchema = Record<string, unknown>;
 export type { DeviceIdentity } from '../thing-model/wire';
 
 /** What kind of inbound message a handler is answering. */
-export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic';
+export type CallKind = 'propertySet' | 'propertyGet' | 'service' | 'rrpc' | 'customTopic';
 
 /**
  * Given to every handler call. A handler should finish by `deadline`; when it passes, the agent answers for
@@ -169,6 +174,12 @@ export interface PropertyClaim<V = Record<string, unknown>> {
    * device-defined 100000–110000 code) to refuse; the whole request then gets that code.
    */
   apply(values: V, call: CallContext): void | Promise<void>;
+  /**
+   * Optional: the current values of `ids` (a subset of the identifiers this plugin owns), for the platform's
+   * property get (`thing.service.property.get`). Leave an identifier out when it has no value yet; the reply
+   * then omits it. Values are checked against the Thing Model before they are sent.
+   */
+  get?(ids: readonly string[], call: CallContext): Partial<V> | Promise<Partial<V>>;
 }
 
 // Method syntax makes the parameter bivariant, so handlers typed with generated interfaces fit the claim maps.

@@ -47,6 +47,7 @@ function recordingUpstream(): Upstream & { posts: Record<string, unknown>[] } {
       return { id: String(posts.length), code: 200, data: {} };
     },
     postEvent: async () => ({ id: '0', code: 200, data: {} }),
+    now: () => Date.now(),
     publish: async () => ({ acked: Promise.resolve() }),
   };
 }

@@ -21,6 +21,9 @@ import { PropertySetRoute } from './property-set';
 import { Replier } from './replies';
 import { RrpcRoute } from './rrpc';
 import { AsyncServiceRoute } from './service';
+import { PropertyGetRoute } from './property-get';
+import { AgentClock } from '../clock/clock';
+import { DEFAULT_STATE_CHANNELS, StateChannels, type StateChannelOptions, type StateHandler } from '../state';
 
 export type { RouterObserver, InboundKind } from './observer';
 export type { RrpcBudgets } from './core';
@@ -52,6 +55,10 @@ export interface RouterOptions {
     /** Per-agent upstream id source. */
     ids?: MessageIdGenerator;
   };
+  /** The agent's clock (NTP-corrected); a system clock of its own when absent. */
+  clock?: AgentClock;
+  /** Desired values, shadow and NTP (agent/state); all on when absent. */
+  state?: Partial<StateChannelOptions>;
 }
 
 export interface Subscription {
@@ -71,15 +78,22 @@ export interface Router {
   drain(timeoutMs: number): Promise<void>;
   /** Property posts, event posts and custom publishes; handed to the plugins. */
   readonly upstream: Upstream;
+  /** The connection is up with its subscriptions: NTP, desired values and the shadow run their round. */
+  connected(): void;
+  /** The device-state channels (desired values, shadow, NTP). */
+  readonly state: StateChannels;
 }
 
 type Route =
   | { kind: 'set' }
   | { kind: 'service'; serviceId: string }
-  | { kind: 'custom'; route: CustomTopicRoute };
+  | { kind: 'custom'; route: CustomTopicRoute }
+  | { kind: 'fn'; handle: (msg: InboundMessage, receivedAt: number, startPerf: number) => Promise<void> | void };
 
 class AlinkRouter implements Router {
   readonly upstream: AlinkUpstream;
+  readonly state: StateChannels;
+  private readonly clock: AgentClock;
   private readonly core: RouterCore;
   private readonly exact = new Map<string, Route>();
   private readonly set: PropertySetRoute;
@@ -98,6 +112,7 @@ class AlinkRouter implements Router {
   constructor(opts: RouterOptions) {
     const topics = deviceTopics(opts.identity);
     const logger = opts.logger;
+    this.clock = opts.clock ?? new AgentClock();
     this.upstream = new AlinkUpstream({
       identity: opts.identity,
       model: opts.model,
@@ -105,6 +120,7 @@ class AlinkRouter implements Router {
       logger: logger.child({ component: 'upstream' }),
       replyTimeoutMs: opts.upstream?.replyTimeoutMs,
       ids: opts.upstream?.ids,
+      now: () => this.clock.now(),
     });
     const asyncTimeoutMs = opts.asyncTimeoutMs ?? 30_000;
     this.core = {
@@ -138,6 +154,15 @@ class AlinkRouter implements Router {
 
     this.exact.set(topics.propertySet, { kind: 'set' });
     const subs: Subscription[] = [{ topic: topics.propertySet, qos: 1 }];
+    const get = new PropertyGetRoute(this.core);
+    this.exact.set(get.topic, { kind: 'fn', handle: (m, at, perf) => get.handle(m, at, perf) });
+    subs.push({ topic: get.topic, qos: 1 });
+    this.state = this.stateChannels(opts);
+    for (const [topic, r] of this.state.routes) {
+      const handle: StateHandler = r.handle;
+      this.exact.set(topic, { kind: 'fn', handle: (m) => handle(m) });
+      subs.push({ topic, qos: r.qos });
+    }
     for (const id of this.services.serviceIds()) {
       const t = topics.service(id);
       this.exact.set(t, { kind: 'service', serviceId: id });
@@ -155,6 +180,29 @@ class AlinkRouter implements Router {
     }
     for (const r of this.core.registry.rrpcTopics) subs.push({ topic: extRrpcFilter(r.topic), qos: 0 });
     this.subs = subs;
+  }
+
+  private stateChannels(opts: RouterOptions): StateChannels {
+    const set = this.set;
+    return new StateChannels(
+      {
+        identity: opts.identity,
+        model: opts.model,
+        uplink: opts.uplink,
+        logger: opts.logger,
+        observer: opts.observer,
+        ids: opts.upstream?.ids ?? this.upstream.ids,
+        replyTimeoutMs: opts.upstream?.replyTimeoutMs ?? 10_000,
+        clock: this.clock,
+        apply: async (values, id) => set.applyValidated(values, id, Date.now()),
+        posted: (values) => set.postApplied(values),
+      },
+      { ...DEFAULT_STATE_CHANNELS, ...opts.state },
+    );
+  }
+
+  connected(): void {
+    this.state.connected();
   }
 
   subscriptions(): Subscription[] {
@@ -188,6 +236,8 @@ class AlinkRouter implements Router {
           return this.services.handle(msg, r.serviceId, receivedAt, startPerf);
         case 'custom':
           return this.custom.handle(msg, r.route, receivedAt, startPerf);
+        case 'fn':
+          return r.handle(msg, receivedAt, startPerf);
       }
     }
     if (topic.startsWith(this.rrpcRequestPrefix)) {
@@ -217,6 +267,7 @@ class AlinkRouter implements Router {
     }
     // The values of the last sets must reach the cloud before the connection closes.
     this.setPosts?.flush();
+    this.state.stop();
   }
 
   private waitIdle(timeoutMs: number): Promise<void> {

@@ -21,6 +21,8 @@ export interface UpstreamOptions {
   replyTimeoutMs?: number;
   /** Per-agent id source; a fresh one when absent. */
   ids?: MessageIdGenerator;
+  /** The agent's corrected clock (agent/clock); `Date.now` when absent. */
+  now?: () => number;
 }
 
 const REPLY_SCHEMA = {
@@ -37,7 +39,8 @@ const REPLY_SCHEMA = {
 export class AlinkUpstream implements Upstream {
   private readonly topics: DeviceTopics;
   private readonly pending = new PendingReplies();
-  private readonly ids: MessageIdGenerator;
+  /** The agent's upstream id source; the state channels draw from it too (ids unique per device and day). */
+  readonly ids: MessageIdGenerator;
   private readonly replyTimeoutMs: number;
   private readonly checkReply: (v: unknown) => boolean;
   private readonly eventTopics = new Map<string, string>();
@@ -51,6 +54,10 @@ export class AlinkUpstream implements Upstream {
       // The implicit `post` event is the property post, not an event of its own (docs/protocol/tsl.md, "Implicit entries").
       if (ev.method !== AlinkMethods.PROPERTY_POST) this.eventTopics.set(ev.identifier, this.topics.eventPost(ev.identifier));
     }
+  }
+
+  now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
   }
 
   /** Requests still waiting for a reply. */
@@ -87,8 +94,8 @@ export class AlinkUpstream implements Upstream {
     const v = this.opts.model.validateEventOutput(eventId, value);
     if (!v.ok) return Promise.reject(new ValidationError(v.errors, v.message));
     const id = this.ids.nextId();
-    const params: { value: unknown; time?: number } = { value: v.value };
-    if (opts?.time !== undefined) params.time = opts.time;
+    // Stamped here, not by the platform on arrival: the post may wait in the outbox (docs/protocol/ntp.md).
+    const params: { value: unknown; time: number } = { value: v.value, time: opts?.time ?? this.now() };
     const payload = this.opts.model.stringifyEventPost(eventId, {
       id,
       version: '1.0',

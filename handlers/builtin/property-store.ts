@@ -44,6 +44,11 @@ export const propertyStorePlugin = definePlugin<PropertyStoreOptions>({
           Object.assign(values, set);
           file.scheduleSave(values);
         },
+        get(ids) {
+          const out: Record<string, unknown> = {};
+          for (const id of ids) if (id in values) out[id] = values[id];
+          return out;
+        },
       },
       async start(c) {
         Object.assign(values, await initialValues(c, await file.load()));
