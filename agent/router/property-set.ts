@@ -50,7 +50,7 @@ export class PropertySetRoute {
   }
 
   private async apply(req: RequestEnvelope, key: string, receivedAt: number): Promise<void> {
-    const { replier, registry } = this.core;
+    const { replier } = this.core;
     const topic = this.replyTopic;
     if (req.method !== undefined && req.method !== METHOD) {
       return replier.error(topic, req.id, AlinkCodes.PARAM_ERROR, `method: expected ${METHOD}, got ${req.method}`, 1, key);

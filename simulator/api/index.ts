@@ -9,6 +9,10 @@ import { registerDevice } from './register-device';
 import { rrpc } from './rrpc';
 import { setDeviceProperty } from './set-device-property';
 import { setDevicesProperty } from './set-devices-property';
+import { setDeviceDesiredProperty } from './set-device-desired-property';
+import { queryDeviceDesiredProperty } from './query-device-desired-property';
+import { updateDeviceShadow } from './update-device-shadow';
+import { getDeviceShadow } from './get-device-shadow';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -22,6 +26,10 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   queryDevicePropertyStatus,
   queryDeviceEventData,
   registerDevice,
+  setDeviceDesiredProperty,
+  queryDeviceDesiredProperty,
+  updateDeviceShadow,
+  getDeviceShadow,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

@@ -20,6 +20,7 @@ import type { Mqtt5Properties, MqttLink, UplinkSink } from './link';
 import { PendingCalls } from './pending-calls';
 import { parseJson } from './posts';
 import { Upstream } from './upstream';
+import { DeviceChannels } from './device-channels';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -66,10 +67,14 @@ export class Platform implements UplinkSink {
   private readonly pubIds = new RrpcIdGenerator();
 
   private readonly upstream: Upstream;
+  /** Desired values, shadow and property get (device-channels.ts). */
+  readonly channels: DeviceChannels;
 
   constructor(private readonly opts: PlatformOptions) {
+    this.channels = new DeviceChannels({ ...opts, send: (t, p, q) => this.send(t, p, q), reachability: (id) => this.reachability(id), setProperties: (id, items) => this.setProperties(id, items) });
     this.upstream = new Upstream({
       ...opts,
+      channels: (t, p, o) => this.channels.handles(t, p, o),
       pending: this.pending,
       send: (topic, payload) => this.send(topic, payload, 0),
       seen: (id) => this.seen(id),

@@ -22,6 +22,8 @@ export interface UpstreamOptions {
   send(topic: string, payload: Buffer): Promise<void>;
   /** The device sent something: presence bookkeeping. */
   seen(id: DeviceId): void;
+  /** Channels that take their own topics first (device-channels.ts); true when one took the message. */
+  channels?: (topic: string, payload: Buffer, origin?: DeviceId) => boolean;
 }
 
 const NTP_REQUEST = /^\/ext\/ntp\/([^/]+)\/([^/]+)\/request$/;
@@ -43,6 +45,7 @@ export class Upstream {
   }
 
   private route(topic: string, payload: Buffer, origin?: DeviceId): void {
+    if (this.opts.channels?.(topic, payload, origin)) return;
     const kind = parseTopic(topic);
     if (kind.kind === 'extRrpc') return this.onExtRrpc(kind.messageId, kind.customTopic, topic, payload, origin);
     if (kind.kind === 'other') {
