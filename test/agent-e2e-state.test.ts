@@ -55,10 +55,10 @@ describe.each(['embedded', 'managed'] as const)('device state on the %s broker',
     const first = await agentFor('gw-002');
     await first.agent.start();
     await first.agent.stop();
-    const res = await iot.setDeviceDesiredProperty(new $Iot.SetDeviceDesiredPropertyRequest({ ...dev, items: JSON.stringify({ WorkMode: 2, ReportInterval: 300 }), versions: '{}' }));
+    const res = await iot.setDeviceDesiredProperty(new $Iot.SetDeviceDesiredPropertyRequest({ ...dev, items: JSON.stringify({ WorkMode: 2, ReportInterval: 300, TempAlarmThreshold: 9999 }), versions: '{}' }));
     expect(res.body.success).toBe(true);
     expect(res.body.data?.messageId).toBeUndefined(); // offline: nothing sent, the value waits
-    expect(JSON.parse(res.body.data?.versions ?? '{}')).toEqual({ WorkMode: 1, ReportInterval: 1 });
+    expect(JSON.parse(res.body.data?.versions ?? '{}')).toEqual({ WorkMode: 1, ReportInterval: 1, TempAlarmThreshold: 1 });
     // A stale version is refused.
     const stale = await iot.setDeviceDesiredProperty(new $Iot.SetDeviceDesiredPropertyRequest({ ...dev, items: JSON.stringify({ WorkMode: 1 }), versions: JSON.stringify({ WorkMode: 0 }) }));
     expect(stale.body.success).toBe(false);
@@ -68,11 +68,14 @@ describe.each(['embedded', 'managed'] as const)('device state on the %s broker',
     await again.agent.start();
     await waitFor(async () => (await sim.getDeviceProperties(dev, ['WorkMode', 'ReportInterval'], 2000)) !== undefined, 5000, 'the agent answering');
     await waitFor(async () => {
-      const q = await iot.queryDeviceDesiredProperty(new $Iot.QueryDeviceDesiredPropertyRequest({ ...dev, identifier: ['WorkMode', 'ReportInterval'] }));
+      const q = await iot.queryDeviceDesiredProperty(new $Iot.QueryDeviceDesiredPropertyRequest({ ...dev, identifier: ['WorkMode', 'ReportInterval', 'TempAlarmThreshold'] }));
       return (q.body.data?.list?.desiredPropertyInfo ?? []).every((i) => i.value === undefined);
     }, 8000, 'the desired values to be cleared');
     expect(await sim.getDeviceProperties(dev, ['WorkMode', 'ReportInterval'])).toMatchObject({ code: 200, data: { WorkMode: 2, ReportInterval: 300 } });
     expect(again.log.text()).toContain('desired values applied');
+    // The value outside the Thing Model (the simulator's own check is off here) was logged and cleared, never applied.
+    expect(again.log.text()).toContain('desired value refused by the Thing Model');
+    expect(((await sim.getDeviceProperties(dev, ['TempAlarmThreshold'])) as { data: Record<string, unknown> }).data.TempAlarmThreshold).not.toBe(9999);
   });
 
   it('sends a desired value set while the agent is online as a property set', async () => {
@@ -112,5 +115,10 @@ describe.each(['embedded', 'managed'] as const)('device state on the %s broker',
     await t.agent.router.upstream.postEvent('HighTemperature', { Temperature: 41.5, Threshold: 40, SensorId: 'ch3' });
     const params = (await posted) as { time: number };
     expect(Math.abs(params.time - Date.now())).toBeLessThan(60_000);
+    // The next CONNECT signs the corrected time.
+    const online = new Promise<string>((resolve) => sim.on('deviceOnline', (e) => e.deviceName === dev.deviceName && resolve(String(e.clientId))));
+    await sim.restartBroker(200);
+    const timestamp = Number(/timestamp=([0-9]+)/.exec(await online)?.[1]);
+    expect(Math.abs(timestamp - Date.now())).toBeLessThan(60_000);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * SetDeviceDesiredProperty (docs/protocol/desired-shadow.md §1): `Items` (JSON object, at most 10 properties,
- * `null` clears one, read-only properties refused) and `Versions` (JSON object: each property's current desired
+ * `null` clears one, read-only properties refused; values
+ * checked against the TSL unless cloudValidation is off) and `Versions` (JSON object: each property's current desired
  * version, 0 the first time; `{}` skips the check). Online devices also get an ordinary property set.
  * Returns Data.MessageId (when a set was sent) and Data.Versions (the new versions, as JSON text).
  */
@@ -46,7 +47,8 @@ export const setDeviceDesiredProperty: ApiAction<SetDeviceDesiredPropertyParams>
       const def = model.property(k);
       if (!def) throw ApiErrors.invalidItems(`${k}: not a property of the Thing Model`);
       if (def.accessMode === 'r') throw ApiErrors.propertyReadOnly(k);
-      if (v !== null) {
+      // As SetDeviceProperty: the value check follows cloudValidation (off, the device's own check answers).
+      if (v !== null && deps.cloudValidation) {
         const r = model.validatePropertySet({ [k]: v });
         if (!r.ok) throw ApiErrors.invalidItems(r.message);
       }
