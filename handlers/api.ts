@@ -60,6 +60,12 @@ export interface EventPostOptions extends PostOptions {
   time?: number;
 }
 
+/** A batch post: per identifier, a list of timed values (properties) or timed output members (events). */
+export interface BatchPost {
+  properties?: Record<string, { value: unknown; time: number }[]>;
+  events?: Record<string, { value: Record<string, unknown>; time: number }[]>;
+}
+
 /** The platform's successful answer to a post. A non-200 answer rejects with `CloudReplyError` instead. */
 export interface CloudReply {
   /** The request id (decimal string) this answers. */
@@ -94,6 +100,13 @@ export interface Upstream {
    * with the platform's `post_reply`. Rejects like `postProperties`.
    */
   postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): Promise<CloudReply>;
+  /**
+   * Posts many timestamps of this device's properties and events in one message
+   * (`thing/event/property/batch/post`, docs/protocol/sdk-compat.md §4): every entry is checked against the
+   * Thing Model first (a bad one rejects the whole batch with `ValidationError`), and the platform answers all or
+   * nothing. Resolves with its `post_reply`; rejects like `postProperties`.
+   */
+  postBatch(batch: BatchPost, opts?: PostOptions): Promise<CloudReply>;
   /**
    * The agent's time, epoch ms: the system clock corrected by NTP once connected (docs/protocol/ntp.md). Use it
    * for `time` fields; a gateway that booted with a wrong clock still stamps correct times.

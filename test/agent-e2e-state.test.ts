@@ -102,6 +102,18 @@ describe.each(['embedded', 'managed'] as const)('device state on the %s broker',
     expect(stale.body.code).toBe('iot.shadow.403');
   });
 
+  it('posts many timestamps of one device in one batch post, stored by the simulator, and refuses a bad entry', async () => {
+    const t0 = Date.now() - 120_000;
+    const reply = await main.agent.router.upstream.postBatch({
+      properties: { Temperature: [{ value: 20.5, time: t0 }, { value: 21.5, time: t0 + 60_000 }] },
+      events: { HighTemperature: [{ value: { Temperature: 41.5, Threshold: 40, SensorId: 'ch3' }, time: t0 + 30_000 }] },
+    });
+    expect(reply.code).toBe(200);
+    expect(sim.reportedProperties(ID.productKey, ID.deviceName).Temperature).toMatchObject({ value: 21.5, time: t0 + 60_000 });
+    expect(sim.deviceEvents(ID.productKey, ID.deviceName).some((e) => e.identifier === 'HighTemperature' && e.time === t0 + 30_000)).toBe(true);
+    await expect(main.agent.router.upstream.postBatch({ properties: { Temperature: [{ value: 'hot', time: t0 }] } })).rejects.toThrow(/Temperature\[0\]/);
+  });
+
   it('posts correct times from an agent whose clock is two days behind, once NTP answered', async () => {
     const dev = { productKey: ID.productKey, deviceName: 'gw-003' };
     const t = await agentFor('gw-003', () => Date.now() - TWO_DAYS_MS);

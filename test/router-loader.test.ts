@@ -48,6 +48,7 @@ function recordingUpstream(): Upstream & { posts: Record<string, unknown>[] } {
     },
     postEvent: async () => ({ id: '0', code: 200, data: {} }),
     now: () => Date.now(),
+    postBatch: async () => ({ id: '0', code: 200, data: {} }),
     publish: async () => ({ acked: Promise.resolve() }),
   };
 }

@@ -173,6 +173,8 @@ class AlinkRouter implements Router {
       { topic: extRrpcFilter(topics.serviceFilter), qos: 0 },
       // Covers property/post_reply too.
       { topic: topics.eventPostReplyFilter, qos: 1 },
+      // Two levels below event/: the filter above misses it.
+      { topic: topics.propertyBatchPostReply, qos: 1 },
     );
     for (const r of this.core.registry.customTopics) {
       if (!r.pattern) this.exact.set(r.filter, { kind: 'custom', route: r });

@@ -9,8 +9,9 @@ import type { CompiledThingModel } from '../../thing-model';
 import { AlinkCodes, CloudReplyError, ValidationError } from '../../thing-model/codes';
 import { AlinkMethods, deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
-import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostOptions, type Upstream } from '../../handlers/api';
+import { TopicError, type BatchPost, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostOptions, type Upstream } from '../../handlers/api';
 import { PendingReplies, type ParsedReply } from './pending';
+import { checkBatch } from './batch';
 
 export interface UpstreamOptions {
   identity: DeviceIdentity;
@@ -104,6 +105,14 @@ export class AlinkUpstream implements Upstream {
       method: eventMethod(eventId),
     });
     return this.send(topic, id, payload, 'event', opts);
+  }
+
+  postBatch(batch: BatchPost, opts?: PostOptions): Promise<CloudReply> {
+    const checked = checkBatch(this.opts.model, batch);
+    if (checked instanceof ValidationError) return Promise.reject(checked);
+    const id = this.ids.nextId();
+    const payload = JSON.stringify({ id, version: '1.0', sys: { ack: 1 }, params: checked, method: AlinkMethods.PROPERTY_BATCH_POST });
+    return this.send(this.topics.propertyBatchPost, id, payload, 'property', opts);
   }
 
   publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): Promise<PublishReceipt> {
