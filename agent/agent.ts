@@ -21,6 +21,7 @@ import { displayUrl, formatStatus } from './lifecycle/status';
 import { AgentHealth, loadMetrics } from './wiring/health';
 import { MeteredUplink } from './wiring/metered-uplink';
 import { DeviceChannels } from './wiring/channels';
+import { AgentClock } from './clock/clock';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
@@ -71,6 +72,8 @@ export interface AgentOptions {
   stores?: (config: AgentConfig, logger: Logger) => AgentStores | Promise<AgentStores>;
   /** Uniform [0, 1) for the reconnect backoff draw; tests pin it. */
   random?: () => number;
+  /** The system clock the agent corrects with NTP; `Date.now` by default (tests inject a wrong one). */
+  now?: () => number;
 }
 
 /** Everything `Agent.create` builds before anything connects. */
@@ -81,6 +84,7 @@ interface Parts {
   plugins: PluginHost;
   stores: AgentStores;
   health: AgentHealth;
+  clock: AgentClock;
 }
 
 export class Agent extends EventEmitter<AgentEvents> {
@@ -91,6 +95,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly plugins: PluginHost;
   readonly session: Session;
   readonly router: Router;
+  /** The NTP-corrected clock: `clock.now()` and its offset from the system clock. */
+  readonly clock: AgentClock;
   /** Connection state, metrics and the health listener. */
   readonly health: AgentHealth;
   private currentState: AgentState = 'created';
@@ -116,7 +122,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const identity = { productKey: config.device.productKey, deviceName: config.device.deviceName };
     let stores: AgentStores = {};
     const metrics = await loadMetrics(config.health, opts.metrics);
-    const health = new AgentHealth({ brokerUrl: config.broker.url, health: config.health, logger, ...(metrics ? { metrics } : {}), depth: () => stores.depth?.() });
+    const clock = new AgentClock(opts.now ?? Date.now, config.clock.farOffMs);
+    const health = new AgentHealth({ brokerUrl: config.broker.url, health: config.health, logger, ...(metrics ? { metrics } : {}), depth: () => stores.depth?.(), clock: () => clock.status() });
     stores = opts.stores
       ? await opts.stores(config, logger)
       : openDefaultStores(config, logger, { onDrop: (d) => health.metrics?.outboxDrop(d.messageClass, d.reason) });
@@ -135,7 +142,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       throw err;
     }
     try {
-      return new Agent({ config, logger, model, plugins, stores, health }, opts, typeof configOrPath === 'string' ? configOrPath : undefined);
+      return new Agent({ config, logger, model, plugins, stores, health, clock }, opts, typeof configOrPath === 'string' ? configOrPath : undefined);
     } catch (err) {
       await stores.close?.();
       throw err;
@@ -144,7 +151,8 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private constructor(parts: Parts, opts: AgentOptions, configSource: string | undefined) {
     super();
-    const { config, logger, model, plugins, stores, health } = parts;
+    const { config, logger, model, plugins, stores, health, clock } = parts;
+    this.clock = clock;
     this.config = config;
     this.logger = logger;
     this.model = model;
@@ -162,6 +170,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       logger: logger.child({ component: 'session' }),
       ...(opts.random ? { random: opts.random } : {}),
       ...(stores.durable ? { durable: stores.durable } : {}),
+      now: () => clock.now(),
     });
     const metrics = health.metrics;
     const observer = opts.observer ?? metrics;
@@ -176,6 +185,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       customTopicTimeoutMs: config.deadlines.customTopicMs,
       upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs, durable: stores.durable !== undefined },
       postAfterSet: config.postAfterSet,
+      clock,
+      state: { ...config.deviceState, ntp: config.clock.ntp, ntpIntervalMs: config.clock.intervalMs },
       ...(observer ? { observer } : {}),
       ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
     });
@@ -184,6 +195,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));
     this.session.on('state', (s) => this.followSession(s));
+    this.session.on('state', (s) => s.state === 'connected' && this.router.connected());
     this.session.on('warning', (e) => this.reportError(e));
   }
 

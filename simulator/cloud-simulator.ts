@@ -242,6 +242,14 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
   }
 
   /** Resolves with the first reply (already recorded or arriving within `timeoutMs`) that `match` accepts. */
+  /**
+   * Sends `thing.service.property.get` to a device and resolves with its reply (undefined on timeout): the
+   * platform has no cloud action for it (docs/protocol/property-get.md), so tests and tools ask here.
+   */
+  getDeviceProperties(id: DeviceId, identifiers: string[], timeoutMs = 5000): Promise<unknown> {
+    return this.platform.stateChannels.getProperties(id, identifiers, timeoutMs);
+  }
+
   waitForDeviceReply(id: DeviceId, match: (r: DeviceReply) => boolean = () => true, timeoutMs = 5000): Promise<DeviceReply> {
     const found = this.deviceReplies(id.productKey, id.deviceName).find(match);
     if (found) return Promise.resolve(found);

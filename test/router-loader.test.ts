@@ -54,6 +54,8 @@ function recordingUpstream(): Upstream & { posts: Record<string, unknown>[] } {
     publishRaw: () => publishHandle(Promise.resolve(STORED)),
     updateTags: async () => ({ id: '0', code: 200, data: {} }),
     deleteTags: async () => ({ id: '0', code: 200, data: {} }),
+    now: () => Date.now(),
+    postBatch: () => postHandle(Promise.resolve({ id: '0', code: 200, data: {} }), Promise.resolve(STORED)),
   };
 }
 

@@ -146,6 +146,10 @@ export interface AgentConfigFile {
   upstream: { replyTimeoutMs: number };
   /** After a successful property set, post the new values (merged per window) so the cloud's shadow is current. */
   postAfterSet: { enabled: boolean; coalesceMs: number };
+  /** NTP over MQTT (docs/protocol/ntp.md). */
+  clock: { ntp: boolean; intervalMs: number; farOffMs: number };
+  /** Desired values and the shadow (docs/protocol/desired-shadow.md). */
+  deviceState: { desired: boolean; shadow: boolean };
   handlers: HandlerSection[];
   log: { level: LogLevel };
   health: HealthSection;
@@ -268,6 +272,8 @@ export const agentConfigSchema = section(
     ),
     upstream: section({ replyTimeoutMs: int(100, 600_000, 10_000) }, { default: {}, ...restart }),
     postAfterSet: section({ enabled: bool(true), coalesceMs: int(0, 1000, 0) }, { default: {}, ...restart }),
+    clock: section({ ntp: bool(true), intervalMs: int(0, 604_800_000, 3_600_000), farOffMs: int(0, 86_400_000, 2000) }, { default: {}, ...restart }),
+    deviceState: section({ desired: bool(true), shadow: bool(true) }, { default: {}, ...restart }),
     handlers: {
       type: 'array',
       default: [],

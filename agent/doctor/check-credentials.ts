@@ -2,7 +2,7 @@
  * Check 6: one real Alink CONNECT, built exactly as the session builds it (CredentialSource: fresh timestamp,
  * configured sign method and secure mode, protocol version, clean session and session expiry), then DISCONNECT.
  *
- * Nothing is published or subscribed. Clean session and session expiry mirror the configuration because a
+ * Nothing is published or subscribed but one NTP exchange (check-clock.ts). Clean session and session expiry mirror the configuration because a
  * CONNECT that differed would end a persistent session the agent relies on; and should the broker deliver
  * messages queued for that session, they are left unacknowledged so that the agent still receives them.
  */
@@ -13,6 +13,7 @@ import { brokerConnectOptions } from '../session/connect-options';
 import { CredentialSource } from '../session/credentials';
 import { errnoCode, fail, ok, type Finding } from './report';
 import { hostPort } from './check-broker';
+import { checkClock } from './check-clock';
 
 export interface CredentialsOptions {
   /** How long to wait for CONNACK. */
@@ -125,9 +126,11 @@ export async function checkCredentials(config: AgentConfig, o: CredentialsOption
     customHandleAcks: (_topic, _message, _packet, done) => done(new Error('the doctor does not take messages')),
   };
   const { result, client } = await attempt(options, o.timeoutMs);
+  const clock = result.connected && config.clock.ntp ? await checkClock(client, d, config.clock.farOffMs, o.timeoutMs) : undefined;
   await end(client, !result.connected);
   if (!result.connected) return [fail('credentials', describeFailure(config, result.err, o.timeoutMs))];
   const version = b.protocolVersion === 5 ? 'MQTT 5.0' : 'MQTT 3.1.1';
   const session = b.cleanSession ? '' : `, session ${result.connack.sessionPresent ? 'present' : 'not present'}`;
-  return [ok('credentials', `CONNACK accepted ${d.productKey}/${d.deviceName} (${version}, ${b.signMethod}, securemode=${b.secureMode}${session}); disconnected`)];
+  const accepted = ok('credentials', `CONNACK accepted ${d.productKey}/${d.deviceName} (${version}, ${b.signMethod}, securemode=${b.secureMode}${session}); disconnected`);
+  return clock ? [accepted, clock] : [accepted];
 }

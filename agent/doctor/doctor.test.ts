@@ -119,6 +119,7 @@ describe('alink-agent doctor, good setups', () => {
       'skip ca file: not used: broker.url is mqtt:// (no TLS)',
       expect.stringMatching(/^ok {3}broker: 127\.0\.0\.1:\d+ reachable over TCP in \d+ ms$/),
       `ok   credentials: CONNACK accepted ${PK}/${DN} (MQTT 3.1.1, hmacsha256, securemode=3); disconnected`,
+      expect.stringMatching(/^ok {3}clock: system clock (behind|ahead of) the platform by \d+ ms$/),
     ]);
     expect(online).toHaveLength(1);
     expect(online[0]).toMatch(new RegExp(`^${PK}\\.${DN}\\|securemode=3,signmethod=hmacsha256,timestamp=\\d+\\|$`));

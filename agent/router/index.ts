@@ -22,6 +22,9 @@ import { Replier } from './replies';
 import { RrpcRoute } from './rrpc';
 import { AsyncServiceRoute } from './service';
 import { RawRoute } from './raw';
+import { PropertyGetRoute } from './property-get';
+import { AgentClock } from '../clock/clock';
+import { DEFAULT_STATE_CHANNELS, StateChannels, type StateChannelOptions, type StateHandler } from '../state';
 
 export type { RouterObserver, InboundKind } from './observer';
 export type { RrpcBudgets } from './core';
@@ -55,6 +58,10 @@ export interface RouterOptions {
     /** True when QoS 1 publishes go to the durable outbox (the upstream handles then report `durable`). */
     durable?: boolean;
   };
+  /** The agent's clock (NTP-corrected); a system clock of its own when absent. */
+  clock?: AgentClock;
+  /** Desired values, shadow and NTP (agent/state); all on when absent. */
+  state?: Partial<StateChannelOptions>;
 }
 
 export interface Subscription {
@@ -86,6 +93,10 @@ export interface Router {
   addRoute(route: ChannelRoute): void;
   /** Routes a `_reply` topic to `alinkUpstream` (and subscribes to it). */
   addReplyTopic(topic: string): void;
+  /** The connection is up with its subscriptions: NTP, desired values and the shadow run their round. */
+  connected(): void;
+  /** The device-state channels (desired values, shadow, NTP). */
+  readonly state: StateChannels;
 }
 
 type Route =
@@ -96,9 +107,12 @@ type Route =
   | { kind: 'rawUpReply' }
   | { kind: 'reply' }
   | { kind: 'channel'; route: ChannelRoute };
+  | { kind: 'fn'; handle: (msg: InboundMessage, receivedAt: number, startPerf: number) => Promise<void> | void };
 
 class AlinkRouter implements Router {
   readonly upstream: AlinkUpstream;
+  readonly state: StateChannels;
+  private readonly clock: AgentClock;
   private readonly core: RouterCore;
   private readonly exact = new Map<string, Route>();
   private readonly set: PropertySetRoute;
@@ -118,6 +132,7 @@ class AlinkRouter implements Router {
   constructor(opts: RouterOptions) {
     const topics = deviceTopics(opts.identity);
     const logger = opts.logger;
+    this.clock = opts.clock ?? new AgentClock();
     this.upstream = new AlinkUpstream({
       identity: opts.identity,
       model: opts.model,
@@ -126,6 +141,7 @@ class AlinkRouter implements Router {
       replyTimeoutMs: opts.upstream?.replyTimeoutMs,
       ids: opts.upstream?.ids,
       durable: opts.upstream?.durable,
+      now: () => this.clock.now(),
     });
     const asyncTimeoutMs = opts.asyncTimeoutMs ?? 30_000;
     this.core = {
@@ -160,6 +176,15 @@ class AlinkRouter implements Router {
 
     this.exact.set(topics.propertySet, { kind: 'set' });
     const subs: Subscription[] = [{ topic: topics.propertySet, qos: 1 }];
+    const get = new PropertyGetRoute(this.core);
+    this.exact.set(get.topic, { kind: 'fn', handle: (m, at, perf) => get.handle(m, at, perf) });
+    subs.push({ topic: get.topic, qos: 1 });
+    this.state = this.stateChannels(opts);
+    for (const [topic, r] of this.state.routes) {
+      const handle: StateHandler = r.handle;
+      this.exact.set(topic, { kind: 'fn', handle: (m) => handle(m) });
+      subs.push({ topic, qos: r.qos });
+    }
     for (const id of this.services.serviceIds()) {
       const t = topics.service(id);
       this.exact.set(t, { kind: 'service', serviceId: id });
@@ -170,6 +195,8 @@ class AlinkRouter implements Router {
       { topic: extRrpcFilter(topics.serviceFilter), qos: 0 },
       // Covers property/post_reply too.
       { topic: topics.eventPostReplyFilter, qos: 1 },
+      // Two levels below event/: the filter above misses it.
+      { topic: topics.propertyBatchPostReply, qos: 1 },
     );
     for (const r of this.core.registry.customTopics) {
       if (!r.pattern) this.exact.set(r.filter, { kind: 'custom', route: r });
@@ -201,6 +228,29 @@ class AlinkRouter implements Router {
   addRoute(route: ChannelRoute): void {
     this.exact.set(route.topic, { kind: 'channel', route });
     this.subs.push({ topic: route.topic, qos: route.qos });
+  }
+
+  private stateChannels(opts: RouterOptions): StateChannels {
+    const set = this.set;
+    return new StateChannels(
+      {
+        identity: opts.identity,
+        model: opts.model,
+        uplink: opts.uplink,
+        logger: opts.logger,
+        observer: opts.observer,
+        ids: opts.upstream?.ids ?? this.upstream.ids,
+        replyTimeoutMs: opts.upstream?.replyTimeoutMs ?? 10_000,
+        clock: this.clock,
+        apply: async (values, id) => set.applyValidated(values, id, Date.now()),
+        posted: (values) => set.postApplied(values),
+      },
+      { ...DEFAULT_STATE_CHANNELS, ...opts.state },
+    );
+  }
+
+  connected(): void {
+    this.state.connected();
   }
 
   subscriptions(): Subscription[] {
@@ -244,6 +294,8 @@ class AlinkRouter implements Router {
           return this.upstream.handleReply(msg.payload);
         case 'channel':
           return r.route.handle(msg, receivedAt);
+        case 'fn':
+          return r.handle(msg, receivedAt, startPerf);
       }
     }
     if (topic.startsWith(this.rrpcRequestPrefix)) {
@@ -275,6 +327,7 @@ class AlinkRouter implements Router {
     }
     // The values of the last sets must reach the cloud before the connection closes.
     this.setPosts?.flush();
+    this.state.stop();
   }
 
   private waitIdle(timeoutMs: number): Promise<void> {

@@ -1,7 +1,7 @@
 /** Metrics hook of the router (the agent plugs a Prometheus implementation in; the router only calls it). */
 
 /** Inbound kinds, as counted by `messageIn` and timed by `handlerDone`. */
-export type InboundKind = 'propertySet' | 'service' | 'rrpc' | 'rawRrpc' | 'customRrpc' | 'customTopic' | 'raw' | 'config' | 'reply' | 'channelReply' | 'unrouted';
+export type InboundKind = 'propertySet' | 'service' | 'rrpc' | 'rawRrpc' | 'customRrpc' | 'customTopic' | 'raw' | 'config' | 'propertyGet' | 'desired' | 'shadow' | 'ntp' | 'reply' | 'channelReply' | 'unrouted';
 
 export interface RouterObserver {
   /** A message arrived and was classified. */

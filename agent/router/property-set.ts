@@ -51,7 +51,7 @@ export class PropertySetRoute {
   }
 
   private async apply(req: RequestEnvelope, key: string, receivedAt: number): Promise<void> {
-    const { replier, registry } = this.core;
+    const { replier } = this.core;
     const topic = this.replyTopic;
     if (req.method !== undefined && req.method !== METHOD) {
       return replier.error(topic, req.id, AlinkCodes.PARAM_ERROR, `method: expected ${METHOD}, got ${req.method}`, 1, key);
@@ -59,28 +59,40 @@ export class PropertySetRoute {
     const v = this.core.model.validatePropertySet(req.params);
     if (!v.ok) return replier.error(topic, req.id, AlinkCodes.PARAM_ERROR, v.message, 1, key);
     const values = v.value as Record<string, unknown>;
-
-    // Every owner must be able to take its values before any of them is called.
-    let first: PluginSlot | undefined;
-    let mixed = false;
-    for (const id in values) {
-      const slot = registry.properties.get(id);
-      if (!slot) return replier.error(topic, req.id, AlinkCodes.REQUEST_ERROR, `${id}: no plugin applies this property`, 1, key);
-      if (slot.state !== 'running') return replier.error(topic, req.id, AlinkCodes.TOO_MANY_REQUESTS, `${id}: plugin "${slot.name}" is not running`, 1);
-      if (first === undefined) first = slot;
-      else if (slot !== first) mixed = true;
-    }
-
-    if (first !== undefined) {
-      const deadline = receivedAt + this.core.asyncTimeoutMs;
-      let failure = mixed ? await this.applyGroups(values, req.id, receivedAt, deadline) : this.applyOne(first, values, req.id, receivedAt, deadline);
-      if (failure instanceof Promise) failure = await failure;
-      if (failure) return replier.error(topic, req.id, failure.code, failure.message, 1, key);
-    }
+    let failure = this.applyValidated(values, req.id, receivedAt);
+    if (failure instanceof Promise) failure = await failure;
+    if (failure) return replier.error(topic, req.id, failure.code, failure.message, 1, key);
 
     await replier.send(topic, okEmptyReply(req.id), 1, key);
     // Added after the reply was handed on, so the post that carries these values leaves after it.
-    if (first !== undefined) this.posts?.add(values);
+    if (Object.keys(values).length > 0) this.posts?.add(values);
+  }
+
+  /**
+   * Applies values the Thing Model already accepted, through their owning plugins: the one path of every change
+   * of property values (property set, desired values, shadow control). Undefined when all were applied;
+   * synchronous when the handler is.
+   */
+  applyValidated(values: Record<string, unknown>, id: string, receivedAt: number): Failure | undefined | Promise<Failure | undefined> {
+    const { registry } = this.core;
+    // Every owner must be able to take its values before any of them is called.
+    let first: PluginSlot | undefined;
+    let mixed = false;
+    for (const k in values) {
+      const slot = registry.properties.get(k);
+      if (!slot) return { code: AlinkCodes.REQUEST_ERROR, message: `${k}: no plugin applies this property` };
+      if (slot.state !== 'running') return { code: AlinkCodes.TOO_MANY_REQUESTS, message: `${k}: plugin "${slot.name}" is not running` };
+      if (first === undefined) first = slot;
+      else if (slot !== first) mixed = true;
+    }
+    if (first === undefined) return undefined;
+    const deadline = receivedAt + this.core.asyncTimeoutMs;
+    return mixed ? this.applyGroups(values, id, receivedAt, deadline) : this.applyOne(first, values, id, receivedAt, deadline);
+  }
+
+  /** After an internal apply (desired values, shadow control): the new values join the coalesced post. */
+  postApplied(values: Record<string, unknown>): void {
+    if (Object.keys(values).length > 0) this.posts?.add(values);
   }
 
   /**
@@ -108,7 +120,7 @@ export class PropertySetRoute {
   }
 }
 
-interface Failure {
+export interface Failure {
   code: number;
   message: string;
 }

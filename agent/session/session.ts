@@ -82,6 +82,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
       secret: opts.secret,
       signMethod: opts.broker.signMethod,
       secureMode: opts.broker.secureMode,
+      ...(opts.now ? { now: opts.now } : {}),
     });
     const b = opts.broker;
     const mqttOptions: IClientOptions = {

@@ -61,6 +61,8 @@ export interface SessionOptions {
   random?: () => number;
   /** Where QoS 1 publishes become durable (the outbox); without it they wait in MQTT.js's memory while offline. */
   durable?: DurableUplink;
+  /** The clock CONNECT signs its timestamp with (the agent's NTP-corrected clock); `Date.now` when absent. */
+  now?: () => number;
 }
 
 export interface SessionEvents {

@@ -11,10 +11,11 @@ import type { CompiledThingModel } from '../../thing-model';
 import { AlinkCodes, CloudReplyError, ValidationError } from '../../thing-model/codes';
 import { AlinkMethods, channelTopics, deviceTopics, eventMethod, hasWildcard, MessageIdGenerator, resolveUserTopic, type ChannelTopics, type DeviceIdentity, type DeviceTopics } from '../../thing-model/wire';
 import type { PublishReceipt, Uplink } from '../transport';
-import { TopicError, type CloudReply, type CustomPublishOptions, type EventPostOptions, type PostHandle, type PostOptions, type PublishHandle, type StoredReceipt, type Upstream } from '../../handlers/api';
+import { TopicError, type CloudReply, type CustomPublishOptions, type BatchPost, type EventPostOptions, type PostHandle, type PostOptions, type PublishHandle, type StoredReceipt, type Upstream } from '../../handlers/api';
 import { postHandle, publishHandle, rejectedPost } from './handles';
 import { PendingReplies, type ParsedReply } from './pending';
 import { checkTagKey, checkTags } from '../tags/validate';
+import { checkBatch } from './batch';
 
 export interface UpstreamOptions {
   identity: DeviceIdentity;
@@ -27,6 +28,8 @@ export interface UpstreamOptions {
   ids?: MessageIdGenerator;
   /** True when the uplink puts QoS 1 messages in the durable outbox before accepting them (the default stores). */
   durable?: boolean;
+  /** The agent's corrected clock (agent/clock); `Date.now` when absent. */
+  now?: () => number;
 }
 
 const REPLY_SCHEMA = {
@@ -44,7 +47,8 @@ export class AlinkUpstream implements Upstream {
   private readonly topics: DeviceTopics;
   private readonly channels: ChannelTopics;
   private readonly pending = new PendingReplies();
-  private readonly ids: MessageIdGenerator;
+  /** The agent's upstream id source; the state channels draw from it too (ids unique per device and day). */
+  readonly ids: MessageIdGenerator;
   private readonly replyTimeoutMs: number;
   private readonly checkReply: (v: unknown) => boolean;
   private readonly eventTopics = new Map<string, string>();
@@ -59,6 +63,10 @@ export class AlinkUpstream implements Upstream {
       // The implicit `post` event is the property post, not an event of its own (docs/protocol/tsl.md, "Implicit entries").
       if (ev.method !== AlinkMethods.PROPERTY_POST) this.eventTopics.set(ev.identifier, this.topics.eventPost(ev.identifier));
     }
+  }
+
+  now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
   }
 
   /** Requests still waiting for a reply. */
@@ -95,8 +103,8 @@ export class AlinkUpstream implements Upstream {
     const v = this.opts.model.validateEventOutput(eventId, value);
     if (!v.ok) return rejectedPost(new ValidationError(v.errors, v.message));
     const id = this.ids.nextId();
-    const params: { value: unknown; time?: number } = { value: v.value };
-    if (opts?.time !== undefined) params.time = opts.time;
+    // Stamped here, not by the platform on arrival: the post may wait in the outbox (docs/protocol/ntp.md).
+    const params: { value: unknown; time: number } = { value: v.value, time: opts?.time ?? this.now() };
     const payload = this.opts.model.stringifyEventPost(eventId, {
       id,
       version: '1.0',
@@ -105,6 +113,14 @@ export class AlinkUpstream implements Upstream {
       method: eventMethod(eventId),
     });
     return this.send(topic, id, payload, 'event', opts);
+  }
+
+  postBatch(batch: BatchPost, opts?: PostOptions): PostHandle {
+    const checked = checkBatch(this.opts.model, batch);
+    if (checked instanceof ValidationError) return rejectedPost(checked);
+    const id = this.ids.nextId();
+    const payload = JSON.stringify({ id, version: '1.0', sys: { ack: 1 }, params: checked, method: AlinkMethods.PROPERTY_BATCH_POST });
+    return this.send(this.topics.propertyBatchPost, id, payload, 'property', opts);
   }
 
   publish(topic: string, payload: string | Buffer, opts?: CustomPublishOptions): PublishHandle {

@@ -12,6 +12,7 @@ import type { HealthServer, HealthServerAddress } from '../health/server';
 import type { HealthSection } from '../config/schema';
 import type { SessionStateChange } from '../session/session';
 import type { OutboxDepth } from './stores';
+import type { ClockStatus } from '../clock/clock';
 
 export interface AgentHealthOptions {
   brokerUrl: string;
@@ -22,6 +23,8 @@ export interface AgentHealthOptions {
   metrics?: AgentMetrics;
   /** The outbox's depth; undefined when there is no outbox. */
   depth?: () => OutboxDepth | undefined;
+  /** The clock's NTP status, reported in /healthz (a far-off system clock is said there). */
+  clock?: () => ClockStatus;
   /** How often the outbox depth gauges are refreshed; default 1 s. */
   depthIntervalMs?: number;
 }
@@ -70,7 +73,8 @@ export class AgentHealth {
   report(): HealthReport {
     const r = this.connection.report();
     const pending = this.outboxPending();
-    return pending === undefined ? r : { ...r, details: { ...r.details, outboxPending: pending } };
+    const clock = this.opts.clock?.();
+    return { ...r, details: { ...r.details, ...(pending === undefined ? {} : { outboxPending: pending }), ...(clock ? { clock } : {}) } };
   }
 
   /**

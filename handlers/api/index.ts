@@ -38,7 +38,7 @@ export type JsonSchema = Record<string, unknown>;
 export type { DeviceIdentity } from '../../thing-model/wire';
 
 /** What kind of inbound message a handler is answering. */
-export type CallKind = 'propertySet' | 'service' | 'rrpc' | 'customTopic' | 'raw' | 'config';
+export type CallKind = 'propertySet' | 'propertyGet' | 'service' | 'rrpc' | 'customTopic' | 'raw' | 'config';
 
 /**
  * Given to every handler call. A handler should finish by `deadline`; when it passes, the agent answers for
@@ -90,6 +90,12 @@ export interface PropertyClaim<V = Record<string, unknown>> {
    * late success is dropped: the values may be applied although the cloud heard 400, never the other way round.
    */
   apply(values: V, call: CallContext): void | Promise<void>;
+  /**
+   * Optional: the current values of `ids` (a subset of the identifiers this plugin owns), for the platform's
+   * property get (`thing.service.property.get`). Leave an identifier out when it has no value yet; the reply
+   * then omits it. Values are checked against the Thing Model before they are sent.
+   */
+  get?(ids: readonly string[], call: CallContext): Partial<V> | Promise<Partial<V>>;
 }
 
 // Method syntax makes the parameter bivariant, so handlers typed with generated interfaces fit the claim maps.

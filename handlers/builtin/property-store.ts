@@ -50,6 +50,11 @@ export const propertyStorePlugin = definePlugin<PropertyStoreOptions>({
           // The reply waits for this promise: 200 only once the values are on disk.
           return ctx.state.put(set);
         },
+        get(ids) {
+          const out: Record<string, unknown> = {};
+          for (const id of ids) if (id in values) out[id] = values[id];
+          return out;
+        },
       },
       async start(c) {
         await migrateLegacyFile(c);

@@ -11,6 +11,10 @@ import { setDeviceProperty } from './set-device-property';
 import { setDevicesProperty } from './set-devices-property';
 import { deleteDeviceProp, queryDeviceProp, saveDeviceProp } from './device-prop';
 import { createThingScript, getThingScript, updateThingScript } from './thing-script';
+import { setDeviceDesiredProperty } from './set-device-desired-property';
+import { queryDeviceDesiredProperty } from './query-device-desired-property';
+import { updateDeviceShadow } from './update-device-shadow';
+import { getDeviceShadow } from './get-device-shadow';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -30,6 +34,10 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   saveDeviceProp,
   queryDeviceProp,
   deleteDeviceProp,
+  setDeviceDesiredProperty,
+  queryDeviceDesiredProperty,
+  updateDeviceShadow,
+  getDeviceShadow,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

@@ -22,6 +22,7 @@ import { Upstream } from './upstream';
 import { DeviceChannels } from './channels';
 import type { FileStore } from '../http/files';
 import type { ScriptStoreOptions } from '../scripts/store';
+import { StateChannels } from './device-channels';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -75,11 +76,15 @@ export class Platform implements UplinkSink {
   private readonly upstream: Upstream;
   /** Raw data and parse scripts, remote configuration, tags, log upload. */
   readonly channels: DeviceChannels;
+  /** Desired values, shadow and property get (device-channels.ts). */
+  readonly stateChannels: StateChannels;
 
   constructor(private readonly opts: PlatformOptions) {
     this.channels = new DeviceChannels({ ...opts, send: (topic, payload, qos) => this.send(topic, payload, qos), seen: (id) => this.seen(id) });
+    this.stateChannels = new StateChannels({ ...opts, send: (t, p, q) => this.send(t, p, q), reachability: (id) => this.reachability(id), setProperties: (id, items) => this.setProperties(id, items) });
     this.upstream = new Upstream({
       ...opts,
+      stateChannels: (t, p, o) => this.stateChannels.handles(t, p, o),
       pending: this.pending,
       send: (topic, payload) => this.send(topic, payload, 0),
       seen: (id) => this.seen(id),

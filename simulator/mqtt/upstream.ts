@@ -25,6 +25,8 @@ export interface UpstreamOptions {
   seen(id: DeviceId): void;
   /** Raw data, remote configuration, tags, log upload (simulator/mqtt/channels.ts). */
   channels?: DeviceChannels;
+  /** Channels that take their own topics first (device-channels.ts); true when one took the message. */
+  stateChannels?: (topic: string, payload: Buffer, origin?: DeviceId) => boolean;
 }
 
 const NTP_REQUEST = /^\/ext\/ntp\/([^/]+)\/([^/]+)\/request$/;
@@ -47,6 +49,7 @@ export class Upstream {
 
   private route(topic: string, payload: Buffer, origin?: DeviceId): void {
     if (this.opts.channels?.uplink(topic, payload, origin)) return;
+    if (this.opts.stateChannels?.(topic, payload, origin)) return;
     const kind = parseTopic(topic);
     if (kind.kind === 'extRrpc') return this.onExtRrpc(kind.messageId, kind.customTopic, topic, payload, origin);
     if (kind.kind === 'other') {

@@ -48,6 +48,12 @@ export const AlinkMethods = {
   LOG_CONFIG_PUSH: 'thing.config.log.push',
   /** Device → cloud: log lines (docs/protocol/log-upload.md). */
   LOG_POST: 'thing.log.post',
+  /** Device → cloud: the desired values waiting for the device (docs/protocol/desired-shadow.md §1). */
+  PROPERTY_DESIRED_GET: 'thing.property.desired.get',
+  /** Device → cloud: clears desired values, each optionally only at its version (docs/protocol/desired-shadow.md §1). */
+  PROPERTY_DESIRED_DELETE: 'thing.property.desired.delete',
+  /** Device → cloud: values and events with their own times, possibly old (docs/protocol/history-post.md). */
+  PROPERTY_HISTORY_POST: 'thing.event.property.history.post',
 } as const;
 
 /** What every service call's method starts with (`thing.service.{identifier}`). */

@@ -177,3 +177,31 @@ const CHANNEL_SUFFIXES: ReadonlyMap<string, ChannelTopicName> = (() => {
   for (const [k, v] of Object.entries(probe)) m.set(v.slice('/sys/p/d/'.length), k as ChannelTopicName);
   return m;
 })();
+
+/**
+ * The device-state channels of one device (docs/protocol/desired-shadow.md, docs/protocol/ntp.md,
+ * docs/protocol/property-get.md, docs/protocol/history-post.md): property get, desired values, the shadow, NTP
+ * and the history post. Kept apart from {@link deviceTopics} so each channel's topics stay in one place.
+ */
+export function stateTopics(id: DeviceIdentity) {
+  const sys = `/sys/${id.productKey}/${id.deviceName}`;
+  const own = `${id.productKey}/${id.deviceName}`;
+  return {
+    propertyGet: `${sys}/thing/service/property/get`,
+    propertyGetReply: `${sys}/thing/service/property/get_reply`,
+    desiredGet: `${sys}/thing/property/desired/get`,
+    desiredGetReply: `${sys}/thing/property/desired/get_reply`,
+    desiredDelete: `${sys}/thing/property/desired/delete`,
+    desiredDeleteReply: `${sys}/thing/property/desired/delete_reply`,
+    /** Device → cloud: update, get and delete requests on the shadow. */
+    shadowUpdate: `/shadow/update/${own}`,
+    /** Cloud → device: replies and control messages. */
+    shadowGet: `/shadow/get/${own}`,
+    ntpRequest: `/ext/ntp/${own}/request`,
+    ntpResponse: `/ext/ntp/${own}/response`,
+    propertyHistoryPost: `${sys}/thing/event/property/history/post`,
+    propertyHistoryPostReply: `${sys}/thing/event/property/history/post_reply`,
+  };
+}
+
+export type StateTopics = ReturnType<typeof stateTopics>;
