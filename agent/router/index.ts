@@ -106,7 +106,7 @@ type Route =
   | { kind: 'rawDown' }
   | { kind: 'rawUpReply' }
   | { kind: 'reply' }
-  | { kind: 'channel'; route: ChannelRoute };
+  | { kind: 'channel'; route: ChannelRoute }
   | { kind: 'fn'; handle: (msg: InboundMessage, receivedAt: number, startPerf: number) => Promise<void> | void };
 
 class AlinkRouter implements Router {

@@ -95,8 +95,14 @@ export interface PostOptions {
 
 /** Options of an event post. */
 export interface EventPostOptions extends PostOptions {
-  /** Epoch ms when the event happened. */
+  /** Epoch ms when the event happened; defaults to the agent's NTP-corrected now. */
   time?: number;
+}
+
+/** A batch post: per identifier, a list of timed values (properties) or timed output members (events). */
+export interface BatchPost {
+  properties?: Record<string, { value: unknown; time: number }[]>;
+  events?: Record<string, { value: Record<string, unknown>; time: number }[]>;
 }
 
 /** The platform's successful answer to a post. A non-200 answer rejects with `CloudReplyError` instead. */
@@ -138,6 +144,18 @@ export interface Upstream {
    * like `postProperties`'.
    */
   postEvent(eventId: string, value: Record<string, unknown>, opts?: EventPostOptions): PostHandle;
+  /**
+   * Posts many timestamps of this device's properties and events in one message
+   * (`thing/event/property/batch/post`, docs/protocol/sdk-compat.md §4): every entry is checked against the
+   * Thing Model first (a bad one rejects the whole batch with `ValidationError`), and the platform answers all or
+   * nothing. Returns a `PostHandle` like `postProperties`.
+   */
+  postBatch(batch: BatchPost, opts?: PostOptions): PostHandle;
+  /**
+   * The agent's time, epoch ms: the system clock corrected by NTP once connected (docs/protocol/ntp.md). Use it
+   * for `time` fields; a gateway that booted with a wrong clock still stamps correct times.
+   */
+  now(): number;
   /**
    * Publishes on a custom topic of this device: either the part after `/{productKey}/{deviceName}/user/`
    * (`"status"`) or the full topic. Awaiting the handle waits until the agent holds the message (`stored`);

@@ -42,7 +42,8 @@ describe('example plugin: calibration', () => {
     await h.send(`${SYS}/thing/service/Reboot`, { id: '4', version: '1.0', params: { DelaySeconds: 5 } });
     expect((await h.next((m) => m.topic === `${SYS}/thing/service/Reboot_reply` && m.json?.id === '4')).json).toMatchObject({ code: 429, message: 'a reboot is already scheduled' });
     const ev = await h.next((m) => m.topic === `${SYS}/thing/event/BootCompleted/post`, 2000);
-    expect(ev.json?.params).toEqual({ value: { Reason: 2, FirmwareVersion: '1.0.0' } });
+    // The agent stamps every event with its NTP-corrected time.
+    expect(ev.json?.params).toEqual({ value: { Reason: 2, FirmwareVersion: '1.0.0' }, time: expect.any(Number) });
   });
 
   it('echoes custom-topic requests on their Response Topic', async () => {

@@ -22,6 +22,10 @@ export const THROTTLED_ACTIONS = [
   'SaveDeviceProp',
   'QueryDeviceProp',
   'DeleteDeviceProp',
+  'SetDeviceDesiredProperty',
+  'QueryDeviceDesiredProperty',
+  'UpdateDeviceShadow',
+  'GetDeviceShadow',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 
