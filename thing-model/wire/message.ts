@@ -54,6 +54,32 @@ export const AlinkMethods = {
   PROPERTY_DESIRED_DELETE: 'thing.property.desired.delete',
   /** Device → cloud: values and events with their own times, possibly old (docs/protocol/history-post.md). */
   PROPERTY_HISTORY_POST: 'thing.event.property.history.post',
+  /** Gateway → cloud: add, delete or read topology (docs/protocol/gateway.md). */
+  TOPO_ADD: 'thing.topo.add',
+  TOPO_DELETE: 'thing.topo.delete',
+  TOPO_GET: 'thing.topo.get',
+  /** Cloud → gateway: add topology for these sub-devices; topology changed. */
+  TOPO_ADD_NOTIFY: 'thing.topo.add.notify',
+  TOPO_CHANGE: 'thing.topo.change',
+  /** Gateway → cloud: secrets of pre-registered sub-devices. */
+  SUB_REGISTER: 'thing.sub.register',
+  /** Gateway → cloud: sub-devices the gateway found. */
+  LIST_FOUND: 'thing.list.found',
+  /** Sub-device sessions; the platform routes these by topic and the SDKs disagree on `method` (docs/protocol/gateway.md). */
+  COMBINE_LOGIN: 'combine.login',
+  COMBINE_LOGOUT: 'combine.logout',
+  COMBINE_BATCH_LOGIN: 'combine.batch.login',
+  COMBINE_BATCH_LOGOUT: 'combine.batch.logout',
+  /** Cloud → device: lifecycle notifications. */
+  THING_DISABLE: 'thing.disable',
+  THING_ENABLE: 'thing.enable',
+  THING_DELETE: 'thing.delete',
+  /** Gateway → cloud: its own and its sub-devices' values in one message. */
+  PROPERTY_PACK_POST: 'thing.event.property.pack.post',
+  /** Device → cloud: ask for a pending OTA job (docs/protocol/ota.md). */
+  OTA_FIRMWARE_GET: 'thing.ota.firmware.get',
+  /** Device → cloud: one block of a file over MQTT (docs/protocol/ota.md). */
+  FILE_DOWNLOAD: 'thing.file.download',
 } as const;
 
 /** What every service call's method starts with (`thing.service.{identifier}`). */
