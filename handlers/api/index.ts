@@ -22,12 +22,14 @@ import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { PluginState } from './state';
+import type { SubDeviceClaim } from './gateway';
 import type { Upstream } from './upstream';
 
 export type { CompiledThingModel } from '../../thing-model';
 export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyError, isAlinkError } from '../../thing-model/codes';
 export * from './upstream';
 export * from './state';
+export * from './gateway';
 
 // ---- Plugins ----
 
@@ -247,6 +249,8 @@ export interface PluginInstance<O = Record<string, unknown>> {
   raw?: RawClaim;
   /** The product's remote configuration file. */
   config?: ConfigClaim;
+  /** Sub-devices this plugin drives and the handlers for their traffic (a gateway driver; see {@link SubDeviceClaim}). */
+  subDevices?: SubDeviceClaim;
   /** Acquire resources. `ctx.upstream` is usable from here on. */
   start?(ctx: PluginContext<O>): void | Promise<void>;
   /** Release resources. `ctx.signal` is already aborted. */
