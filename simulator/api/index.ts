@@ -15,6 +15,7 @@ import { setDeviceDesiredProperty } from './set-device-desired-property';
 import { queryDeviceDesiredProperty } from './query-device-desired-property';
 import { updateDeviceShadow } from './update-device-shadow';
 import { getDeviceShadow } from './get-device-shadow';
+import { createOTAFirmware, createOTAModule, generateOTAUploadURL, queryOTAFirmware } from './ota-firmware';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -38,6 +39,10 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   queryDeviceDesiredProperty,
   updateDeviceShadow,
   getDeviceShadow,
+  createOTAModule,
+  generateOTAUploadURL,
+  createOTAFirmware,
+  queryOTAFirmware,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

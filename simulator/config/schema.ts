@@ -26,6 +26,10 @@ export const THROTTLED_ACTIONS = [
   'QueryDeviceDesiredProperty',
   'UpdateDeviceShadow',
   'GetDeviceShadow',
+  'CreateOTAModule',
+  'GenerateOTAUploadURL',
+  'CreateOTAFirmware',
+  'QueryOTAFirmware',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 
