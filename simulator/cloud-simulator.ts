@@ -29,7 +29,7 @@ import type { MqttLink } from './mqtt/link';
 import { Platform } from './mqtt/platform';
 import type { DeviceLogItem } from './mqtt/log-upload';
 import { DeviceRecord, Registry } from './registry';
-import { OtaService } from './ota/service';
+import { OtaService, type OtaOptions } from './ota/service';
 import { DeviceReply, DeviceStateStore, DeviceStatus, EventRecord, PropertyValue } from './state/device-state';
 
 export interface CloudSimulatorOptions {
@@ -43,6 +43,8 @@ export interface CloudSimulatorOptions {
   baseDir?: string;
   /** Parse-script bounds (per-call time, worker heap) and, for bench/raw.ts's baseline only, another runner. */
   scripts?: ScriptStoreOptions;
+  /** OTA knobs: the length of a job "minute" (timeouts, retries), URL lifetime, signMethod spelling. */
+  ota?: OtaOptions;
 }
 
 export interface SimulatorUrls {
@@ -76,8 +78,16 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     this.registry = new Registry(cfg);
     this.state = new DeviceStateStore(cfg.limits);
     this.files = new FileStore(() => this.urls?.httpUrl ?? this.pendingHttpUrl, options.clock ?? Date.now);
-    this.ota = new OtaService({ files: this.files, baseUrl: () => this.urls?.httpUrl ?? this.pendingHttpUrl, ...(options.clock ? { now: options.clock } : {}) });
+    this.ota = new OtaService({
+      ...options.ota,
+      files: this.files,
+      registry: this.registry,
+      logger: this.logger,
+      baseUrl: () => this.urls?.httpUrl ?? this.pendingHttpUrl,
+      ...(options.clock ? { now: options.clock } : {}),
+    });
     this.platform = new Platform({
+      ota: this.ota,
       files: this.files,
       ...(options.scripts ? { scripts: options.scripts } : {}),
       mode: cfg.mqtt.mode,

@@ -30,6 +30,15 @@ export const THROTTLED_ACTIONS = [
   'GenerateOTAUploadURL',
   'CreateOTAFirmware',
   'QueryOTAFirmware',
+  'CreateOTAStaticUpgradeJob',
+  'CreateOTADynamicUpgradeJob',
+  'QueryOTAJob',
+  'ListOTAJobByFirmware',
+  'ListOTATaskByJob',
+  'CancelOTATaskByJob',
+  'ListOTAUnfinishedTaskByDevice',
+  'ConfirmOTATask',
+  'ListOTAModuleVersionsByDevice',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 

@@ -4,10 +4,10 @@
  */
 import * as $Iot from '@alicloud/iot20180120';
 import { createHash } from 'node:crypto';
-import { request } from 'node:http';
 import type Iot from '@alicloud/iot20180120';
 import { createIotClient } from '../sdk-client';
 import { PK, startSim, testConfig } from './harness';
+import { httpGet } from './ota-harness';
 
 type Started = Awaited<ReturnType<typeof startSim>>;
 let s: Started;
@@ -23,21 +23,8 @@ beforeAll(async () => {
 });
 afterAll(() => s.sim.stop());
 
-/** A GET with optional headers; resolves with what arrived, even when the server drops the connection. */
-function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer; aborted: boolean }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      let aborted = false;
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('aborted', () => (aborted = true));
-      res.on('error', () => (aborted = true));
-      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), aborted: aborted || !res.complete }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** GET (or HEAD) through the OTA harness's tolerant client. */
+const get = (url: string, headers: Record<string, string> = {}, method = 'GET') => httpGet(url, headers, method);
 
 async function upload(body: Buffer, suffix = 'bin'): Promise<string> {
   const gen = await client.generateOTAUploadURL(new $Iot.GenerateOTAUploadURLRequest({ fileSuffix: suffix }));
