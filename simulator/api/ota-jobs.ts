@@ -130,7 +130,7 @@ export const createOTAStaticUpgradeJob: ApiAction<StaticParams> = {
     } else {
       candidates = productDevices(deps, p.ProductKey);
     }
-    const now = Date.now();
+    const now = deps.ota.now();
     if (p.ScheduleTime !== undefined && p.ScheduleTime <= now) throw ApiErrors.invalidParameter('ScheduleTime', 'a time in the future', p.ScheduleTime);
     if (p.ScheduleFinishTime !== undefined && p.ScheduleFinishTime <= (p.ScheduleTime ?? now)) {
       throw ApiErrors.invalidParameter('ScheduleFinishTime', 'a time after ScheduleTime (or now)', p.ScheduleFinishTime);

@@ -48,9 +48,12 @@ export class OtaService {
   /** `signMethod` spelling of MD5 packages in notices; tests switch it. */
   spelling: SignMethodSpelling;
   private link?: OtaLink;
+  /** The clock jobs and URLs follow (CloudSimulatorOptions.clock). */
+  readonly now: () => number;
 
   constructor(private readonly opts: OtaServiceOptions) {
     const now = opts.now ?? Date.now;
+    this.now = now;
     this.catalog = new OtaCatalog(opts.files, now);
     this.uploads = new OtaUploads(this.catalog, opts.baseUrl, now);
     this.urlTtlSeconds = opts.urlTtlSeconds ?? 3600;
