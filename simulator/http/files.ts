@@ -23,6 +23,21 @@ export interface FileFault {
   corruptByteAt?: number;
 }
 
+/** One download of a stored file, as the tests that count re-fetched bytes read it (`sim.ota.downloads`). */
+export interface DownloadRecord {
+  channel: 'https' | 'mqtt';
+  status: number;
+  /** First and last byte offsets served (inclusive); absent for a refused request. */
+  start?: number;
+  end?: number;
+  /** True once the whole body left; false while it is being sent or after the connection went away mid-body. */
+  complete: boolean;
+  at: number;
+}
+
+/** The most download records kept per file. */
+const MAX_RECORDS = 1000;
+
 export interface ServedFile {
   status: number;
   body: Buffer;
@@ -30,6 +45,8 @@ export interface ServedFile {
   headers: Record<string, string | number>;
   /** Set when the connection must be dropped after this many body bytes. */
   dropAfterBytes?: number;
+  /** The download's record, completed by the HTTP layer when the body has left. */
+  record?: DownloadRecord;
 }
 
 interface StoredFile {
@@ -37,6 +54,7 @@ interface StoredFile {
   contentType: string;
   generation: number;
   fault?: FileFault;
+  log: DownloadRecord[];
 }
 
 const text = (status: number, s: string, headers: Record<string, string | number> = {}): ServedFile => ({
@@ -75,7 +93,7 @@ export class FileStore {
 
   /** Stores `body` under `id` (replacing what was there) and returns a signed URL valid for `ttlSeconds`. */
   put(id: string, body: Buffer, contentType = 'application/octet-stream', ttlSeconds = 3600): string {
-    this.files.set(id, { body, contentType, generation: this.files.get(id)?.generation ?? 0 });
+    this.files.set(id, { body, contentType, generation: this.files.get(id)?.generation ?? 0, log: [] });
     return this.url(id, ttlSeconds);
   }
 
@@ -105,6 +123,21 @@ export class FileStore {
     f.fault = fault ? { ...fault } : undefined;
   }
 
+  /** The downloads of a stored file so far, oldest first (the last 1000). */
+  downloads(id: string): DownloadRecord[] {
+    return [...(this.files.get(id)?.log ?? [])];
+  }
+
+  /** Notes a download (the MQTT block channel notes its blocks here too). */
+  record(id: string, r: Omit<DownloadRecord, 'at'>): DownloadRecord | undefined {
+    const f = this.files.get(id);
+    if (!f) return undefined;
+    const rec = { ...r, at: this.now() };
+    f.log.push(rec);
+    if (f.log.length > MAX_RECORDS) f.log.shift();
+    return rec;
+  }
+
   /** Bytes `start..end` (inclusive) of a stored file as downloads see them, the corrupt-byte fault applied. */
   bytes(id: string, start = 0, end?: number): Buffer | undefined {
     const f = this.files.get(id);
@@ -122,7 +155,7 @@ export class FileStore {
    * Answers a GET on `/files/...`: 200 with the file (206 for a satisfiable Range, 416 past its end), 403 for a
    * bad or expired signature, 404 for none.
    */
-  serve(path: string, query: URLSearchParams, range?: string): ServedFile {
+  serve(path: string, query: URLSearchParams, range?: string, head = false): ServedFile {
     const id = decodeURIComponent(path.slice(FILES_PREFIX.length));
     const expires = Number(query.get('Expires'));
     const f = this.files.get(id);
@@ -140,7 +173,10 @@ export class FileStore {
     if (!f) return text(404, 'no such file');
     const size = f.body.length;
     const r = parseRange(range, size);
-    if (r === 'unsatisfiable') return text(416, 'range not satisfiable', { 'content-range': `bytes */${size}` });
+    if (r === 'unsatisfiable') {
+      if (!head) this.record(id, { channel: 'https', status: 416, complete: true });
+      return text(416, 'range not satisfiable', { 'content-range': `bytes */${size}` });
+    }
     const start = r?.start ?? 0;
     const end = r?.end ?? size - 1;
     const served: ServedFile = {
@@ -149,6 +185,7 @@ export class FileStore {
       contentType: f.contentType,
       headers: { 'accept-ranges': 'bytes', ...(r ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) },
     };
+    if (!head) served.record = this.record(id, { channel: 'https', status: served.status, start, end, complete: false });
     const fault = f.fault;
     if (fault?.dropAfterBytes !== undefined && (fault.dropTimes ?? 1) > 0) {
       fault.dropTimes = (fault.dropTimes ?? 1) - 1;

@@ -53,6 +53,8 @@ export interface HttpRoute {
 /** Writes a served file; with a drop fault, only its first bytes, then the socket is destroyed. */
 function writeFile(res: ServerResponse, f: ServedFile, head: boolean): void {
   res.writeHead(f.status, { 'content-type': f.contentType, 'content-length': f.body.length, ...f.headers });
+  const record = f.record;
+  if (record) res.once('close', () => (record.complete = res.writableFinished));
   if (head) {
     res.end();
     return;
@@ -147,7 +149,7 @@ export class ApiHttpServer {
       const rawQuery = q < 0 ? '' : url.slice(q + 1);
       if ((method === 'GET' || method === 'HEAD') && this.opts.files && path.startsWith(FILES_PREFIX)) {
         const range = req.headers.range;
-        writeFile(res, this.opts.files.serve(path, new URLSearchParams(rawQuery), range), method === 'HEAD');
+        writeFile(res, this.opts.files.serve(path, new URLSearchParams(rawQuery), range, method === 'HEAD'), method === 'HEAD');
         return;
       }
       const route = this.opts.routes?.find((r) => r.matches(method, path));

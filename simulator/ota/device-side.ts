@@ -127,6 +127,7 @@ export class OtaDeviceSide {
     if (!task || !file) return fail(AlinkCodes.REQUEST_ERROR, `no file ${fileId} of stream ${streamId} for this device`);
     if (offset >= file.size) return fail(AlinkCodes.PARAM_ERROR, `fileBlock.offset: expected below the file length ${file.size}, received ${offset}`);
     const bytes = this.opts.files.bytes(file.fileId, offset, offset + Math.min(size, MAX_BLOCK_BYTES) - 1)!;
+    this.opts.files.record(file.fileId, { channel: 'mqtt', status: AlinkCodes.SUCCESS, start: offset, end: offset + bytes.length - 1, complete: true });
     const header = { id: req?.id, code: AlinkCodes.SUCCESS, data: { bSize: bytes.length, bOffset: offset, fileLength: file.size, fileToken } };
     await this.opts.send(topic, encodeBlockReply(header, bytes), 0);
   }

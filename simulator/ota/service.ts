@@ -3,7 +3,7 @@
  * the upload endpoint, and the simulator's own controls for tests (fault injection on downloads, voiding URLs).
  */
 import type { Logger } from 'pino';
-import type { FileFault, FileStore } from '../http/files';
+import type { DownloadRecord, FileFault, FileStore } from '../http/files';
 import type { DeviceId } from '../mqtt/acl';
 import type { Registry } from '../registry';
 import { OtaCatalog } from './catalog';
@@ -112,6 +112,14 @@ export class OtaService {
   /** Sets or clears download faults on a package's files (all of them unless `fileIndex`). */
   setFault(firmwareId: string, fault: FileFault | undefined, fileIndex?: number): void {
     for (const id of this.fileIds(firmwareId, fileIndex)) this.opts.files.setFault(id, fault);
+  }
+
+  /**
+   * The downloads of one file of a package so far (HTTPS responses with their byte range and whether the body
+   * left whole; MQTT blocks), oldest first: what a resume test counts.
+   */
+  downloads(firmwareId: string, fileIndex = 0): DownloadRecord[] {
+    return this.opts.files.downloads(this.fileIds(firmwareId, fileIndex)[0]!);
   }
 
   /** Voids every download URL of the package handed out so far (a pull then gets a fresh one). */

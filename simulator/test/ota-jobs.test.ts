@@ -8,7 +8,7 @@ import * as $Iot from '@alicloud/iot20180120';
 import type Iot from '@alicloud/iot20180120';
 import { createHash } from 'node:crypto';
 import { createIotClient } from '../sdk-client';
-import { BROKER_MODES, grantedQos, messagesDuring, modeConfig, PK, startSim, testConfig } from './harness';
+import { BROKER_MODES, grantedQos, messagesDuring, modeConfig, PK, sleep, startSim, testConfig } from './harness';
 import { createPackage, httpGet, OtaTestDevice, staticJob, taskOf, waitTask } from './ota-harness';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -193,6 +193,7 @@ describe.each(BROKER_MODES)('OTA jobs on the %s broker', (mode) => {
     expect(n.data.url).toBeUndefined();
     const got = await d.downloadMqtt(n.data.streamId as number, 1, file.length);
     expect(got.equals(file)).toBe(true);
+    expect(s.sim.ota.downloads(firmwareId).map((r) => [r.channel, r.start])).toEqual([0, 5120, 10240].map((o) => ['mqtt', o]));
     s.sim.ota.setFault(firmwareId, { corruptByteAt: 10 });
     const bad = await d.block(n.data.streamId as number, 1, 0, 100);
     expect([bad.data[10], bad.crcOk]).toEqual([file[10]! ^ 0xff, true]);
@@ -221,6 +222,13 @@ describe.each(BROKER_MODES)('OTA jobs on the %s broker', (mode) => {
     const rest = await httpGet(fresh, { range: `bytes=${cut.body.length}-` });
     expect(rest.status).toBe(206);
     expect(Buffer.concat([cut.body, rest.body]).equals(file)).toBe(true);
+    // What a resume test counts: the dropped response did not complete, the resumed one began at the cut.
+    await sleep(50);
+    const log = s.sim.ota.downloads(firmwareId);
+    expect(log.slice(-2)).toEqual([
+      expect.objectContaining({ channel: 'https', status: 200, start: 0, end: file.length - 1, complete: false }),
+      expect.objectContaining({ channel: 'https', status: 206, start: cut.body.length, end: file.length - 1, complete: true }),
+    ]);
   });
 
   it('lets a device use its own OTA topics only', async () => {
