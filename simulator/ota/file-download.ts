@@ -7,7 +7,7 @@
  */
 
 /** The largest block served, whatever the device asks (LinkSDK asks 5 KB by default). */
-export const MAX_BLOCK_BYTES = 64 * 1024;
+export const MAX_BLOCK_BYTES = 128 * 1024;
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
