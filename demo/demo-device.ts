@@ -2,11 +2,14 @@
  * A minimal device for the demo, on raw MQTT.js: answers property sets with set_reply 200 (then posts the new
  * values), async services with `{id}_reply`, sync services and raw RRPC on the RRPC response topic, echoes
  * `/user/echo` on `/user/echo/reply` (as the example plugin does under MQTT 3.1.1), and posts a few readings when
- * it connects. The demo's default device is the real agent (demo.ts); this one is the canned alternative.
+ * it connects, and takes OTA updates (informs 1.4.2, downloads a notice's file, checks its digest, reports
+ * progress and informs the new version). The demo's default device is the real agent (demo.ts); this one is the
+ * canned alternative.
  */
+import { createHash } from 'node:crypto';
 import { connect, MqttClient } from 'mqtt';
 import { AlinkCodes } from '../thing-model/codes';
-import { AlinkMethods, buildCredentials, deviceTopics, eventMethod, extRrpcFilter, parseTopic, serviceIdOf } from '../thing-model/wire';
+import { AlinkMethods, buildCredentials, deviceTopics, eventMethod, extRrpcFilter, otaTopics, OtaStep, parseTopic, serviceIdOf } from '../thing-model/wire';
 
 export interface DemoDeviceInfo {
   mqttUrl: string;
@@ -18,6 +21,25 @@ export interface DemoDeviceInfo {
 
 export interface RunningDevice {
   stop(): Promise<void>;
+  /** True when the device takes OTA updates: the demo then runs its OTA step (demo/ota-step.ts). */
+  ota?: boolean;
+}
+
+/** The demo device's OTA: download the notice's file, check its SHA-256, report progress, inform the new version. */
+async function takeUpdate(client: MqttClient, topics: ReturnType<typeof otaTopics>, payload: Buffer, log: (line: string) => void): Promise<void> {
+  const notice = JSON.parse(payload.toString('utf8')) as { data?: { url?: string; sign?: string; version?: string } };
+  const progress = (step: number, desc = '') => client.publishAsync(topics.progress, JSON.stringify({ id: String(Date.now()), params: { step: String(step), desc } }));
+  const { url, sign, version } = notice.data ?? {};
+  if (!url || !sign || !version) return void (await progress(OtaStep.UPGRADE_FAILED, 'notice without url, sign or version'));
+  const res = await fetch(url);
+  const body = Buffer.from(await res.arrayBuffer());
+  await progress(50, 'downloaded');
+  if (!res.ok || createHash('sha256').update(body).digest('hex') !== sign.toLowerCase()) return void (await progress(OtaStep.VERIFY_FAILED, 'digest mismatch'));
+  log(`device: OTA ${version} downloaded (${body.length} bytes) and verified`);
+  // An install takes a moment: long enough for the demo's polling to show the task in progress.
+  await new Promise((r) => setTimeout(r, 500));
+  await progress(100, 'installed');
+  await client.publishAsync(topics.inform, JSON.stringify({ id: String(Date.now()), params: { version } }));
 }
 
 /** Canned outputs for the example TSL's services. */
@@ -51,7 +73,12 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
   const post = (params: Record<string, unknown>) =>
     publish(topics.propertyPost, { id: String(nextId++), version: '1.0', params, method: AlinkMethods.PROPERTY_POST });
 
+  const ota = otaTopics(id);
   client.on('message', (topic, payload) => {
+    if (topic === ota.upgrade) {
+      takeUpdate(client, ota, payload, log).catch((e: Error) => log(`device: OTA failed: ${e.message}`));
+      return;
+    }
     const kind = parseTopic(topic);
     let req: { id?: string; params?: Record<string, unknown>; method?: string } | undefined;
     try {
@@ -113,7 +140,9 @@ export async function startDemoDevice(info: DemoDeviceInfo, log: (line: string) 
     [topics.rrpcRequestFilter]: { qos: 0 },
     [extRrpcFilter(topics.serviceFilter)]: { qos: 0 },
     [`${topics.userPrefix}#`]: { qos: 0 },
+    [ota.upgrade]: { qos: 1 },
   });
+  client.publish(ota.inform, JSON.stringify({ id: String(nextId++), params: { version: '1.4.2' } }), { qos: 1 });
   post({ Temperature: 21.5, Humidity: 48.25, PM25: 12, FirmwareVersion: '1.4.2', ReportInterval: 60, WorkMode: 1 });
-  return { stop: () => client.endAsync().then(() => undefined) };
+  return { stop: () => client.endAsync().then(() => undefined), ota: true };
 }

@@ -32,8 +32,9 @@ describe('demo', () => {
 
   it('takes another device through startDevice', async () => {
     const seen: string[] = [];
+    const lines: string[] = [];
     const failures = await runDemo({
-      print: () => undefined,
+      print: (l) => lines.push(l),
       startDevice: async (info) => {
         seen.push(`${info.productKey}/${info.deviceName} ${info.tslPath.endsWith('example-gateway.json')}`);
         return startDemoDevice(info);
@@ -41,5 +42,10 @@ describe('demo', () => {
     });
     expect(failures).toBe(0);
     expect(seen).toEqual(['a1GwDemo01/gw-001 true']);
+    // The canned device takes OTA updates: the demo's OTA step runs through the SDK to SUCCEEDED.
+    for (const step of ['GenerateOTAUploadURL + upload', 'CreateOTAFirmware', 'CreateOTAStaticUpgradeJob', 'ListOTATaskByJob: the task succeeded', 'ListOTAModuleVersionsByDevice']) {
+      expect(lines.some((l) => l.startsWith('ok') && l.includes(step))).toBe(true);
+    }
+    expect(lines).toEqual(expect.arrayContaining(['  task IN_PROGRESS 50% (downloaded)', '  task SUCCEEDED 100% (installed)']));
   });
 });

@@ -23,6 +23,7 @@ import { DemoDeviceInfo, RunningDevice, startDemoDevice } from './demo-device';
 import type { SimulatorEvents } from '../simulator/events';
 import { createLogger } from '../simulator/logger';
 import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
+import { runOtaStep } from './ota-step';
 
 export { startDemoDevice };
 
@@ -218,6 +219,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       reported.map((p) => `${p.identifier}=${p.value}`),
       reported.some((p) => p.identifier === 'ReportInterval' && p.value === '60') && reported.some((p) => p.identifier === 'WorkMode' && p.value === '1'),
     );
+
+    // OTA: a package and a job through the SDK, followed until the device informs the new version.
+    if (device.ota) await runOtaStep({ client, ...base, print, show });
+    else print('skip OTA update: this device has no OTA client');
   } finally {
     await device?.stop().catch(() => undefined);
     await sim.stop();

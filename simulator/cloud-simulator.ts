@@ -29,6 +29,7 @@ import type { MqttLink } from './mqtt/link';
 import { Platform } from './mqtt/platform';
 import type { DeviceLogItem } from './mqtt/log-upload';
 import { DeviceRecord, Registry } from './registry';
+import { OtaService, type OtaOptions } from './ota/service';
 import { DeviceReply, DeviceStateStore, DeviceStatus, EventRecord, PropertyValue } from './state/device-state';
 
 export interface CloudSimulatorOptions {
@@ -42,6 +43,8 @@ export interface CloudSimulatorOptions {
   baseDir?: string;
   /** Parse-script bounds (per-call time, worker heap) and, for bench/raw.ts's baseline only, another runner. */
   scripts?: ScriptStoreOptions;
+  /** OTA knobs: the length of a job "minute" (timeouts, retries), URL lifetime, signMethod spelling. */
+  ota?: OtaOptions;
 }
 
 export interface SimulatorUrls {
@@ -59,6 +62,8 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
   private readonly link: MqttLink;
   /** Signed, expiring file URLs served by the HTTP listener (parse scripts, configuration files). */
   readonly files: FileStore;
+  /** The OTA service: catalog, uploads, and the simulator's own controls (docs/protocol/ota-platform.md). */
+  readonly ota: OtaService;
   private urls?: SimulatorUrls;
   private httpPort?: number;
   private pendingHttpUrl?: string;
@@ -73,7 +78,16 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
     this.registry = new Registry(cfg);
     this.state = new DeviceStateStore(cfg.limits);
     this.files = new FileStore(() => this.urls?.httpUrl ?? this.pendingHttpUrl, options.clock ?? Date.now);
+    this.ota = new OtaService({
+      ...options.ota,
+      files: this.files,
+      registry: this.registry,
+      logger: this.logger,
+      baseUrl: () => this.urls?.httpUrl ?? this.pendingHttpUrl,
+      ...(options.clock ? { now: options.clock } : {}),
+    });
     this.platform = new Platform({
+      ota: this.ota,
       files: this.files,
       ...(options.scripts ? { scripts: options.scripts } : {}),
       mode: cfg.mqtt.mode,
@@ -113,6 +127,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       cloudValidation: cfg.cloudValidation,
       maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
       syncServiceTimeoutMs: cfg.limits.syncServiceTimeoutMs,
+      ota: this.ota,
     });
     this.http = new ApiHttpServer({
       host: cfg.http.host,
@@ -130,6 +145,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       dispatcher,
       logger: this.logger,
       files: this.files,
+      routes: [this.ota.uploads],
     });
   }
 

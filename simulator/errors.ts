@@ -93,6 +93,18 @@ export const ApiErrors = {
   scriptTypeUnsupported: (type: unknown) =>
     business('iot.script.UnsupportedScriptType', `The simulator runs JavaScript parse scripts only: ScriptType expected "JavaScript", received ${shown(type)}.`),
   scriptFailed: (code: unknown, message: unknown) => business('iot.script.ScriptRunFailed', `The parse script failed with code ${String(code)}: ${String(message)}.`),
+  otaModuleExists: (productKey: string, moduleName: string) =>
+    business('iot.ota.ModuleAlreadyExists', `The product already has the OTA module: ProductKey ${shown(productKey)}, ModuleName ${shown(moduleName)}.`),
+  otaModuleNotFound: (productKey: string, moduleName: string) =>
+    business('iot.ota.NotExistedModule', `The product has no such OTA module (CreateOTAModule first): ProductKey ${shown(productKey)}, ModuleName ${shown(moduleName)}.`),
+  otaFirmwareNotFound: (firmwareId: string) => business('iot.ota.NotExistedFirmware', `The update package does not exist: FirmwareId ${shown(firmwareId)}.`),
+  otaFirmwareLimit: (max: number) => business('iot.ota.FirmwareCountExceeded', `The instance already holds the most update packages allowed (${max}).`),
+  otaJobNotFound: (jobId: string) => business('iot.ota.NotExistedJob', `The update job does not exist: JobId ${shown(jobId)}.`),
+  otaDynamicJobExists: (firmwareId: string, jobId: string) =>
+    business('iot.ota.DynamicJobAlreadyExists', `The package already has a running dynamic job: FirmwareId ${shown(firmwareId)}, JobId ${shown(jobId)}.`),
+  otaTaskNotFound: (taskId: string) => business('iot.ota.NotExistedTask', `The update task does not exist: TaskId ${shown(taskId)}.`),
+  otaTaskNotConfirmable: (taskId: string, status: string) =>
+    business('iot.ota.TaskNotInConfirmStatus', `The update task does not wait for a confirmation: TaskId ${shown(taskId)} is ${status}, expected CONFIRM.`),
 } as const;
 
 /** Every code above, for the documentation check. */
@@ -126,4 +138,12 @@ export const API_ERROR_CODES: readonly string[] = [
   'iot.script.ScriptNotFound',
   'iot.script.UnsupportedScriptType',
   'iot.script.ScriptRunFailed',
+  'iot.ota.ModuleAlreadyExists',
+  'iot.ota.NotExistedModule',
+  'iot.ota.NotExistedFirmware',
+  'iot.ota.FirmwareCountExceeded',
+  'iot.ota.NotExistedJob',
+  'iot.ota.DynamicJobAlreadyExists',
+  'iot.ota.NotExistedTask',
+  'iot.ota.TaskNotInConfirmStatus',
 ];

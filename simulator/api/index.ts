@@ -15,6 +15,9 @@ import { setDeviceDesiredProperty } from './set-device-desired-property';
 import { queryDeviceDesiredProperty } from './query-device-desired-property';
 import { updateDeviceShadow } from './update-device-shadow';
 import { getDeviceShadow } from './get-device-shadow';
+import { createOTAFirmware, createOTAModule, generateOTAUploadURL, queryOTAFirmware } from './ota-firmware';
+import { createOTADynamicUpgradeJob, createOTAStaticUpgradeJob, listOTAJobByFirmware, queryOTAJob } from './ota-jobs';
+import { cancelOTATaskByJob, confirmOTATask, listOTAModuleVersionsByDevice, listOTATaskByJob, listOTAUnfinishedTaskByDevice } from './ota-tasks';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -38,6 +41,19 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   queryDeviceDesiredProperty,
   updateDeviceShadow,
   getDeviceShadow,
+  createOTAModule,
+  generateOTAUploadURL,
+  createOTAFirmware,
+  queryOTAFirmware,
+  createOTAStaticUpgradeJob,
+  createOTADynamicUpgradeJob,
+  queryOTAJob,
+  listOTAJobByFirmware,
+  listOTATaskByJob,
+  cancelOTATaskByJob,
+  listOTAUnfinishedTaskByDevice,
+  confirmOTATask,
+  listOTAModuleVersionsByDevice,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

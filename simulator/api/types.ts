@@ -3,6 +3,7 @@ import type { CallContext } from '../http/server';
 import type { Platform } from '../mqtt/platform';
 import type { Registry } from '../registry';
 import type { DeviceStateStore } from '../state/device-state';
+import type { OtaService } from '../ota/service';
 
 /** What every handler may use. */
 export interface ApiDeps {
@@ -12,6 +13,8 @@ export interface ApiDeps {
   cloudValidation: boolean;
   maxPayloadBytes: number;
   syncServiceTimeoutMs: number;
+  /** Modules, packages, jobs and tasks (docs/protocol/ota-platform.md). */
+  ota: OtaService;
 }
 
 export interface ApiAction<P = Record<string, unknown>> {

@@ -26,6 +26,19 @@ export const THROTTLED_ACTIONS = [
   'QueryDeviceDesiredProperty',
   'UpdateDeviceShadow',
   'GetDeviceShadow',
+  'CreateOTAModule',
+  'GenerateOTAUploadURL',
+  'CreateOTAFirmware',
+  'QueryOTAFirmware',
+  'CreateOTAStaticUpgradeJob',
+  'CreateOTADynamicUpgradeJob',
+  'QueryOTAJob',
+  'ListOTAJobByFirmware',
+  'ListOTATaskByJob',
+  'CancelOTATaskByJob',
+  'ListOTAUnfinishedTaskByDevice',
+  'ConfirmOTATask',
+  'ListOTAModuleVersionsByDevice',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 

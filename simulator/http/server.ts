@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ApiError, ApiErrors } from '../errors';
 import { firstValues, parsePairs } from './params';
-import { FILES_PREFIX, type FileStore } from './files';
+import { FILES_PREFIX, type FileStore, type ServedFile } from './files';
 import { QpsLimiter } from './qps-limiter';
 import { ResponseFormat, sendError, sendResult } from './respond';
 import { AuthOptions, authenticate, detectScheme, requestedAction, SignedRequest } from './signature';
@@ -38,13 +38,37 @@ export interface ApiHttpServerOptions {
   limiter: QpsLimiter;
   dispatcher: ApiDispatcher;
   logger: Logger;
-  /** Signed file URLs (parse scripts, remote configuration) answered on `GET /files/...`. */
+  /** Signed file URLs (parse scripts, remote configuration, firmware) answered on `GET|HEAD /files/...`. */
   files?: FileStore;
+  /** Other non-API endpoints (the OTA upload), tried before the API. */
+  routes?: HttpRoute[];
 }
 
-class BodyTooLarge extends Error {}
+/** A non-API endpoint on the same listener. */
+export interface HttpRoute {
+  matches(method: string, path: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void>;
+}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Writes a served file; with a drop fault, only its first bytes, then the socket is destroyed. */
+function writeFile(res: ServerResponse, f: ServedFile, head: boolean): void {
+  res.writeHead(f.status, { 'content-type': f.contentType, 'content-length': f.body.length, ...f.headers });
+  const record = f.record;
+  if (record) res.once('close', () => (record.complete = res.writableFinished));
+  if (head) {
+    res.end();
+    return;
+  }
+  if (f.dropAfterBytes === undefined || f.dropAfterBytes >= f.body.length) {
+    res.end(f.body);
+    return;
+  }
+  res.write(f.body.subarray(0, f.dropAfterBytes), () => res.socket?.destroy());
+}
+
+export class BodyTooLarge extends Error {}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -119,17 +143,21 @@ export class ApiHttpServer {
     let accessKeyId: string | undefined;
     try {
       const method = req.method ?? '';
-      if (method !== 'POST' && method !== 'GET') throw ApiErrors.unsupportedMethod(method);
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q < 0 ? url : url.slice(0, q);
       const rawQuery = q < 0 ? '' : url.slice(q + 1);
-      if (method === 'GET' && this.opts.files && path.startsWith(FILES_PREFIX)) {
-        const f = this.opts.files.serve(path, new URLSearchParams(rawQuery));
-        res.writeHead(f.status, { 'content-type': f.contentType, 'content-length': f.body.length });
-        res.end(f.body);
+      if ((method === 'GET' || method === 'HEAD') && this.opts.files && path.startsWith(FILES_PREFIX)) {
+        const range = req.headers.range;
+        writeFile(res, this.opts.files.serve(path, new URLSearchParams(rawQuery), range, method === 'HEAD'), method === 'HEAD');
         return;
       }
+      const route = this.opts.routes?.find((r) => r.matches(method, path));
+      if (route) {
+        await route.handle(req, res, path, new URLSearchParams(rawQuery));
+        return;
+      }
+      if (method !== 'POST' && method !== 'GET') throw ApiErrors.unsupportedMethod(method);
       let body: Buffer;
       try {
         body = await readBody(req, this.opts.maxBodyBytes);

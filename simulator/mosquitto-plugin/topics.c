@@ -1,7 +1,8 @@
 /*
  * The platform's topic rules for one device, the same as simulator/mqtt/acl.ts (docs/simulator-brokers.md):
  * `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/{own topic}`, `/ext/ntp|session|error/{pk}/{dn}/...`,
- * `/shadow/{update|get}/{pk}/{dn}` and `/broadcast/{pk}/...`; wildcards only where the identity is fixed.
+ * `/shadow/{update|get}/{pk}/{dn}`, `/ota/device/{inform|upgrade|progress|request}/{pk}/{dn}` and `/broadcast/{pk}/...`;
+ * wildcards only where the identity is fixed.
  */
 #include <string.h>
 
@@ -60,6 +61,10 @@ static bool own(const struct levels *lv, int o, const char *pk, const char *dn, 
 	if(is(lv, o, pk) && is(lv, o + 1, dn) && is(lv, o + 2, "user")) return rest_ok(lv, o + 3, filter);
 	if(is(lv, o, "broadcast")) return is(lv, o + 1, pk) && rest_ok(lv, o + 2, filter);
 	if(is(lv, o, "shadow")) return (is(lv, o + 1, "update") || is(lv, o + 1, "get")) && is(lv, o + 2, pk) && is(lv, o + 3, dn) && lv->n == o + 4;
+	if(is(lv, o, "ota") && o == 0){
+		bool kind = is(lv, 2, "inform") || is(lv, 2, "upgrade") || is(lv, 2, "progress") || is(lv, 2, "request");
+		return is(lv, 1, "device") && kind && is(lv, 3, pk) && is(lv, 4, dn) && lv->n == 5;
+	}
 	if(is(lv, o, "ext")){
 		if(is(lv, o + 1, "ntp") || is(lv, o + 1, "session")) return is(lv, o + 2, pk) && is(lv, o + 3, dn) && rest_ok(lv, o + 4, filter);
 		if(is(lv, o + 1, "error")) return is(lv, o + 2, pk) && is(lv, o + 3, dn) && (lv->n == o + 4 || rest_ok(lv, o + 4, filter));

@@ -1,13 +1,16 @@
 /**
  * Per-device topic permissions: a device publishes and subscribes only to its own topics
  * (docs/protocol/topics.md, "Subscriptions" and the topic tables): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/{own topic}`,
- * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}` and `/broadcast/{pk}/...`.
+ * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}`, `/ota/device/{inform|upgrade|progress|request}/{pk}/{dn}`
+ * (docs/protocol/ota-platform.md, "Device side") and `/broadcast/{pk}/...`.
  * In a subscription, wildcards may stand only where the device's own identity is already fixed.
  */
 import type { DeviceIdentity } from '../../thing-model/wire';
 
 /** A device by product key and name: the wire helpers' {@link DeviceIdentity}. */
 export type DeviceId = DeviceIdentity;
+
+const OTA_KINDS = new Set(['inform', 'upgrade', 'progress', 'request']);
 
 const isWild = (level: string | undefined) => level === '+' || level === '#';
 
@@ -26,6 +29,7 @@ function ownTopic(levels: string[], id: DeviceId, filter: boolean): boolean {
   if (a === pk && b === dn && c === 'user') return restOk(levels.slice(3), filter);
   if (a === 'broadcast') return b === pk && restOk(levels.slice(2), filter);
   if (a === 'shadow') return (b === 'update' || b === 'get') && c === pk && d === dn && levels.length === 4;
+  if (a === 'ota') return b === 'device' && OTA_KINDS.has(c ?? '') && d === pk && levels[4] === dn && levels.length === 5;
   if (a === 'ext') {
     if (b === 'ntp' || b === 'session') return c === pk && d === dn && restOk(levels.slice(4), filter);
     if (b === 'error') return c === pk && d === dn && (levels.length === 4 || restOk(levels.slice(4), filter));

@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
 
 /** Everything a device publishes upstream: Alink requests and replies, RRPC answers, NTP, custom topics. */
-export const UPSTREAM_FILTERS = ['/sys/#', '/ext/rrpc/#', '/ext/ntp/#', '/+/+/user/#', '/shadow/update/#'];
+/** What devices send; `/ota/device/upgrade` is the platform's own (docs/protocol/ota-platform.md). */
+export const UPSTREAM_FILTERS = ['/sys/#', '/ext/rrpc/#', '/ext/ntp/#', '/+/+/user/#', '/shadow/update/#', '/ota/device/inform/#', '/ota/device/progress/#', '/ota/device/request/#'];
 
 export interface ExternalLinkOptions {
   url: string;

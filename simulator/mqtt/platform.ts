@@ -23,6 +23,7 @@ import { DeviceChannels } from './channels';
 import type { FileStore } from '../http/files';
 import type { ScriptStoreOptions } from '../scripts/store';
 import { StateChannels } from './device-channels';
+import type { OtaService } from '../ota/service';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -36,6 +37,8 @@ export interface PlatformOptions {
   /** Signed file URLs (parse scripts, configuration files). */
   files: FileStore;
   scripts?: ScriptStoreOptions;
+  /** The OTA service: its device half takes the OTA topics and is told when devices connect. */
+  ota?: OtaService;
 }
 
 export type RrpcCode = 'SUCCESS' | 'TIMEOUT' | 'OFFLINE' | 'HALFCONN';
@@ -85,6 +88,7 @@ export class Platform implements UplinkSink {
     this.upstream = new Upstream({
       ...opts,
       stateChannels: (t, p, o) => this.stateChannels.handles(t, p, o),
+      ota: opts.ota ? (t, p, o) => opts.ota!.device.handles(t, p, o) : undefined,
       pending: this.pending,
       send: (topic, payload) => this.send(topic, payload, 0),
       seen: (id) => this.seen(id),
@@ -94,11 +98,13 @@ export class Platform implements UplinkSink {
 
   attach(link: MqttLink): void {
     this.link = link;
+    this.opts.ota?.attach({ send: (t, p, q) => this.send(t, p, q), online: (id) => this.reachability(id) === 'ONLINE' });
   }
 
   /** Ends every waiting call (they answer TIMEOUT) and stops the script workers. */
   close(): void {
     this.pending.cancelAll();
+    this.opts.ota?.close();
     void this.channels.close();
   }
 
@@ -123,6 +129,7 @@ export class Platform implements UplinkSink {
     this.opts.state.markOnline(id.productKey, id.deviceName, { keepalive: info.keepalive, clientParams: info.clientParams }, Date.now());
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, keepalive: info.keepalive }, 'device online');
     this.opts.events.emit('deviceOnline', { ...id, clientId: info.clientId });
+    this.opts.ota?.jobs.onOnline(id);
   }
 
   deviceDisconnected(id: DeviceId, info: { clientId: string; graceful: boolean }): void {

@@ -27,6 +27,8 @@ export interface UpstreamOptions {
   channels?: DeviceChannels;
   /** Channels that take their own topics first (device-channels.ts); true when one took the message. */
   stateChannels?: (topic: string, payload: Buffer, origin?: DeviceId) => boolean;
+  /** The OTA topics (simulator/ota/device-side.ts); true when it took the message. */
+  ota?: (topic: string, payload: Buffer, origin?: DeviceId) => boolean;
 }
 
 const NTP_REQUEST = /^\/ext\/ntp\/([^/]+)\/([^/]+)\/request$/;
@@ -50,6 +52,7 @@ export class Upstream {
   private route(topic: string, payload: Buffer, origin?: DeviceId): void {
     if (this.opts.channels?.uplink(topic, payload, origin)) return;
     if (this.opts.stateChannels?.(topic, payload, origin)) return;
+    if (this.opts.ota?.(topic, payload, origin)) return this.seenOta(topic, origin);
     const kind = parseTopic(topic);
     if (kind.kind === 'extRrpc') return this.onExtRrpc(kind.messageId, kind.customTopic, topic, payload, origin);
     if (kind.kind === 'other') {
@@ -93,6 +96,13 @@ export class Upstream {
         // Downstream kinds (property/set, service calls, rrpc/request, post replies) published by someone else.
         return;
     }
+  }
+
+  /** Presence bookkeeping for an OTA message: the sender, or the device its topic names. */
+  private seenOta(topic: string, origin?: DeviceId): void {
+    const parts = topic.split('/');
+    const id = origin ?? (parts[1] === 'sys' ? { productKey: parts[2]!, deviceName: parts[3]! } : { productKey: parts[4]!, deviceName: parts[5]! });
+    if (this.opts.registry.device(id.productKey, id.deviceName)) this.opts.seen(id);
   }
 
   /** `/ext/rrpc/{id}{topic}`: a custom-topic RRPC answer, or an `ext` device's sync-service reply. */
