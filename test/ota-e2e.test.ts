@@ -92,7 +92,7 @@ describe.each(MODES)('OTA end to end on the %s broker', (mode) => {
     expect(readFileSync(join(dir, 'installed.bin')).equals(file)).toBe(true);
     expect(version()).toBe('2.0.0');
     expect((await versions()).default).toBe('2.0.0');
-    const states = device!.log.lines().filter((l) => l.msg?.startsWith('ota job')).map((l) => l.state);
+    const states = device!.log.lines().filter((l) => String(l.msg).startsWith('ota job')).map((l) => l.state);
     expect(states).toEqual(expect.arrayContaining(['downloading', 'verified', 'installing', 'succeeded']));
   });
 
