@@ -102,7 +102,8 @@ export class OtaDevice {
       job.updatedAt = Date.now();
       await this.o.store.putJob(job);
       if (job.boots > this.o.settings.healthyBoots) {
-        void this.rollBack(job);
+        // Awaited: an inform of the failed version before the rollback would read as success to the platform.
+        await this.rollBack(job);
         continue;
       }
       this.o.logger.info({ module: job.module, version: job.notice.version, boots: job.boots, state: job.state }, 'ota job: started into the new version, confirming');
@@ -114,23 +115,43 @@ export class OtaDevice {
   async onConnected(): Promise<void> {
     if (!this.firstConnect) return;
     this.firstConnect = false;
+    try {
+      await this.afterFirstConnect();
+    } catch (e) {
+      if (!this.stopping.signal.aborted) this.o.logger.warn({ err: describe(e) }, 'ota start-up round failed');
+    }
+  }
+
+  private async afterFirstConnect(): Promise<void> {
+    const confirming = this.confirming.splice(0);
     for (const m of this.o.settings.modules) {
+      // A version still to be confirmed is not informed yet: for the platform its inform is the task's success.
+      if (confirming.some((j) => j.module === m.name)) continue;
       const v = await this.version(m);
       if (v !== undefined) await this.messages.inform(m.name, v);
     }
-    for (const job of this.confirming.splice(0)) this.later(this.o.settings.confirmAfterMs, () => this.confirm(job));
+    for (const job of confirming) this.later(this.o.settings.confirmAfterMs, () => this.confirm(job));
     if (!this.o.settings.pullOnStart) return;
     for (const m of this.o.settings.modules) {
+      if (confirming.some((j) => j.module === m.name)) continue;
       const got = await this.pull(m.name);
+      this.alive();
       if (got === 'none') this.cancelIfDownloading(m.name);
       else if (got) await this.take(got);
     }
   }
 
+  /** Throws once the agent is stopping: its stores close right after, nothing may be written then. */
+  private alive(): void {
+    if (this.stopping.signal.aborted) throw OtaErrors.cancelled('the agent is stopping');
+  }
+
   /** Every configured module with its version and its job, for /healthz. */
   status(): OtaModuleStatus[] {
+    const stored = new Map(this.o.store.jobs(this.key).map((j) => [j.module, j]));
     return this.o.settings.modules.map((m) => {
-      const a = this.active.get(m.name);
+      const j = stored.get(m.name);
+      const a = this.active.get(m.name) ?? (j ? { job: j, percent: 99, desc: 'waiting for the new version to be confirmed' } : undefined);
       const v = this.versions.get(m.name);
       const f = this.failures.get(m.name);
       return {
@@ -162,7 +183,7 @@ export class OtaDevice {
       if (!this.moduleOf(module)) throw OtaErrors.unhandled(module);
       await this.take(parseNotice(data));
     } catch (e) {
-      await this.report(module, e);
+      if (!this.stopping.signal.aborted) await this.report(module, e);
     }
   }
 
@@ -181,9 +202,11 @@ export class OtaDevice {
       cur.controller.abort(new Error(`replaced by a notice for version ${notice.version}`));
       await cur.done;
     }
+    this.alive();
     const stored = this.o.store.jobs(this.key).find((j) => j.module === notice.module);
     if (stored?.key === key && stored.state !== 'downloading') return;
     const current = await this.version(m);
+    this.alive();
     if (current === notice.version) {
       // Already running it (the inform may have been lost): saying so again is what completes the task.
       await this.messages.inform(m.name, current);
@@ -257,6 +280,7 @@ export class OtaDevice {
   private async confirm(job: StoredJob): Promise<void> {
     const m = this.moduleOf(job.module)!;
     const now = await this.version(m);
+    if (this.stopping.signal.aborted) return;
     if (now === job.notice.version) return this.succeed(job, now);
     const err =
       job.state === 'installing'
