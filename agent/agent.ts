@@ -190,7 +190,18 @@ export class Agent extends EventEmitter<AgentEvents> {
       ...(observer ? { observer } : {}),
       ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
     });
-    this.channels = new DeviceChannels({ identity, config, router: this.router, plugins, session: this.session, logger });
+    this.channels = new DeviceChannels({
+      identity,
+      config,
+      router: this.router,
+      plugins,
+      session: this.session,
+      logger,
+      ...(metrics ? { uplink: new MeteredUplink(this.session, metrics), otaObserver: metrics } : {}),
+      ...(stores.ota ? { otaStore: stores.ota } : {}),
+    });
+    const ota = this.channels.ota;
+    if (ota) health.reportOta(() => ota.status());
     this.session.onMessage((msg) => this.router.handle(msg));
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));
@@ -267,6 +278,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       await this.session.subscribe(this.router.subscriptions());
       await this.plugins.start(this.router.upstream);
+      await this.channels.boot();
       const outcome = await this.session.connect();
       if (this.stopPromise) return;
       if (!outcome.connected) this.logger.warn({ cause: outcome.cause }, 'broker not reachable at start; running offline and reconnecting');
@@ -292,8 +304,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async shutdown(): Promise<void> {
     this.setState({ state: 'stopping' });
     const { drainTimeoutMs, disconnectTimeoutMs } = this.config.shutdown;
-    this.channels.stop();
+    const channels = this.channels.stop();
     await this.router.drain(drainTimeoutMs);
+    await channels;
     await this.plugins.stop();
     await this.session.stop(disconnectTimeoutMs);
     try {

@@ -10,8 +10,10 @@
  */
 import { SIGN_METHODS, type SignMethod } from '../../thing-model/wire';
 import type { LogUploadSection, RemoteConfigSection } from './channel-sections';
+import { otaSchema, type OtaSection } from './ota-section';
 
 export type { LogUploadSection, RemoteConfigSection } from './channel-sections';
+export type { OtaSection, OtaModuleSection, OtaVersionSource } from './ota-section';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -160,6 +162,8 @@ export interface AgentConfigFile {
   /** Static device tags (`site`, `firmware`, ...) posted after every connect (docs/protocol/tags.md). */
   tags: Record<string, string>;
   logUpload: LogUploadSection;
+  /** Firmware and software updates (docs/ota.md). */
+  ota: OtaSection;
 }
 
 
@@ -384,6 +388,7 @@ export const agentConfigSchema = section(
       },
       { default: {}, ...restart },
     ),
+    ota: { ...otaSchema, ...restart },
   },
   { required: ['device', 'broker', 'thingModel'] },
 );

@@ -1,6 +1,6 @@
 /**
  * `alink-agent doctor --config FILE`: checks, in order, everything the agent needs before it can run, and prints
- * one line per finding: the configuration and device secret, the Thing Model, the data directory, the CA file,
+ * one line per finding: the configuration and device secret, the Thing Model, the data directory, the OTA staging directory's free space, the CA file,
  * that the broker answers, and that it accepts the device's credentials. A failure does not stop the checks that
  * do not depend on it; those that do are reported as `skip` with the reason.
  */
@@ -11,6 +11,7 @@ import { checkConfig } from './check-config';
 import { checkCredentials } from './check-credentials';
 import { checkDataDir } from './check-data-dir';
 import { checkThingModel } from './check-tsl';
+import { checkOtaStaging } from './check-ota';
 import { anyFailed, formatFinding, skip, type CheckName, type Finding } from './report';
 
 export { DOCTOR_USAGE, parseDoctorArgs } from './args';
@@ -61,6 +62,7 @@ export async function runDoctor(argv: string[], io: DoctorIo, opts: DoctorOption
   }
   report(checkThingModel(config));
   report(checkDataDir(config.dataDir));
+  report(checkOtaStaging(config.dataDir, config.ota));
   const ca = checkCaFile(config.broker);
   report(ca.findings);
 

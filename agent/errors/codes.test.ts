@@ -11,6 +11,7 @@ import { LifecycleErrors } from '../lifecycle/errors';
 import * as outboxErrors from '../outbox/errors';
 import { ClaimError, PLUGIN_ERROR_CODES, PluginError, type PluginErrorCode } from '../plugins/errors';
 import { SessionErrors } from '../session/errors';
+import { OtaErrors } from '../ota/errors';
 import { AGENT_ERROR_TABLE, agentErrorInfo, isAgentError } from './codes';
 
 /** Checks that `err` carries a code of the table whose row names err's class (or a superclass of it). */
@@ -56,6 +57,7 @@ describe('agent error codes', () => {
     expect(codesOf(SessionErrors).sort()).toEqual(familyCodes('SESSION').sort());
     expect(codesOf(HealthErrors).sort()).toEqual(familyCodes('HEALTH').sort());
     expect(codesOf(LifecycleErrors).sort()).toEqual(familyCodes('LIFECYCLE').sort());
+    expect(codesOf(OtaErrors).sort()).toEqual(familyCodes('OTA').sort());
   });
 
   it('gives every outbox error class its own code', () => {

@@ -66,6 +66,9 @@ export class AgentMetrics implements RouterObserver {
   private readonly outboxRows: Gauge;
   private readonly outboxBytes: Gauge;
   private readonly outboxDrops: Counter<'class' | 'reason'>;
+  private readonly otaPercent: Gauge<'module'>;
+  private readonly otaFailures: Counter<'module' | 'code'>;
+  private readonly otaBytesIn: Counter;
   private readonly bounds: Record<'kind' | 'code' | 'class' | 'reason', LabelBound>;
 
   constructor(opts: AgentMetricsOptions = {}) {
@@ -96,6 +99,10 @@ export class AgentMetrics implements RouterObserver {
       labelNames: ['class', 'reason'],
       registers,
     });
+
+    this.otaPercent = new Gauge({ name: `${p}ota_progress_percent`, help: 'Progress of the OTA job of each module (0..100).', labelNames: ['module'], registers });
+    this.otaFailures = new Counter({ name: `${p}ota_failures_total`, help: 'OTA jobs that failed, by module and agent error code (docs/errors.md).', labelNames: ['module', 'code'], registers });
+    this.otaBytesIn = new Counter({ name: `${p}ota_download_bytes_total`, help: 'Bytes of OTA packages downloaded.', registers });
 
     for (const state of CONNECTION_STATES) this.connectionState.set({ state }, state === 'idle' ? 1 : 0);
     if (opts.processMetrics ?? true) registerProcessMetrics(this.registry);
@@ -158,6 +165,18 @@ export class AgentMetrics implements RouterObserver {
   setOutboxDepth(rows: number, bytes: number): void {
     this.outboxRows.set(rows);
     this.outboxBytes.set(bytes);
+  }
+
+  otaProgress(module: string, percent: number): void {
+    this.otaPercent.set({ module: this.bounds.kind.value(module) }, Math.floor(percent));
+  }
+
+  otaFailure(module: string, code: string): void {
+    this.otaFailures.inc({ module: this.bounds.kind.value(module), code: this.bounds.code.value(code) });
+  }
+
+  otaBytes(n: number): void {
+    this.otaBytesIn.inc(n);
   }
 
   /** A message the outbox gave up on: `cls` is its class (reply, property, event, custom), `reason` e.g. `ttl`, `overflow`. */

@@ -73,6 +73,8 @@ export class HandlerRegistry {
   rawData: PluginSlot | undefined;
   /** The plugin that applies the remote configuration file (docs/protocol/remote-config.md). */
   remoteConfig: PluginSlot | undefined;
+  /** OTA module → the plugin whose `ota` claim versions and installs it (docs/ota.md). */
+  readonly otaModules = new Map<string, PluginSlot>();
 
   /** Builds the table from freshly set-up plugins; throws `ClaimError` on the first problem. */
   static build(slots: readonly PluginSlot[], model: CompiledThingModel, identity: DeviceIdentity): HandlerRegistry {
@@ -144,6 +146,7 @@ export class HandlerRegistry {
         if (r.remoteConfig) throw new ClaimError(`remote configuration is claimed by both plugin "${r.remoteConfig.name}" and ${who}`);
         r.remoteConfig = slot;
       }
+      if (inst.ota) claimOta(r, slot, who);
       for (const [key, fn] of Object.entries(rrpc?.topics ?? {})) {
         const topic = fullUserTopic(key, userPrefix, `${who} RRPC topic "${key}"`);
         const err = filterSyntaxError(topic);
@@ -204,4 +207,17 @@ function fullUserTopic(key: string, userPrefix: string, what: string): string {
   const r = resolveUserTopic(key, userPrefix);
   if ('problem' in r) throw new ClaimError(r.problem === 'empty' ? `${what}: empty` : `${what}: not under ${userPrefix}`);
   return r.topic;
+}
+
+function claimOta(r: HandlerRegistry, slot: PluginSlot, who: string): void {
+  const ota = slot.instance.ota!;
+  if (!Array.isArray(ota.modules) || typeof ota.version !== 'function' || typeof ota.install !== 'function') {
+    throw new ClaimError(`${who}: ota needs modules (a list of module names), version() and install()`);
+  }
+  for (const m of ota.modules) {
+    if (typeof m !== 'string' || m === '') throw new ClaimError(`${who}: ota.modules: expected non-empty module names, received ${JSON.stringify(m)}`);
+    const other = r.otaModules.get(m);
+    if (other) throw new ClaimError(`OTA module "${m}" is claimed by both plugin "${other.name}" and ${who}`);
+    r.otaModules.set(m, slot);
+  }
 }

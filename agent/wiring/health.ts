@@ -43,6 +43,7 @@ export class AgentHealth {
   readonly metrics: AgentMetrics | undefined;
   private server: HealthServer | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
+  private ota: (() => unknown) | undefined;
 
   constructor(private readonly opts: AgentHealthOptions) {
     this.connection = new ConnectionHealth({ brokerUrl: opts.brokerUrl });
@@ -69,12 +70,17 @@ export class AgentHealth {
     if (change.state === 'reconnecting') m.reconnect();
   }
 
+  /** Adds the OTA jobs' state to /healthz (the OTA client is built after the health). */
+  reportOta(status: () => unknown): void {
+    this.ota = status;
+  }
+
   /** What /healthz answers: the connection's report, with the outbox depth beside it. */
   report(): HealthReport {
     const r = this.connection.report();
     const pending = this.outboxPending();
     const clock = this.opts.clock?.();
-    return { ...r, details: { ...r.details, ...(pending === undefined ? {} : { outboxPending: pending }), ...(clock ? { clock } : {}) } };
+    return { ...r, details: { ...r.details, ...(pending === undefined ? {} : { outboxPending: pending }), ...(clock ? { clock } : {}), ...(this.ota ? { ota: this.ota() } : {}) } };
   }
 
   /**

@@ -13,6 +13,7 @@ import { openAgentDb, type AgentDb } from '../storage';
 import { StateTable } from '../storage/state-table';
 import type { DurableUplink } from '../session/session';
 import type { ReplyCache } from '../transport';
+import { SqliteOtaStore, type OtaStore } from '../ota/store';
 
 /** What the outbox holds right now, for metrics and the STATUS= line. */
 export interface OutboxDepth {
@@ -26,6 +27,8 @@ export interface AgentStores {
   replyCache?: ReplyCache;
   /** Where the plugins' `ctx.state` lives; absent: in-memory maps (values gone on restart). */
   state?: StateTable;
+  /** OTA jobs and download offsets (agent/ota/store.ts); absent: kept in memory, a restart starts over. */
+  ota?: OtaStore;
   /** The outbox's current depth; absent when there is no outbox. */
   depth?(): OutboxDepth;
   close?(): void | Promise<void>;
@@ -41,7 +44,7 @@ export interface DefaultStoresOptions {
  * inbox and the plugin state table on the same handle. Throws the storage module's `STORAGE_*`, the outbox's `OUTBOX_*` or the inbox's `INBOX_*` errors; nothing
  * stays open then.
  */
-export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox; state: StateTable } {
+export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox; state: StateTable; ota: OtaStore } {
   const o = config.outbox;
   const file = join(config.dataDir, AGENT_DB_FILE);
   const db: AgentDb = openAgentDb({ file, synchronous: o.synchronous, logger: logger.child({ component: 'agent-db' }) });
@@ -59,11 +62,13 @@ export function openDefaultStores(config: AgentConfig, logger: Logger, opts: Def
     });
     const inbox = Inbox.open({ db, logger });
     const state = new StateTable(db, logger.child({ component: 'plugin-state' }));
+    const ota = new SqliteOtaStore(db);
     const box = outbox;
     return {
       outbox,
       inbox,
       state,
+      ota,
       durable: outbox,
       replyCache: inbox,
       depth: () => {

@@ -23,6 +23,7 @@ import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { PluginState } from './state';
 import type { SubDeviceClaim } from './gateway';
+import type { OtaClaim } from './ota';
 import type { Upstream } from './upstream';
 
 export type { CompiledThingModel } from '../../thing-model';
@@ -30,6 +31,7 @@ export { AlinkError, HandlerError, ValidationError, ThrottleError, CloudReplyErr
 export * from './upstream';
 export * from './state';
 export * from './gateway';
+export * from './ota';
 
 // ---- Plugins ----
 
@@ -251,6 +253,8 @@ export interface PluginInstance<O = Record<string, unknown>> {
   config?: ConfigClaim;
   /** Sub-devices this plugin drives and the handlers for their traffic (a gateway driver; see {@link SubDeviceClaim}). */
   subDevices?: SubDeviceClaim;
+  /** Firmware and software modules this plugin versions and installs (docs/ota.md; see {@link OtaClaim}). */
+  ota?: OtaClaim;
   /** Acquire resources. `ctx.upstream` is usable from here on. */
   start?(ctx: PluginContext<O>): void | Promise<void>;
   /** Release resources. `ctx.signal` is already aborted. */
