@@ -23,6 +23,7 @@ import { MeteredUplink } from './wiring/metered-uplink';
 import { DeviceChannels } from './wiring/channels';
 import { AgentClock } from './clock/clock';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
+import { agedPostPolicy } from './upstream/history';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
 
@@ -126,7 +127,18 @@ export class Agent extends EventEmitter<AgentEvents> {
     const health = new AgentHealth({ brokerUrl: config.broker.url, health: config.health, logger, ...(metrics ? { metrics } : {}), depth: () => stores.depth?.(), clock: () => clock.status() });
     stores = opts.stores
       ? await opts.stores(config, logger)
-      : openDefaultStores(config, logger, { onDrop: (d) => health.metrics?.outboxDrop(d.messageClass, d.reason) });
+      : openDefaultStores(config, logger, {
+          onDrop: (d) => health.metrics?.outboxDrop(d.messageClass, d.reason),
+          aged: agedPostPolicy({
+            model,
+            identity,
+            afterMs: config.outbox.history.afterMs,
+            policy: config.outbox.history.policy,
+            // The outbox stamps acceptance with Date.now; the corrected clock says where that moment really was.
+            toPlatformTime: (systemMs) => systemMs + (clock.now() - Date.now()),
+            logger: logger.child({ component: 'history-post' }),
+          }),
+        });
     let plugins: PluginHost;
     try {
       plugins = await loadPlugins([...structuredClone(config.handlers), ...(opts.plugins ?? [])], {

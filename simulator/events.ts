@@ -20,6 +20,8 @@ export interface SimulatorEvents {
   eventPost: [{ productKey: string; deviceName: string; eventId: string; id: string; params: unknown; code: number; message?: string }];
   /** A batch post (LinkSDK's `thing/event/property/batch/post`) arrived and was answered with `code`. */
   batchPost: [{ productKey: string; deviceName: string; id: string; params: unknown; code: number; message?: string }];
+  /** A history post (`thing/event/property/history/post`) arrived and was answered with `code`. */
+  historyPost: [{ productKey: string; deviceName: string; id: string; params: unknown; code: number; message?: string }];
   /** Any other upstream message (custom `/user/` topics and the like). */
   deviceMessage: [
     {

@@ -61,7 +61,7 @@ describe('agent.config.json', () => {
     expect(c.health).toEqual({ enabled: false, host: '127.0.0.1', port: 9464 });
     expect(c.log.level).toBe('info');
     expect(c.handlers).toEqual([]);
-    expect(c.outbox).toEqual({ maxRows: 100_000, maxBytes: 67_108_864, overflow: { dropOldestOf: ['property', 'event'] }, ttlMs: { reply: 300_000 }, maxInflight: 1000, synchronous: 'full' });
+    expect(c.outbox).toEqual({ maxRows: 100_000, maxBytes: 67_108_864, overflow: { dropOldestOf: ['property', 'event'] }, ttlMs: { reply: 300_000 }, maxInflight: 1000, synchronous: 'full', history: { afterMs: 82_800_000, policy: 'history' } });
     expect(c.shutdown).toEqual({ drainTimeoutMs: 5000, disconnectTimeoutMs: 2000 });
     expect(Object.isFrozen(c.broker)).toBe(true);
   });

@@ -126,6 +126,8 @@ export interface OutboxSection {
   maxInflight: number;
   /** SQLite `synchronous`: `full` survives power loss, `normal` only process crashes. */
   synchronous: 'full' | 'normal';
+  /** Posts that waited past the platform's window: sent as history posts, or dropped and counted. */
+  history: { afterMs: number; policy: 'history' | 'drop' };
 }
 
 export interface ShutdownSection {
@@ -350,6 +352,8 @@ export const agentConfigSchema = section(
         },
         maxInflight: int(1, 65_000, 1000),
         synchronous: { enum: ['full', 'normal'], default: 'full', expected: '"full" or "normal"' },
+        // Posts older than this when (re)sent go as history posts: the platform takes ordinary ones up to 24 h old (docs/protocol/history-post.md).
+        history: section({ afterMs: int(1000, 86_400_000, 82_800_000), policy: { enum: ['history', 'drop'], default: 'history', expected: '"history" or "drop"' } }, { default: {} }),
       },
       { default: {}, ...restart },
     ),

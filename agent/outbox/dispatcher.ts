@@ -11,6 +11,7 @@ import { errorMessage, sqliteCode } from './errors';
 import type { GroupCommit, PendingInsert } from './group-commit';
 import { decodeProperties } from './properties';
 import type { Drop, OutboxCounters, Receipts } from './receipts';
+import type { AgedPolicy } from './options';
 import type { OutboxRow, OutboxTable, RowSummary } from './table';
 
 // MQTT.js copies its options; one shared object saves an allocation per message.
@@ -33,6 +34,7 @@ export interface DispatcherContext {
   now: () => number;
   maxInflight: number;
   drop(d: Drop): void;
+  aged?: AgedPolicy;
 }
 
 export class Dispatcher {
@@ -53,9 +55,12 @@ export class Dispatcher {
   private pumping = false;
   private closed = false;
 
+  private readonly agedClasses: ReadonlySet<string>;
+
   constructor(private readonly c: DispatcherContext) {
     this.cursor = c.commit.firstSeq;
     this.window = c.maxInflight;
+    this.agedClasses = new Set(c.aged?.classes ?? []);
   }
 
   /** Messages handed to MQTT.js and awaiting PUBACK. */
@@ -166,7 +171,10 @@ export class Dispatcher {
     this.online = false;
   }
 
-  /** Sends `row` unless it is already in flight, being deleted, or expired (then dropped). True if it was sent. */
+  /**
+   * Sends `row` unless it is already in flight, being deleted, expired or aged out (then dropped); a row older than
+   * the aged policy's bound goes out as the policy rewrites it. True if it was sent.
+   */
   private take(row: OutboxRow, now: number): boolean {
     if (this.inflight.has(row.seq) || this.c.commit.isDeleting(row.seq)) return false;
     if (row.expires_at !== null && row.expires_at <= now) {
@@ -174,7 +182,18 @@ export class Dispatcher {
       this.c.drop({ summary: row, reason: 'expired' });
       return false;
     }
-    this.dispatch(row);
+    const aged = this.c.aged;
+    if (aged !== undefined && now - row.created_at >= aged.afterMs && this.agedClasses.has(row.cls)) {
+      const out = aged.rewrite({ topic: row.topic, payload: row.payload, createdAt: row.created_at });
+      if (out === undefined) {
+        this.c.commit.remove(row.seq, row.size);
+        this.c.drop({ summary: row, reason: 'aged' });
+        return false;
+      }
+      this.dispatch(row, out.topic, out.payload);
+      return true;
+    }
+    this.dispatch(row, row.topic, row.payload);
     return true;
   }
 
@@ -183,13 +202,13 @@ export class Dispatcher {
     this.hotFrom = 0;
   }
 
-  private dispatch(row: OutboxRow): void {
+  private dispatch(row: OutboxRow, topic: string, payload: Buffer): void {
     const client = this.client as MqttClient;
     const token = ++this.token;
     const seq = row.seq;
     this.inflight.set(seq, { token, summary: row });
     const properties = row.props === null ? undefined : decodeProperties(row.props);
-    client.publish(row.topic, row.payload, properties ? { qos: 1, properties } : QOS1, (err) => this.onSent(seq, token, err));
+    client.publish(topic, payload, properties ? { qos: 1, properties } : QOS1, (err) => this.onSent(seq, token, err));
   }
 
   /** MQTT.js's publish callback: PUBACK (success or MQTT 5 refusal), or the packet never made it into its store. */

@@ -14,7 +14,7 @@ export const OUTBOX_ERROR_CODES = {
   OUTBOX_DISK_FULL: 'SQLite reported SQLITE_FULL while persisting the message (disk or max_page_count full)',
   OUTBOX_STORAGE: 'any other SQLite failure while persisting a message or preparing the outbox table',
   OUTBOX_CLOSED: 'the outbox was closed before the operation completed',
-  OUTBOX_DROPPED: 'an accepted message was dropped before its PUBACK (expired, evicted, or refused by the broker)',
+  OUTBOX_DROPPED: 'an accepted message was dropped before its PUBACK (expired, evicted, aged out, or refused by the broker)',
   OUTBOX_NOT_ATTACHED: 'a QoS 0 publish was made before an MQTT client was attached',
   OUTBOX_SEND_FAILED: 'MQTT.js could not hand a QoS 0 message to the connection',
   OUTBOX_INVALID_MESSAGE: 'the topic, payload or QoS cannot be published',
@@ -77,7 +77,8 @@ export class OutboxClosedError extends OutboxError {
 }
 
 /** Why an accepted message left the outbox without a PUBACK. */
-export type DropReason = 'expired' | 'evicted' | 'refused';
+/** `aged`: older than the aged-message policy allows and that policy drops (see `OutboxOptions.aged`). */
+export type DropReason = 'expired' | 'evicted' | 'refused' | 'aged';
 
 /** An accepted message was dropped; `receipt.acked` rejects with this. */
 export class OutboxDroppedError extends OutboxError {

@@ -55,6 +55,21 @@ export interface OutboxOptions {
   onDrop?: (info: DropInfo) => void;
   /** Clock in epoch ms (tests). Default `Date.now`. */
   now?: () => number;
+  /** What becomes of a message that waited longer than the platform accepts for its kind; absent: sent as it is. */
+  aged?: AgedPolicy;
+}
+
+/**
+ * Messages of `classes` that waited at least `afterMs` since acceptance are passed to `rewrite` when they are (re)sent:
+ * the platform refuses ordinary posts whose time is too old, and takes them as history posts instead
+ * (docs/protocol/history-post.md). The stored row is never changed, so a re-send after a reconnect is rewritten again
+ * the same way.
+ */
+export interface AgedPolicy {
+  readonly afterMs: number;
+  readonly classes: readonly MessageClass[];
+  /** The message as it goes out now, or `undefined` to drop it (counted as `aged`). Must not throw. */
+  rewrite(row: { topic: string; payload: Buffer; createdAt: number }): { topic: string; payload: Buffer } | undefined;
 }
 
 /** Options after defaults and validation. */
@@ -107,6 +122,11 @@ export function resolveOutboxOptions(o: OutboxOptions): ResolvedOutboxOptions {
     throw new OutboxConfigError('sweepIntervalMs', 'an integer >= 0 (0 disables the sweep)', sweep);
   }
   if (o.onDrop !== undefined && typeof o.onDrop !== 'function') throw new OutboxConfigError('onDrop', 'a function', o.onDrop);
+  if (o.aged !== undefined) {
+    positiveInt('aged.afterMs', o.aged.afterMs, 1);
+    if (!Array.isArray(o.aged.classes)) throw new OutboxConfigError('aged.classes', 'a list of message classes', o.aged.classes);
+    if (typeof o.aged.rewrite !== 'function') throw new OutboxConfigError('aged.rewrite', 'a function', o.aged.rewrite);
+  }
   return Object.freeze({
     maxRows: positiveInt('maxRows', o.maxRows, 100_000),
     maxBytes: positiveInt('maxBytes', o.maxBytes, 64 * 1024 * 1024),

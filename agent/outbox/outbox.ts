@@ -123,7 +123,7 @@ export class Outbox implements Uplink {
         drop: this.drop,
       },
     });
-    this.dispatcher = new Dispatcher({ table, commit: this.commit, receipts, counters, log, now, maxInflight: opts.maxInflight, drop: this.drop });
+    this.dispatcher = new Dispatcher({ table, commit: this.commit, receipts, counters, log, now, maxInflight: opts.maxInflight, drop: this.drop, ...(options.aged ? { aged: options.aged } : {}) });
   }
 
   /**

@@ -66,7 +66,7 @@ export function newCounters(): OutboxCounters {
   return {
     accepted: 0,
     acked: 0,
-    dropped: { expired: 0, evicted: 0, refused: 0 },
+    dropped: { expired: 0, evicted: 0, refused: 0, aged: 0 },
     rejected: { full: 0, diskFull: 0, storage: 0 },
     commits: 0,
     maxBatch: 0,
@@ -95,7 +95,13 @@ export function reportDrop(
   ctx.log.warn(info, `outbox dropped a message (${d.reason})`);
   if (ctx.receipts.has(s.seq)) {
     const detail =
-      d.reason === 'refused' ? `broker answered PUBACK reason code ${d.reasonCode}` : d.reason === 'expired' ? `older than its time to live` : `overflow policy ${describePolicy(ctx.opts.overflow)}`;
+      d.reason === 'refused'
+        ? `broker answered PUBACK reason code ${d.reasonCode}`
+        : d.reason === 'expired'
+          ? `older than its time to live`
+          : d.reason === 'aged'
+            ? `waited longer than the platform accepts for its kind, and the aged-message policy drops it`
+            : `overflow policy ${describePolicy(ctx.opts.overflow)}`;
     ctx.receipts.reject(s.seq, new OutboxDroppedError(d.reason, s.seq, detail));
   }
   if (ctx.onDrop) {

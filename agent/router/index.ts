@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
-import { channelTopics, deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../thing-model/wire';
+import { channelTopics, deviceTopics, extRrpcFilter, stateTopics, type DeviceIdentity, type MessageIdGenerator } from '../../thing-model/wire';
 import type { PluginHost } from '../plugins/loader';
 import type { CustomTopicRoute } from '../plugins/registry';
 import type { InboundMessage, ReplyCache, Uplink } from '../transport';
@@ -197,6 +197,8 @@ class AlinkRouter implements Router {
       { topic: topics.eventPostReplyFilter, qos: 1 },
       // Two levels below event/: the filter above misses it.
       { topic: topics.propertyBatchPostReply, qos: 1 },
+      // Posts the outbox sent as history posts are answered here (agent/upstream/history.ts).
+      { topic: stateTopics(opts.identity).propertyHistoryPostReply, qos: 1 },
     );
     for (const r of this.core.registry.customTopics) {
       if (!r.pattern) this.exact.set(r.filter, { kind: 'custom', route: r });

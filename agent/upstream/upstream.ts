@@ -183,8 +183,14 @@ export class AlinkUpstream implements Upstream {
     const replied = this.pending.wait(id, topic, opts?.timeoutMs ?? this.replyTimeoutMs);
     const stored = this.accepted(topic, payload, opts?.qos ?? 1, messageClass);
     stored.then(
-      // The reply is what callers wait for; a lost PUBACK shows up as a reply timeout.
-      (r) => this.pending.stored(id, r.durable),
+      // The reply is what callers wait for; a lost PUBACK shows up as a reply timeout. A message the outbox dropped
+      // (expired, evicted, aged out, refused) will never be answered: its error settles the post at once.
+      (r) => {
+        this.pending.stored(id, r.durable);
+        r.acked.catch((err: unknown) => {
+          if ((err as { code?: unknown }).code === 'OUTBOX_DROPPED') this.pending.fail(id, err as Error);
+        });
+      },
       (err: unknown) => this.pending.fail(id, err as Error),
     );
     const reply = replied.then((r): CloudReply => {

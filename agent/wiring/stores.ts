@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/load';
 import { AGENT_DB_FILE } from '../config/schema';
 import { Inbox } from '../inbox';
-import { Outbox, type DropInfo } from '../outbox';
+import { Outbox, type AgedPolicy, type DropInfo } from '../outbox';
 import { openAgentDb, type AgentDb } from '../storage';
 import { StateTable } from '../storage/state-table';
 import type { DurableUplink } from '../session/session';
@@ -37,6 +37,8 @@ export interface AgentStores {
 export interface DefaultStoresOptions {
   /** Every message the outbox gives up on (expired, evicted, refused by the broker). */
   onDrop?: (info: DropInfo) => void;
+  /** Posts that waited past the platform's window (agent/upstream/history.ts). */
+  aged?: AgedPolicy;
 }
 
 /**
@@ -59,6 +61,7 @@ export function openDefaultStores(config: AgentConfig, logger: Logger, opts: Def
       maxInflight: o.maxInflight,
       logger,
       ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
+      ...(opts.aged ? { aged: opts.aged } : {}),
     });
     const inbox = Inbox.open({ db, logger });
     const state = new StateTable(db, logger.child({ component: 'plugin-state' }));

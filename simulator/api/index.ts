@@ -4,6 +4,7 @@ import { invokeThingService } from './invoke-thing-service';
 import { invokeThingsService } from './invoke-things-service';
 import { pub } from './pub';
 import { queryDeviceEventData } from './query-device-event-data';
+import { queryDevicePropertyData } from './query-device-property-data';
 import { queryDevicePropertyStatus } from './query-device-property-status';
 import { registerDevice } from './register-device';
 import { rrpc } from './rrpc';
@@ -30,6 +31,7 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   getDeviceStatus,
   queryDevicePropertyStatus,
   queryDeviceEventData,
+  queryDevicePropertyData,
   registerDevice,
   createThingScript,
   updateThingScript,

@@ -15,6 +15,7 @@ export const THROTTLED_ACTIONS = [
   'GetDeviceStatus',
   'QueryDevicePropertyStatus',
   'QueryDeviceEventData',
+  'QueryDevicePropertyData',
   'RegisterDevice',
   'CreateThingScript',
   'UpdateThingScript',

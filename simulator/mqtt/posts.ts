@@ -1,7 +1,7 @@
 /**
  * The platform's answers to what a device posts: property posts, event posts (in the documented
  * `{"value": {...}, "time": ms}` form and in the bare form the official SDKs' examples send) and LinkSDK's batch
- * post (docs/protocol/sdk-compat.md). Each is answered on `{topic}_reply` with 200 or the cloud's code for the
+ * post (docs/protocol/sdk-compat.md) and the history post (docs/protocol/history-post.md). Each is answered on `{topic}_reply` with 200 or the cloud's code for the
  * first problem; valid posts update the last values and the event ring.
  */
 import type { Logger } from 'pino';
@@ -105,12 +105,14 @@ export class Posts {
 
   private storeProperties(id: DeviceId, params: Record<string, unknown>, now: number): void {
     const model = this.model(id);
-    const props = this.opts.state.get(id.productKey, id.deviceName).properties;
+    const st = this.opts.state.get(id.productKey, id.deviceName);
+    const props = st.properties;
     for (const [identifier, raw] of Object.entries(params)) {
       // A reported value is either bare or {"value": v, "time": ms} (docs/protocol/sdk-compat.md).
       const timed = timedForm(raw, model.property(identifier)!);
       const value = timed ? timed.value : raw;
       const time = timed && typeof timed.time === 'number' ? timed.time : now;
+      this.opts.state.recordValue(st, identifier, { value, time });
       const before = props.get(identifier);
       // A batch may carry older values after newer ones: the last value is the one with the latest time.
       if (!before || before.time <= time) props.set(identifier, { value, time });
@@ -187,6 +189,73 @@ export class Posts {
     const v = checked.verdict;
     this.replyTo(topic, req, method, v);
     this.opts.events.emit('batchPost', { ...id, id: String(req.id), params, code: v.code, ...(v.code === AlinkCodes.SUCCESS ? {} : { message: v.message }) });
+  }
+
+  /**
+   * `thing.event.property.history.post` (docs/protocol/history-post.md): `params` is a list of per-device blocks
+   * `{identity, properties: [{id: {value, time}}...], events: [{id: {value, time}}...]}`, `time` required. A direct
+   * device may report only itself. All or nothing, like the batch post; stored values keep their own times.
+   */
+  historyPost(id: DeviceId, topic: string, payload: Buffer): void {
+    const method = AlinkMethods.PROPERTY_HISTORY_POST;
+    const req = this.parseRequest(topic, payload, method);
+    if (!req) return;
+    const params = req.params;
+    const checked = this.checkHistory(id, params);
+    if (checked.verdict.code === AlinkCodes.SUCCESS) {
+      for (const [identifier, entry] of checked.properties) this.storeProperties(id, { [identifier]: entry }, Date.now());
+      for (const e of checked.events.sort((a, b) => a.time - b.time)) this.storeEvent(id, e.event, e.value, e.time);
+    }
+    const v = checked.verdict;
+    this.replyTo(topic, req, method, v);
+    this.opts.events.emit('historyPost', { ...id, id: String(req.id), params, code: v.code, ...(v.code === AlinkCodes.SUCCESS ? {} : { message: v.message }) });
+  }
+
+  private checkHistory(id: DeviceId, params: unknown): { verdict: Verdict; properties: [string, unknown][]; events: { event: EventDef; value: unknown; time: number }[] } {
+    const properties: [string, unknown][] = [];
+    const events: { event: EventDef; value: unknown; time: number }[] = [];
+    const fail = (code: number, message: string) => ({ verdict: { code, message }, properties, events });
+    const shape = '{"identity": {...}, "properties": [...], "events": [...]}';
+    if (!Array.isArray(params) || params.length === 0) return fail(AlinkCodes.PARAM_ERROR, `params: expected a non-empty list of ${shape}, received ${typeName(params)}`);
+    const model = this.model(id);
+    for (const [b, block] of params.entries()) {
+      const at = `params[${b}]`;
+      if (!isPlainObject(block) || !isPlainObject(block.identity)) return fail(AlinkCodes.PARAM_ERROR, `${at}: expected ${shape}, received ${typeName(block)}`);
+      const who = block.identity;
+      if (who.productKey !== id.productKey || who.deviceName !== id.deviceName) {
+        const known = typeof who.productKey === 'string' && typeof who.deviceName === 'string' && this.opts.registry.device(who.productKey, who.deviceName);
+        const name = `${String(who.productKey)}/${String(who.deviceName)}`;
+        return known
+          ? fail(AlinkCodes.NO_TOPOLOGY, `${at}.identity: ${name} is not ${id.productKey}/${id.deviceName} nor one of its sub-devices`)
+          : fail(AlinkCodes.DEVICE_LOOKUP_FAILED, `${at}.identity: expected a known device, received ${name}`);
+      }
+      for (const key of ['properties', 'events'] as const) {
+        const list = block[key] ?? [];
+        if (!Array.isArray(list)) return fail(AlinkCodes.PARAM_ERROR, `${at}.${key}: expected a list, received ${typeName(list)}`);
+        for (const [i, item] of list.entries()) {
+          const where = `${at}.${key}[${i}]`;
+          if (!isPlainObject(item) || Object.keys(item).length === 0) return fail(AlinkCodes.PARAM_ERROR, `${where}: expected {"identifier": {"value": v, "time": ms}}, received ${typeName(item)}`);
+          for (const [identifier, entry] of Object.entries(item)) {
+            if (!isPlainObject(entry) || !('value' in entry) || typeof entry.time !== 'number') {
+              return fail(AlinkCodes.PARAM_ERROR, `${where}.${identifier}: expected {"value": v, "time": ms} with a time, received ${typeName(entry)}`);
+            }
+            if (key === 'properties') {
+              const v = this.checkProperties(id, { [identifier]: { value: entry.value, time: entry.time } });
+              if (v.code !== AlinkCodes.SUCCESS) return fail(v.code, `${where}: ${v.message}`);
+              properties.push([identifier, { value: entry.value, time: entry.time }]);
+              continue;
+            }
+            const event = model.event(identifier);
+            if (!event) return fail(AlinkCodes.TSL_METHOD_NOT_EXIST, `${where}: ${identifier} is not an event of product ${id.productKey}`);
+            const form = this.eventForm(id, event, entry, `${where}.${identifier}`);
+            if (form.verdict.code !== AlinkCodes.SUCCESS) return { verdict: form.verdict, properties, events };
+            events.push({ event, value: form.value, time: entry.time });
+          }
+        }
+      }
+    }
+    if (properties.length + events.length === 0) return fail(AlinkCodes.TSL_PARAMS_EMPTY, 'params: expected at least one property or event, received none');
+    return { verdict: OK, properties, events };
   }
 
   private checkBatch(id: DeviceId, params: unknown): { verdict: Verdict; properties: [string, unknown[]][]; events: { event: EventDef; value: unknown; time: number }[] } {

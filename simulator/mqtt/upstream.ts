@@ -74,6 +74,9 @@ export class Upstream {
       case 'propertyBatchPost':
         this.opts.seen(id);
         return this.posts.batchPost(id, topic, payload);
+      case 'propertyHistoryPost':
+        this.opts.seen(id);
+        return this.posts.historyPost(id, topic, payload);
       case 'eventPost':
         this.opts.seen(id);
         return this.posts.eventPost(id, kind.eventId, topic, payload);

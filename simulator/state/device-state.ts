@@ -57,6 +57,8 @@ export interface DeviceState {
   /** The clientId's `|k=v|` parameters of the current connection (embedded broker only). */
   clientParams?: Record<string, string>;
   properties: Map<string, PropertyValue>;
+  /** Every reported value per property, as posted (ordinary, batch and history posts), the last limits.eventHistory each. */
+  propertyHistory: Map<string, Ring<PropertyValue>>;
   events: Ring<EventRecord>;
   replies: Ring<DeviceReply>;
 }
@@ -74,12 +76,20 @@ export class DeviceStateStore {
         status: 'UNACTIVE',
         statusAt: Date.now(),
         properties: new Map(),
+        propertyHistory: new Map(),
         events: new Ring(this.limits.eventHistory),
         replies: new Ring(this.limits.replyHistory),
       };
       this.states.set(key, s);
     }
     return s;
+  }
+
+  /** Keeps `v` in the property's history (what QueryDevicePropertyData reads). */
+  recordValue(state: DeviceState, identifier: string, v: PropertyValue): void {
+    let ring = state.propertyHistory.get(identifier);
+    if (!ring) state.propertyHistory.set(identifier, (ring = new Ring(this.limits.eventHistory)));
+    ring.push(v);
   }
 
   peek(productKey: string, deviceName: string): DeviceState | undefined {

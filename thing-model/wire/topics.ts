@@ -68,6 +68,8 @@ export type TopicKind =
   | { kind: 'propertyPostReply'; productKey: string; deviceName: string }
   | { kind: 'propertyBatchPost'; productKey: string; deviceName: string }
   | { kind: 'propertyBatchPostReply'; productKey: string; deviceName: string }
+  | { kind: 'propertyHistoryPost'; productKey: string; deviceName: string }
+  | { kind: 'propertyHistoryPostReply'; productKey: string; deviceName: string }
   | { kind: 'eventPost'; productKey: string; deviceName: string; eventId: string }
   | { kind: 'eventPostReply'; productKey: string; deviceName: string; eventId: string }
   | { kind: 'service'; productKey: string; deviceName: string; serviceId: string }
@@ -98,6 +100,10 @@ export function parseTopic(topic: string): TopicKind {
     if (rest[0] === 'thing' && rest.length === 5 && rest[1] === 'event' && rest[2] === 'property' && rest[3] === 'batch') {
       if (rest[4] === 'post') return { kind: 'propertyBatchPost', ...base };
       if (rest[4] === 'post_reply') return { kind: 'propertyBatchPostReply', ...base };
+    }
+    if (rest[0] === 'thing' && rest.length === 5 && rest[1] === 'event' && rest[2] === 'property' && rest[3] === 'history') {
+      if (rest[4] === 'post') return { kind: 'propertyHistoryPost', ...base };
+      if (rest[4] === 'post_reply') return { kind: 'propertyHistoryPostReply', ...base };
     }
     if (rest[0] === 'thing' && rest.length === 4 && rest[1] === 'event' && rest[2]) {
       if (rest[2] === 'property') {
