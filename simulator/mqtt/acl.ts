@@ -3,6 +3,9 @@
  * (docs/protocol/topics.md, "Subscriptions" and the topic tables): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/{own topic}`,
  * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}` and `/broadcast/{pk}/...`.
  * In a subscription, wildcards may stand only where the device's own identity is already fixed.
+ * The OTA topics `/ota/device/{kind}/{pk}/{dn}` have a direction (docs/protocol/topics.md, "OTA topics"): the device
+ * publishes `inform`, `progress` and `request` and subscribes to (receives) `upgrade` only; its `/sys` OTA topics
+ * (`thing/ota/firmware/get`, `thing/file/download` and their replies) follow the `/sys` rule.
  */
 import type { DeviceIdentity } from '../../thing-model/wire';
 
@@ -38,6 +41,16 @@ function ownTopic(levels: string[], id: DeviceId, filter: boolean): boolean {
   return false;
 }
 
+const OTA_UP = new Set(['inform', 'progress', 'request']);
+const OTA_DOWN = 'upgrade';
+
+/** `/ota/device/{kind}/{pk}/{dn}`, exactly (no wildcards, no more levels), of a kind going that way. */
+function otaTopic(levels: string[], id: DeviceId, up: boolean): boolean {
+  const [a, b, kind, pk, dn] = levels;
+  if (a !== 'ota' || b !== 'device' || levels.length !== 5 || pk !== id.productKey || dn !== id.deviceName) return false;
+  return up ? OTA_UP.has(kind!) : kind === OTA_DOWN;
+}
+
 function split(topic: string): string[] | undefined {
   if (!topic.startsWith('/')) return undefined;
   return topic.split('/').slice(1);
@@ -45,10 +58,10 @@ function split(topic: string): string[] | undefined {
 
 export function mayPublish(topic: string, id: DeviceId): boolean {
   const levels = split(topic);
-  return !!levels && ownTopic(levels, id, false);
+  return !!levels && (ownTopic(levels, id, false) || otaTopic(levels, id, true));
 }
 
 export function maySubscribe(filter: string, id: DeviceId): boolean {
   const levels = split(filter);
-  return !!levels && ownTopic(levels, id, true);
+  return !!levels && (ownTopic(levels, id, true) || otaTopic(levels, id, false));
 }
