@@ -313,6 +313,9 @@ async function main(): Promise<void> {
   const embedded = await startChild('embedded');
   const managed = await startChild('managed');
   const plain = await startMosquitto();
+  // The managed broker's logging (connection lines on stderr, which give the simulator the graceful flag) on a
+  // plain broker: what the plugin itself adds to a CONNECT is the difference from this one.
+  const logged = await startMosquitto(['log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'connection_messages true']);
   const paired: PairedSummary[] = [];
   try {
     for (const phase of phases) {
@@ -330,8 +333,10 @@ async function main(): Promise<void> {
     const noAuth = connectContender('mosquitto, no auth', plain.url, plain.pid);
     const withPlugin = connectContender('managed mosquitto, Alink auth plugin', managed.urls.mqttUrl, managedMosquitto, managed);
     paired.push(await comparePaired('CONNECT → CONNACK → DISCONNECT, 32 devices: Alink auth plugin vs no auth', noAuth, withPlugin, pairs, roundMs));
+    const loggedNoAuth = connectContender('mosquitto, no auth, connection log on', logged.url, logged.pid);
+    paired.push(await comparePaired('CONNECT → CONNACK → DISCONNECT, 32 devices: Alink auth plugin vs no auth with the same connection log', loggedNoAuth, withPlugin, pairs, roundMs));
   } finally {
-    await Promise.all([embedded.stop(), managed.stop(), plain.stop()]);
+    await Promise.all([embedded.stop(), managed.stop(), plain.stop(), logged.stop()]);
   }
 
   const [rrpc, rrpcRaw, pub, pubRaw, rrpcPaced, pubPaced] = results;
@@ -341,7 +346,7 @@ async function main(): Promise<void> {
     say(`${r.phase.padEnd(48)} ${String(r.qps).padStart(7)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
   }
   const ratio = (a?: Summary, b?: Summary) => (a && b ? Math.round((a.qps / b.qps) * 1000) / 1000 : NaN);
-  const [rrpcPaired, pubPaired, connectPaired] = paired;
+  const [rrpcPaired, pubPaired, connectPaired, connectLoggedPaired] = paired;
   const ratios = {
     rrpcSdkVsRaw: ratio(rrpc, rrpcRaw),
     pubSdkVsRaw: ratio(pub, pubRaw),
@@ -351,6 +356,8 @@ async function main(): Promise<void> {
     pubManagedVsEmbeddedCpu: pubPaired?.cpuRatio,
     connectPluginVsNoAuth: connectPaired?.medianRatio,
     connectPluginVsNoAuthCpu: connectPaired?.cpuRatio,
+    connectPluginVsLoggedNoAuth: connectLoggedPaired?.medianRatio,
+    connectPluginVsLoggedNoAuthCpu: connectLoggedPaired?.cpuRatio,
   };
   say('');
   say(`SDK RRpc: ${ratios.rrpcSdkVsRaw}× the calls/s of the raw MQTT round trip; SDK Pub: ${ratios.pubSdkVsRaw}× raw publish/echo.`);
@@ -359,7 +366,7 @@ async function main(): Promise<void> {
   say(`Simulator capacity from its CPU per call (one core): RRpc ≈ ${capacity(rrpcPaced)}/s, Pub ≈ ${capacity(pubPaced)}/s.`);
   say('');
   say(`Paired rounds (${pairs} pairs of ${roundMs / 1000} s, order AB BA …; CPU per op is the verdict that load does not move):`);
-  for (const p of paired) for (const line of describePaired(p, p === connectPaired ? 0.8 : 0.9)) say(line);
+  for (const p of paired) for (const line of describePaired(p, p === connectPaired || p === connectLoggedPaired ? 0.8 : 0.9)) say(line);
   say(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores.`);
   console.log(JSON.stringify({ bench: 'sim', results, paired, ratios, load: os.loadavg(), cpus: os.cpus().length }));
 }

@@ -55,12 +55,22 @@ void subs_free_all(void);
 
 /* ---- topics.c: the platform's topic rules ------------------------------------------------------------------ */
 
-/* A device's own topic (publish, or a concrete topic it may receive) or filter (subscribe). */
-bool topic_own(const char *topic, const char *pk, const char *dn, bool filter);
-/* The device a platform downstream topic is for, when the platform subscribes `_ss=1` clients to it:
- * /sys/{pk}/{dn}/..., /ext/rrpc/{id}/sys/{pk}/{dn}/..., /ext/ntp/{pk}/{dn}/..., /ext/error/{pk}/{dn}[/...].
- * Writes pk and dn (NUL-terminated) into the buffers; false when the topic is none of those. */
+enum topic_use {
+	TOPIC_PUBLISH,    /* a device publishes on the topic */
+	TOPIC_RECEIVE,    /* a message on the topic is delivered to the device */
+	TOPIC_SUBSCRIBE,  /* the device subscribes the filter */
+};
+
+/* A device's own topic or filter for that use (the `/ota/device/...` topics have a direction, the others not). */
+bool topic_own(const char *topic, const char *pk, const char *dn, enum topic_use use);
+/* Takes the server-side subscription templates (space-separated filters with the whole levels `{pk}` and `{dn}`
+ * before any '#', from the simulator's SERVER_SUBSCRIPTION_TEMPLATES); false with nothing changed when one is
+ * malformed. */
+bool topics_set_server_subscriptions(const char *templates);
+/* The device a platform publish on `topic` is for when that topic is one the platform subscribes `_ss=1` clients
+ * to: writes pk and dn (NUL-terminated, non-empty) into the buffers; false when no template matches. */
 bool topic_server_subscribed(const char *topic, char *pk, size_t pk_len, char *dn, size_t dn_len);
+void topics_free(void);
 
 /* ---- sign.c: the Alink CONNECT check ----------------------------------------------------------------------- */
 

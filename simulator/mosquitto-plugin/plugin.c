@@ -4,7 +4,7 @@
  * MESSAGE (server-side subscriptions: what a service client sends on an `_ss=1` device's topics is delivered to
  * that client directly) and DISCONNECT. Presence goes to the simulator's own MQTT client as a direct publish on
  * PRESENCE_TOPIC. Options (plugin_opt_*): registry, platform_client_id, keepalive_min, max_payload,
- * max_subscriptions. docs/simulator-brokers.md explains the design.
+ * max_subscriptions, server_subscriptions (the templates of simulator/mqtt/server-subscriptions.ts). docs/simulator-brokers.md explains the design.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,13 +96,15 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
-/* Topics a device publishes (never delivered to a device): posts, replies, RRPC answers, NTP requests. */
+/* Topics a device publishes (never delivered to a device): posts, replies, RRPC answers, NTP requests, OTA pulls
+ * and block requests (the `/ota/device/...` ones the device publishes are never TOPIC_RECEIVE in topics.c). */
 static bool upstream_kind(const char *topic)
 {
 	size_t n = strlen(topic);
 #define ENDS(s) (n >= sizeof(s) - 1 && !strcmp(topic + n - (sizeof(s) - 1), s))
 	if(!strncmp(topic, "/sys/", 5)){
-		return ENDS("/post") || (strstr(topic, "/thing/service/") && ENDS("_reply")) || strstr(topic, "/rrpc/response/") != NULL;
+		if(ENDS("/post") || ENDS("/thing/ota/firmware/get") || ENDS("/thing/file/download")) return true;
+		return (strstr(topic, "/thing/service/") && ENDS("_reply")) || strstr(topic, "/rrpc/response/") != NULL;
 	}
 	if(!strncmp(topic, "/ext/ntp/", 9)) return ENDS("/request");
 	return false;
@@ -111,7 +113,7 @@ static bool upstream_kind(const char *topic)
 
 static int acl_read(const struct mosquitto_evt_acl_check *ev, const char *pk, const char *dn)
 {
-	if(!topic_own(ev->topic, pk, dn, false)) return MOSQ_ERR_ACL_DENIED;
+	if(!topic_own(ev->topic, pk, dn, TOPIC_RECEIVE)) return MOSQ_ERR_ACL_DENIED;
 	char tpk[128], tdn[128];
 	struct alink_session *s = sessions_get(pk, dn);
 	/* An _ss=1 client gets these topics directly (on_message), not through its own subscriptions: no duplicates. */
@@ -132,13 +134,13 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if(!client_id || !split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_ACL_DENIED;
 	switch(ev->access){
 		case MOSQ_ACL_SUBSCRIBE:
-			if(ev->qos > 1 || !topic_own(ev->topic, pk, dn, true)) return MOSQ_ERR_ACL_DENIED;
+			if(ev->qos > 1 || !topic_own(ev->topic, pk, dn, TOPIC_SUBSCRIBE)) return MOSQ_ERR_ACL_DENIED;
 			return subs_add(client_id, ev->topic, max_subscriptions) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 		case MOSQ_ACL_UNSUBSCRIBE:
 			subs_remove(client_id, ev->topic);
 			return MOSQ_ERR_SUCCESS;
 		case MOSQ_ACL_WRITE:
-			if(ev->qos > 1 || (long)ev->payloadlen > max_payload || !topic_own(ev->topic, pk, dn, false)) {
+			if(ev->qos > 1 || (long)ev->payloadlen > max_payload || !topic_own(ev->topic, pk, dn, TOPIC_PUBLISH)) {
 				mosquitto_log_printf(MOSQ_LOG_NOTICE, "alink: publish refused: %s on %s", client_id, ev->topic);
 				return MOSQ_ERR_ACL_DENIED;
 			}
@@ -199,6 +201,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		else if(!strcmp(opts[i].key, "keepalive_min")) keepalive_min = atoi(opts[i].value);
 		else if(!strcmp(opts[i].key, "max_payload")) max_payload = atol(opts[i].value);
 		else if(!strcmp(opts[i].key, "max_subscriptions")) max_subscriptions = atoi(opts[i].value);
+		else if(!strcmp(opts[i].key, "server_subscriptions") && !topics_set_server_subscriptions(opts[i].value)){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "alink: plugin_opt_server_subscriptions: malformed template in \"%s\"", opts[i].value);
+			return MOSQ_ERR_INVAL;
+		}
 	}
 	if(!registry_path){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "alink: plugin_opt_registry is required");
@@ -223,6 +229,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
 	registry = NULL;
 	sessions_free_all();
 	subs_free_all();
+	topics_free();
 	free(registry_path);
 	free(platform_client_id);
 	registry_path = platform_client_id = NULL;

@@ -1,16 +1,17 @@
 /**
  * Per-device topic permissions: a device publishes and subscribes only to its own topics
  * (docs/protocol/topics.md, "Subscriptions" and the topic tables): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/{own topic}`,
- * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}`, `/ota/device/{inform|upgrade|progress|request}/{pk}/{dn}`
- * (docs/protocol/ota-platform.md, "Device side") and `/broadcast/{pk}/...`.
+ * `/ext/ntp|session|error/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}` and `/broadcast/{pk}/...`; the OTA topics below
+ * (docs/protocol/ota-platform.md, "Device side").
  * In a subscription, wildcards may stand only where the device's own identity is already fixed.
+ * The OTA topics `/ota/device/{kind}/{pk}/{dn}` have a direction (docs/protocol/topics.md, "OTA topics"): the device
+ * publishes `inform`, `progress` and `request` and subscribes to (receives) `upgrade` only; its `/sys` OTA topics
+ * (`thing/ota/firmware/get`, `thing/file/download` and their replies) follow the `/sys` rule.
  */
 import type { DeviceIdentity } from '../../thing-model/wire';
 
 /** A device by product key and name: the wire helpers' {@link DeviceIdentity}. */
 export type DeviceId = DeviceIdentity;
-
-const OTA_KINDS = new Set(['inform', 'upgrade', 'progress', 'request']);
 
 const isWild = (level: string | undefined) => level === '+' || level === '#';
 
@@ -29,7 +30,6 @@ function ownTopic(levels: string[], id: DeviceId, filter: boolean): boolean {
   if (a === pk && b === dn && c === 'user') return restOk(levels.slice(3), filter);
   if (a === 'broadcast') return b === pk && restOk(levels.slice(2), filter);
   if (a === 'shadow') return (b === 'update' || b === 'get') && c === pk && d === dn && levels.length === 4;
-  if (a === 'ota') return b === 'device' && OTA_KINDS.has(c ?? '') && d === pk && levels[4] === dn && levels.length === 5;
   if (a === 'ext') {
     if (b === 'ntp' || b === 'session') return c === pk && d === dn && restOk(levels.slice(4), filter);
     if (b === 'error') return c === pk && d === dn && (levels.length === 4 || restOk(levels.slice(4), filter));
@@ -42,6 +42,16 @@ function ownTopic(levels: string[], id: DeviceId, filter: boolean): boolean {
   return false;
 }
 
+const OTA_UP = new Set(['inform', 'progress', 'request']);
+const OTA_DOWN = 'upgrade';
+
+/** `/ota/device/{kind}/{pk}/{dn}`, exactly (no wildcards, no more levels), of a kind going that way. */
+function otaTopic(levels: string[], id: DeviceId, up: boolean): boolean {
+  const [a, b, kind, pk, dn] = levels;
+  if (a !== 'ota' || b !== 'device' || levels.length !== 5 || pk !== id.productKey || dn !== id.deviceName) return false;
+  return up ? OTA_UP.has(kind!) : kind === OTA_DOWN;
+}
+
 function split(topic: string): string[] | undefined {
   if (!topic.startsWith('/')) return undefined;
   return topic.split('/').slice(1);
@@ -49,10 +59,10 @@ function split(topic: string): string[] | undefined {
 
 export function mayPublish(topic: string, id: DeviceId): boolean {
   const levels = split(topic);
-  return !!levels && ownTopic(levels, id, false);
+  return !!levels && (ownTopic(levels, id, false) || otaTopic(levels, id, true));
 }
 
 export function maySubscribe(filter: string, id: DeviceId): boolean {
   const levels = split(filter);
-  return !!levels && ownTopic(levels, id, true);
+  return !!levels && (ownTopic(levels, id, true) || otaTopic(levels, id, false));
 }

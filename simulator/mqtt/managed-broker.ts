@@ -23,6 +23,7 @@ import type { DeviceRecord } from '../registry';
 import { ExternalLink } from './external-link';
 import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
 import { buildPlugin, managedSupport } from './mosquitto-support';
+import { SERVER_SUBSCRIPTION_TEMPLATES } from './server-subscriptions';
 import { parseClientId } from '../../thing-model/wire';
 
 export const PRESENCE_TOPIC = '$alink-sim/presence';
@@ -210,6 +211,8 @@ export class ManagedBroker implements MqttLink {
       `plugin_opt_keepalive_min ${this.opts.keepaliveMin}`,
       `plugin_opt_max_payload ${this.opts.maxPayloadBytes}`,
       `plugin_opt_max_subscriptions ${this.opts.maxSubscriptions}`,
+      // The one list the embedded broker subscribes from, so both modes serve _ss=1 clients the same topics.
+      `plugin_opt_server_subscriptions ${SERVER_SUBSCRIPTION_TEMPLATES.join(' ')}`,
       'max_qos 1',
       // Without it every QoS 1 step waits on Nagle's algorithm (~40 ms).
       'set_tcp_nodelay true',

@@ -5,13 +5,15 @@
  * through the official cloud SDK, must reach it, on each broker mode.
  */
 import * as $Iot from '@alicloud/iot20180120';
-import type { MqttClient } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { otaTopics, OTA_NOTICE_CODE } from '../../thing-model/wire';
 import { createIotClient, longCallRuntime } from '../sdk-client';
 import { BROKER_MODES, connectDevice, modeConfig, nextMessage, PK, startSim, testConfig } from './harness';
 
 const DN = 'gw-001';
 const sys = `/sys/${PK}/${DN}`;
 const gw = { productKey: PK, deviceName: DN };
+const SVC = { username: 'ota-svc', password: 'ota-svc-password' };
 
 /** Connects as LinkSDK does and answers what the platform sends, on the topics LinkSDK uses. */
 async function linkSdkDevice(mqttUrl: string): Promise<MqttClient> {
@@ -35,7 +37,9 @@ describe.each(BROKER_MODES)('a LinkSDK-like device (%s broker)', (mode) => {
 
   beforeAll(async () => {
     // Two subscriptions allowed: the device's own two custom-topic filters; the platform's do not count.
-    s = await startSim(testConfig({ mqtt: { ...modeConfig(mode).mqtt, maxSubscriptions: 2 }, limits: { syncServiceTimeoutMs: 3000 } }));
+    // A service client stands in for the platform's OTA service where a test needs to publish on OTA topics.
+    const mqtt = { ...modeConfig(mode).mqtt, maxSubscriptions: 2, serviceClients: [SVC] };
+    s = await startSim(testConfig({ mqtt, limits: { syncServiceTimeoutMs: 3000 } }));
     dev = await linkSdkDevice(s.mqttUrl);
   });
   afterAll(async () => {
@@ -130,6 +134,47 @@ describe.each(BROKER_MODES)('a LinkSDK-like device (%s broker)', (mode) => {
     const reply = nextMessage(dev, (t) => t === `${sys}/thing/event/SensorFault/post_reply`);
     dev.publish(`${sys}/thing/event/SensorFault/post`, JSON.stringify({ id: '78', version: '1.0', params: { ErrorCode: 1, ChannelId: 2, Detail: 'open', OccurredAt: String(Date.now()) } }));
     expect(JSON.parse((await reply).payload.toString())).toMatchObject({ id: '78', code: 200 });
+  });
+
+  it('gets OTA upgrade notices and firmware/get replies without subscribing, once even where it subscribed; its OTA publishes reach the platform', async () => {
+    const ota = otaTopics(gw);
+    const svc = await connectAsync(s.mqttUrl, { ...SVC, clientId: `ota-svc-${mode}`, reconnectPeriod: 0, connectTimeout: 5000 });
+    try {
+      await svc.subscribeAsync([`/ota/device/+/${PK}/${DN}`, ota.firmwareGet], { qos: 1 });
+      const seen: string[] = [];
+      const count = (t: string) => seen.push(t);
+      dev.on('message', count);
+      const notice = nextMessage(dev, (t) => t === ota.upgrade);
+      const body = { code: OTA_NOTICE_CODE, id: 1626969597470, message: 'success', data: { version: '2.0.0', size: 3, url: 'http://127.0.0.1/x', signMethod: 'Md5', sign: 'ab', md5: 'ab' } };
+      await svc.publishAsync(ota.upgrade, JSON.stringify(body), { qos: 1 });
+      expect(JSON.parse((await notice).payload.toString())).toMatchObject({ code: '1000', data: { version: '2.0.0' } });
+
+      // The device's own pull and the platform's answer on the /sys reply topic.
+      const pulled = nextMessage(svc, (t) => t === ota.firmwareGet);
+      const answered = nextMessage(dev, (t) => t === ota.firmwareGetReply);
+      dev.publish(ota.firmwareGet, JSON.stringify({ id: '80', version: '1.0', params: { module: 'MCU' }, method: 'thing.ota.firmware.get' }), { qos: 0 });
+      expect(JSON.parse((await pulled).payload.toString())).toMatchObject({ id: '80' });
+      await svc.publishAsync(ota.firmwareGetReply, JSON.stringify({ id: '80', code: 200, data: {} }), { qos: 1 });
+      expect(JSON.parse((await answered).payload.toString())).toMatchObject({ id: '80', code: 200 });
+
+      // Inform and progress (numeric ids, as the C SDKs send them) arrive at the platform side.
+      for (const [t, p] of [[ota.inform, { version: '2.0.0', module: 'MCU' }], [ota.progress, { step: '50', desc: '', module: 'MCU' }]] as const) {
+        const got = nextMessage(svc, (x) => x === t);
+        await dev.publishAsync(t, JSON.stringify({ id: 81, params: p }), { qos: 1 });
+        expect(JSON.parse((await got).payload.toString())).toMatchObject({ id: 81, params: p });
+      }
+
+      // LinkSDK's OTA component subscribes the upgrade topic itself as well: still one delivery.
+      await dev.subscribeAsync(ota.upgrade, { qos: 1 });
+      seen.length = 0;
+      await svc.publishAsync(ota.upgrade, JSON.stringify({ ...body, id: 1626969597471 }), { qos: 1 });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(seen.filter((t) => t === ota.upgrade)).toEqual([ota.upgrade]);
+      dev.off('message', count);
+      await dev.unsubscribeAsync(ota.upgrade);
+    } finally {
+      await svc.endAsync(true);
+    }
   });
 
   it('is subscribed again on every CONNECT (clean session): a set after a reconnect still arrives', async () => {
