@@ -4,6 +4,7 @@
  * (`{code, data: {bSize, bOffset, fileLength}}`), the block, and a CRC-16/ARC of the block. The byte order of the
  * CRC is not documented: both orders are accepted (a wrong block fails either check with odds 2^-15).
  */
+import { AlinkCodes } from '../../thing-model/codes';
 import { AlinkMethods, type MessageIdGenerator } from '../../thing-model/wire';
 import type { Uplink } from '../transport';
 import type { StagedFile } from './staged-file';
@@ -108,7 +109,7 @@ export function parseBlock(p: Buffer): { offset: number; data?: Buffer; error?: 
   }
   const offset = Number(h.data?.bOffset);
   if (!Number.isSafeInteger(offset)) return undefined;
-  if (h.code !== 200) return { offset, error: `code ${String(h.code)}${typeof h.message === 'string' ? `: ${h.message}` : ''}` };
+  if (h.code !== AlinkCodes.SUCCESS) return { offset, error: `code ${String(h.code)}${typeof h.message === 'string' ? `: ${h.message}` : ''}` };
   const size = Number(h.data?.bSize);
   if (!Number.isSafeInteger(size) || p.length !== 2 + hlen + size + 2) return { offset, error: `block of ${p.length - 4 - hlen} bytes, header says ${String(h.data?.bSize)}` };
   const data = p.subarray(2 + hlen, 2 + hlen + size);
