@@ -40,14 +40,15 @@ export class OtaMessages {
 
 /** Sends download progress every `stepPercent` and always at the end; never backwards. */
 export class ProgressThrottle {
-  private last = 0;
+  /** Nothing sent yet: the first report (step 1, "download started") always goes. */
+  private last = -Infinity;
 
   constructor(private readonly stepPercent: number) {}
 
   /** True when `percent` is worth a message. */
   due(percent: number): boolean {
     const p = Math.floor(percent);
-    if (p <= this.last) return false;
+    if (p <= this.last || p < 1) return false;
     if (p < 100 && p - this.last < this.stepPercent) return false;
     this.last = p;
     return true;
