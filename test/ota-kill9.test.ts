@@ -98,10 +98,14 @@ describe.each(MODES)('OTA download under kill -9 (%s broker)', (mode) => {
       agent = spawnAgent(config);
       await waitTask(s.iot, jobId, DN, 'SUCCEEDED', 30_000);
       const https = s.sim.ota.downloads(firmwareId).filter((r) => r.channel === 'https');
-      expect(https.length).toBe(2);
+      // The first process's request, then the second's; a loaded machine may add a stall retry of the first
+      // process (a 206 of its own) before the kill.
+      expect(https.length).toBeGreaterThanOrEqual(2);
+      expect(https.length).toBeLessThanOrEqual(3);
       // (`complete` of the first says only that the simulator handed the whole body to its socket.)
       expect(https[0]).toMatchObject({ status: 200, start: 0 });
-      const resumed = https[1]!;
+      for (const r of https.slice(1)) expect(r.status).toBe(206);
+      const resumed = https[https.length - 1]!;
       expect(resumed).toMatchObject({ status: 206, end: SIZE - 1, complete: true });
       const start = resumed.start!;
       // Offsets are recorded at block boundaries, after the fsync of the block; at most one block on disk was
