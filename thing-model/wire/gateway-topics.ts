@@ -74,6 +74,8 @@ export const TopoChangeStatus = {
 export const TOPO_BATCH_MAX = 30;
 /** Sub-devices per batch login/logout (the current limit; older revisions say 5). */
 export const LOGIN_BATCH_MAX = 50;
+/** Sub-device logins per second under one gateway (the Limits page: 200 logins/s). */
+export const SUB_LOGINS_PER_SECOND_MAX = 200;
 /** Sub-devices online at once under one gateway (the current limit). */
 export const SUB_DEVICES_ONLINE_MAX = 2000;
 /** Pack post limits: properties, events and sub-devices per message. */
