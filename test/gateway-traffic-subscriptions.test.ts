@@ -13,10 +13,12 @@ import type { SubDeviceDirectory, SubDeviceEntry } from '../agent/gateway/direct
 import { subDeviceKey } from '../agent/gateway/directory';
 import { createSubDeviceTraffic, type TrafficSubscriber } from '../agent/gateway/traffic';
 import type { SubDeviceState } from '../handlers/api';
-import type { CompiledThingModel } from '../thing-model';
+import { compileThingModel, loadThingModelFile } from '../thing-model';
+import type { Uplink } from '../agent/transport';
+import { TSL_PATH } from './router-harness';
 import { startAedes, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 
-const model = {} as CompiledThingModel; // the directory's entries carry a model; these tests never read it
+const model = compileThingModel(loadThingModelFile(TSL_PATH));
 const meter = { productKey: 'a1Meter', deviceName: 'm-01' };
 const special = { productKey: 'a1Meter', deviceName: 'm-02' };
 
@@ -43,6 +45,16 @@ function subscriberOf(client: MqttClient): TrafficSubscriber {
     },
   };
 }
+
+function uplinkOf(client: MqttClient): Uplink {
+  return {
+    publish: async (topic, payload, opts) => {
+      const acked = client.publishAsync(topic, payload, { qos: opts.qos }).then(() => undefined);
+      return { acked };
+    },
+  };
+}
+const noUplink: Uplink = { publish: () => Promise.reject(new Error('not used')) };
 
 const claims = [
   { owner: 'by-product', claim: { products: ['a1Meter'] } },
@@ -72,7 +84,7 @@ describe.each([
 
   it('subscribes before online and unsubscribes after offline', async () => {
     const dir = directoryOf({ [subDeviceKey(meter)]: 'online' });
-    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), claims, logger: pino({ level: 'silent' }) });
+    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), uplink: uplinkOf(gateway), claims, logger: pino({ level: 'silent' }) });
     const t = deviceTopics(meter);
     const inbound = [t.propertySet, t.service('SetRelay'), t.rrpcRequest('123'), `/ext/rrpc/9/${t.sysPrefix.slice(1)}/thing/service/Sync`, `${t.userPrefix}cmd/1`];
     await traffic.beforeOnline(dir.get(meter.productKey, meter.deviceName)!);
@@ -89,11 +101,36 @@ describe.each([
     await waitFor(() => received.includes('marker'), 5000, 'the marker');
     expect(received).toEqual(['marker']);
   });
+
+  it('posts for a sub-device on its own topics, checked against its TSL, settled by its _reply', async () => {
+    const dir = directoryOf({ [subDeviceKey(meter)]: 'online' });
+    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), uplink: uplinkOf(gateway), claims, logger: pino({ level: 'silent' }) });
+    const t = deviceTopics(meter);
+    await traffic.beforeOnline(dir.get(meter.productKey, meter.deviceName)!);
+    gateway.on('message', (topic, payload) => traffic.handleReply(topic, payload));
+    // The cloud's side: answer the sub-device's property post.
+    const posts: unknown[] = [];
+    await cloud.subscribeAsync(t.propertyPost, { qos: 1 });
+    cloud.on('message', (topic, payload) => {
+      if (topic !== t.propertyPost) return;
+      const req = JSON.parse(payload.toString()) as { id: string; params: unknown };
+      posts.push(req.params);
+      void cloud.publishAsync(t.propertyPostReply, JSON.stringify({ id: req.id, code: 200, data: {} }), { qos: 1 });
+    });
+    const up = traffic.upstream(meter)!;
+    const reply = await up.postProperties({ Temperature: 21.5 }).reply;
+    expect(reply.code).toBe(200);
+    expect(posts).toEqual([{ Temperature: 21.5 }]);
+    // Its TSL, not the gateway's: a mistyped value is refused before anything is sent, naming the field.
+    await expect(up.postProperties({ Temperature: 'hot' }).stored).rejects.toThrow(/Temperature/);
+    expect(traffic.upstream({ productKey: 'a1Meter', deviceName: 'unknown' })).toBeUndefined();
+    await traffic.afterOffline(dir.get(meter.productKey, meter.deviceName)!);
+  });
 });
 
 describe('owners and refusals', () => {
   const dir = directoryOf({ 'a1Meter/m-01': 'online', 'a1Meter/m-02': 'online', 'a1Meter/m-03': 'disabled', 'a1Meter/m-04': 'loggingIn', 'a1Other/x': 'online' });
-  const traffic = createSubDeviceTraffic({ directory: dir, subscriber: { subscribe: async () => undefined, unsubscribe: async () => undefined }, claims, logger: pino({ level: 'silent' }) });
+  const traffic = createSubDeviceTraffic({ directory: dir, subscriber: { subscribe: async () => undefined, unsubscribe: async () => undefined }, uplink: noUplink, claims, logger: pino({ level: 'silent' }) });
 
   it('a devices claim wins over a products claim', () => {
     expect(traffic.ownerOf(meter)?.owner).toBe('by-product');

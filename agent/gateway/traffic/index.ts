@@ -4,10 +4,13 @@
  * of each sub-device's traffic. The sessions half calls {@link createSubDeviceTraffic} from the wiring.
  */
 import type { Logger } from 'pino';
-import { channelTopics, deviceTopics, extRrpcFilter, type DeviceIdentity } from '../../../thing-model/wire';
+import { channelTopics, deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../../thing-model/wire';
 import type { SubDeviceDirectory, SubDeviceEntry, SubDeviceTraffic } from '../directory';
 import { SubDeviceOwners, type OwnedClaim } from './owners';
 import { admit, type Admission } from './admit';
+import { SubDeviceUpstreams } from './upstream';
+import type { Uplink } from '../../transport';
+import type { Upstream } from '../../../handlers/api';
 
 export { SubDeviceOwners, type OwnedClaim } from './owners';
 export type { Admission } from './admit';
@@ -27,6 +30,12 @@ export interface SubDeviceTrafficDeps {
   /** The `subDevices` claims of the loaded plugin instances, in load order. */
   claims: readonly OwnedClaim[];
   logger: Logger;
+  /** The gateway's uplink (its outbox) and upstream settings, shared by every sub-device's upstream. */
+  uplink: Uplink;
+  ids?: MessageIdGenerator;
+  durable?: boolean;
+  replyTimeoutMs?: number;
+  now?: () => number;
 }
 
 /** The traffic side as the wiring sees it. */
@@ -37,6 +46,10 @@ export interface SubDeviceTrafficSide extends SubDeviceTraffic {
   ownerOf(device: DeviceIdentity): OwnedClaim | undefined;
   /** Whether a call for this sub-device may reach its owner, or the Alink code and message to refuse it with. */
   admit(device: DeviceIdentity): Admission;
+  /** `ctx.gateway.upstream(device)`: undefined when the directory does not know the device. */
+  upstream(device: DeviceIdentity): Upstream | undefined;
+  /** Settles a sub-device's post from its `_reply`; false when the topic is not one (route it elsewhere). */
+  handleReply(topic: string, payload: Buffer): boolean;
 }
 
 /** QoS of a sub-device's filter: RRPC requests come at QoS 0 (docs/protocol/gateway-traffic.md, "Topics"). */
@@ -48,6 +61,7 @@ function qosOf(filter: string): 0 | 1 {
 export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTrafficSide {
   const owners = new SubDeviceOwners(deps.claims);
   const logger = deps.logger.child({ component: 'gateway-traffic' });
+  const upstreams = new SubDeviceUpstreams({ ...deps, logger });
 
   const filtersFor = (device: DeviceIdentity): readonly string[] => {
     const t = deviceTopics(device);
@@ -69,6 +83,8 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
     filtersFor,
     ownerOf: (device) => owners.ownerOf(device),
     admit: (device) => admit(deps.directory, owners, device),
+    upstream: (device) => upstreams.upstream(device),
+    handleReply: (topic, payload) => upstreams.handleReply(topic, payload),
     async beforeOnline(entry) {
       const filters = filtersFor(entry);
       await deps.subscriber.subscribe(filters.map((topic) => ({ topic, qos: qosOf(topic) })));
