@@ -57,6 +57,11 @@ export interface CallContext {
    * handler claimed as `'*'` answer every service.
    */
   readonly service?: string | undefined;
+  /**
+   * The sub-device this call is for (a driver's `subDevices` handlers, docs/plugins.md "Gateway"); undefined for a
+   * call to the gateway's own Thing Model, so a plugin for the gateway itself never sees it set.
+   */
+  readonly device?: DeviceIdentity | undefined;
   /** Epoch ms by which the answer must be ready. */
   readonly deadline: number;
   /** Aborted when the deadline passes or the agent shuts down. Pass it to fetch, timers, child processes. */
