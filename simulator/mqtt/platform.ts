@@ -23,6 +23,9 @@ import { DeviceChannels } from './channels';
 import type { FileStore } from '../http/files';
 import type { ScriptStoreOptions } from '../scripts/store';
 import { StateChannels } from './device-channels';
+import { GatewayChannel } from '../gateway/channel';
+import { GatewayBook } from '../gateway/sessions';
+import { topicOwner } from '../gateway/owner';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -36,6 +39,8 @@ export interface PlatformOptions {
   /** Signed file URLs (parse scripts, configuration files). */
   files: FileStore;
   scripts?: ScriptStoreOptions;
+  /** Topology and online limits per gateway. */
+  gatewayLimits?: { maxSubDevices: number; maxOnlineSubDevices: number };
 }
 
 export type RrpcCode = 'SUCCESS' | 'TIMEOUT' | 'OFFLINE' | 'HALFCONN';
@@ -79,7 +84,18 @@ export class Platform implements UplinkSink {
   /** Desired values, shadow and property get (device-channels.ts). */
   readonly stateChannels: StateChannels;
 
+  /** Topology and sub-device sessions (docs/protocol/gateway-platform.md). */
+  readonly gateways = new GatewayBook();
+  /** The gateway topics: topology, registration, sub-device login and logout. */
+  readonly gatewayChannel: GatewayChannel;
+
   constructor(private readonly opts: PlatformOptions) {
+    this.gatewayChannel = new GatewayChannel({
+      ...opts,
+      book: this.gateways,
+      limits: opts.gatewayLimits ?? { maxSubDevices: 2000, maxOnlineSubDevices: 2000 },
+      send: (topic, payload) => this.send(topic, payload, 0),
+    });
     this.channels = new DeviceChannels({ ...opts, send: (topic, payload, qos) => this.send(topic, payload, qos), seen: (id) => this.seen(id) });
     this.stateChannels = new StateChannels({ ...opts, send: (t, p, q) => this.send(t, p, q), reachability: (id) => this.reachability(id), setProperties: (id, items) => this.setProperties(id, items) });
     this.upstream = new Upstream({
@@ -123,9 +139,11 @@ export class Platform implements UplinkSink {
     this.opts.state.markOnline(id.productKey, id.deviceName, { keepalive: info.keepalive, clientParams: info.clientParams }, Date.now());
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, keepalive: info.keepalive }, 'device online');
     this.opts.events.emit('deviceOnline', { ...id, clientId: info.clientId });
+    if (this.opts.registry.product(id.productKey)?.nodeType === 'sub') this.gatewayChannel.directLogin(id);
   }
 
   deviceDisconnected(id: DeviceId, info: { clientId: string; graceful: boolean }): void {
+    this.gatewayChannel.gatewayGone(id, info.graceful);
     this.opts.state.markOffline(id.productKey, id.deviceName, info.graceful, Date.now());
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, graceful: info.graceful }, 'device offline');
     this.opts.events.emit('deviceOffline', { ...id, graceful: info.graceful });
@@ -274,6 +292,25 @@ export class Platform implements UplinkSink {
   // ---- upstream ---------------------------------------------------------------------------------------------
 
   uplink(topic: string, payload: Buffer, origin?: DeviceId): void {
-    this.upstream.uplink(topic, payload, origin);
+    if (this.gatewayChannel.uplink(topic, payload, origin)) return;
+    let from = origin;
+    const owner = origin && topicOwner(topic);
+    if (origin && owner && (owner.productKey !== origin.productKey || owner.deviceName !== origin.deviceName)) {
+      // A gateway speaking for a sub-device: accepted while the sub-device is logged in through it.
+      from = this.gatewayChannel.actingFor(origin, owner);
+      if (!from) return;
+    }
+    this.upstream.uplink(topic, payload, from);
+  }
+
+  /** Whether the gateway `gw` may use the sub-device `owner`'s topics: `receive` only while logged in through it. */
+  mayProxy(gw: DeviceId, owner: DeviceId, use: 'publish' | 'subscribe' | 'receive'): boolean {
+    if (this.opts.registry.product(gw.productKey)?.nodeType !== 'gateway') return false;
+    if (this.opts.registry.product(owner.productKey)?.nodeType !== 'sub' || !this.opts.registry.device(owner.productKey, owner.deviceName)) return false;
+    const same = (d?: DeviceId) => !!d && d.productKey === gw.productKey && d.deviceName === gw.deviceName;
+    if (use === 'receive') return same(this.gateways.sessionOf(owner));
+    // Publishing for a sub-device that is not logged in reaches the platform, which answers /ext/error 520.
+    if (use === 'publish') return true;
+    return same(this.gateways.gatewayOf(owner)) || same(this.gateways.sessionOf(owner));
   }
 }

@@ -1,0 +1,142 @@
+/**
+ * The platform's gateway half on the embedded broker, driven by a test gateway written here (raw MQTT.js,
+ * the payload shapes the official SDKs send) and the official cloud SDK: topology add/get/delete with sign checks in
+ * every method and key spelling, sub-device registration, login (single and batch; bad sign; no topology), presence
+ * per sub-device, sub-device traffic both ways, and the gateway's drop taking its sub-devices offline.
+ */
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import * as $Iot from '@alicloud/iot20180120';
+import type { MqttClient } from 'mqtt';
+import { createIotClient } from '../sdk-client';
+import { connectDevice, nextMessage, PK, sleep, startSim, testConfig } from './harness';
+
+const SUB_PK = 'a1SubDemo01';
+const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
+const GW = `/sys/${PK}/gw-001`;
+const SESSION = `/ext/session/${PK}/gw-001`;
+
+let s: Awaited<ReturnType<typeof startSim>>;
+let gw: MqttClient;
+let seq = 0;
+
+function signed(dn: string, method: 'hmacSha1' | 'hmacSha256' | 'hmacMd5', key: 'signmethod' | 'signMethod', extra: Record<string, string> = {}, secret = SUB_SECRET) {
+  const ts = String(Date.now());
+  const clientId = `${SUB_PK}.${dn}`;
+  const hash = { hmacSha1: 'sha1', hmacSha256: 'sha256', hmacMd5: 'md5' }[method];
+  const sign = createHmac(hash, secret).update(`clientId${clientId}deviceName${dn}productKey${SUB_PK}timestamp${ts}`).digest('hex');
+  return { productKey: SUB_PK, deviceName: dn, clientId, timestamp: ts, [key]: method, sign, ...extra };
+}
+
+async function request(topic: string, params: unknown, method?: string): Promise<{ id: string; code: number; data: unknown; message: string }> {
+  const id = String(++seq);
+  const reply = nextMessage(gw, (t) => t === `${topic}_reply`);
+  await gw.publishAsync(topic, JSON.stringify({ id, version: '1.0', params, ...(method ? { method } : {}) }));
+  const r = JSON.parse((await reply).payload.toString()) as { id: string; code: number; data: unknown; message: string };
+  expect(r.id).toBe(id);
+  return r;
+}
+
+const api = () => createIotClient(s.httpUrl);
+const status = async (dn: string) => (await api().getDeviceStatus(new $Iot.GetDeviceStatusRequest({ productKey: SUB_PK, deviceName: dn }))).body.data?.status;
+
+beforeAll(async () => {
+  const base = testConfig({}, 2);
+  s = await startSim({
+    ...base,
+    products: [
+      { productKey: PK, tsl: join(__dirname, '..', 'tsl', 'example-gateway.json'), nodeType: 'gateway' },
+      { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true },
+    ],
+    devices: [
+      ...(base.devices ?? []),
+      ...['sensor-01', 'sensor-02', 'sensor-03'].map((deviceName) => ({ productKey: SUB_PK, deviceName, deviceSecret: SUB_SECRET })),
+    ] as never,
+  });
+  gw = await connectDevice(s.mqttUrl, { deviceName: 'gw-001' });
+  await gw.subscribeAsync([`${GW}/#`, `${SESSION}/#`, `/ext/error/${PK}/gw-001`]);
+});
+afterAll(async () => {
+  await gw?.endAsync(true);
+  await s?.sim.stop();
+});
+
+describe('gateway sessions (embedded broker)', () => {
+  it('refuses login without topology (6401) and a topo add with a bad sign (401)', async () => {
+    const login = await request(`${SESSION}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod', { cleanSession: 'true' }));
+    expect(login.code).toBe(6401);
+    const bad = await request(`${GW}/thing/topo/add`, [{ ...signed('sensor-01', 'hmacSha1', 'signmethod'), sign: '00'.repeat(20) }], 'thing.topo.add');
+    expect(bad.code).toBe(401);
+    expect(bad.data).toEqual([]);
+  });
+
+  it('adds topology with every sign method and key spelling, reports it on topo/get', async () => {
+    const add = await request(`${GW}/thing/topo/add`, [
+      signed('sensor-01', 'hmacSha1', 'signmethod'),
+      { ...signed('sensor-02', 'hmacSha256', 'signMethod'), sign: signed('sensor-02', 'hmacSha256', 'signMethod').sign.toUpperCase() },
+      signed('sensor-03', 'hmacMd5', 'signmethod'),
+      signed('sensor-99', 'hmacSha1', 'signmethod'),
+    ]);
+    expect(add.code).toBe(200);
+    expect(add.data).toEqual(['sensor-01', 'sensor-02', 'sensor-03'].map((deviceName) => ({ productKey: SUB_PK, deviceName })));
+    // LinkSDK 4.x sends params as the string "{}" and no method.
+    const get = await request(`${GW}/thing/topo/get`, '{}');
+    expect(get.code).toBe(200);
+    expect((get.data as unknown[]).length).toBe(3);
+    const del = await request(`${GW}/thing/topo/delete`, [{ productKey: SUB_PK, deviceName: 'sensor-03' }]);
+    expect(del).toMatchObject({ code: 200, data: [{ productKey: SUB_PK, deviceName: 'sensor-03' }] });
+    expect(((await request(`${GW}/thing/topo/get`, {})).data as unknown[]).length).toBe(2);
+  });
+
+  it('hands out sub-device secrets with thing.sub.register', async () => {
+    const r = await request(`${GW}/thing/sub/register`, [{ productKey: SUB_PK, deviceName: 'sensor-01' }]);
+    expect(r.code).toBe(200);
+    expect(r.data).toEqual([expect.objectContaining({ productKey: SUB_PK, deviceName: 'sensor-01', deviceSecret: SUB_SECRET })]);
+  });
+
+  it('batch login is all or nothing: one bad sign fails the batch; then both log in and are ONLINE', async () => {
+    expect(await status('sensor-01')).toBe('UNACTIVE');
+    const badOne = { ...signed('sensor-02', 'hmacSha256', 'signMethod'), sign: 'ab'.repeat(32) };
+    const fail = await request(`${SESSION}/combine/batch_login`, { signMethod: 'hmacSha256', deviceList: [signed('sensor-01', 'hmacSha256', 'signMethod'), badOne] });
+    expect(fail.code).toBe(6287);
+    expect(await status('sensor-01')).toBe('UNACTIVE');
+    // C4/Python: one signMethod beside deviceList, none in the items.
+    const items = ['sensor-01', 'sensor-02'].map((dn) => {
+      const { signMethod: _m, ...rest } = signed(dn, 'hmacSha256', 'signMethod', { cleanSession: 'false' });
+      return rest;
+    });
+    const ok = await request(`${SESSION}/combine/batch_login`, { signMethod: 'hmacSha256', deviceList: items });
+    expect(ok).toMatchObject({ code: 200, data: [{ productKey: SUB_PK, deviceName: 'sensor-01' }, { productKey: SUB_PK, deviceName: 'sensor-02' }] });
+    expect(await status('sensor-01')).toBe('ONLINE');
+    expect(await status('sensor-02')).toBe('ONLINE');
+  });
+
+  it('routes SetDeviceProperty to the sub-device over the gateway and accepts its posts', async () => {
+    const sub = `/sys/${SUB_PK}/sensor-01`;
+    await gw.subscribeAsync([`${sub}/thing/service/property/set`, `${sub}/thing/event/property/post_reply`]);
+    const set = nextMessage(gw, (t) => t === `${sub}/thing/service/property/set`);
+    const r = await api().setDeviceProperty(new $Iot.SetDevicePropertyRequest({ productKey: SUB_PK, deviceName: 'sensor-01', items: JSON.stringify({ SetPoint: 21.5 }) }));
+    expect(r.body.success).toBe(true);
+    expect(JSON.parse((await set).payload.toString())).toMatchObject({ params: { SetPoint: 21.5 }, method: 'thing.service.property.set' });
+    const reply = nextMessage(gw, (t) => t === `${sub}/thing/event/property/post_reply`);
+    await gw.publishAsync(`${sub}/thing/event/property/post`, JSON.stringify({ id: '77', version: '1.0', params: { Temperature: 22.5 }, method: 'thing.event.property.post' }));
+    expect(JSON.parse((await reply).payload.toString())).toMatchObject({ id: '77', code: 200 });
+    expect(s.sim.reportedProperties(SUB_PK, 'sensor-01').Temperature?.value).toBe(22.5);
+  });
+
+  it('a post for a sub-device not logged in gets /ext/error 520; logout takes it offline', async () => {
+    const out = await request(`${SESSION}/combine/logout`, { productKey: SUB_PK, deviceName: 'sensor-02' });
+    expect(out.code).toBe(200);
+    expect(await status('sensor-02')).toBe('OFFLINE');
+    const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
+    await gw.publishAsync(`/sys/${SUB_PK}/sensor-02/thing/event/property/post`, JSON.stringify({ id: '78', version: '1.0', params: { Temperature: 1 } }));
+    expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 520, data: { productKey: SUB_PK, deviceName: 'sensor-02' } });
+  });
+
+  it('when the gateway drops, its sub-devices go offline', async () => {
+    expect(await status('sensor-01')).toBe('ONLINE');
+    await gw.endAsync();
+    for (let i = 0; i < 50 && (await status('sensor-01')) !== 'OFFLINE'; i++) await sleep(20);
+    expect(await status('sensor-01')).toBe('OFFLINE');
+  });
+});
