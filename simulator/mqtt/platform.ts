@@ -26,6 +26,7 @@ import { StateChannels } from './device-channels';
 import { GatewayChannel } from '../gateway/channel';
 import { GatewayBook } from '../gateway/sessions';
 import { topicOwner } from '../gateway/owner';
+import { ApiErrors } from '../errors';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -181,6 +182,7 @@ export class Platform implements UplinkSink {
 
   /** SetDeviceProperty: an Alink property-set request; resolves with its message id. */
   async setProperties(id: DeviceId, items: Record<string, unknown>): Promise<string> {
+    this.assertSubDeviceReachable(id);
     const msgId = this.alinkIds.nextId();
     if (this.channels.raw.isRaw(id.productKey)) {
       await this.channels.raw.sendRequest(id, { id: msgId, version: '1.0', params: items, method: AlinkMethods.PROPERTY_SET }, this.opts.downstreamQos);
@@ -192,6 +194,7 @@ export class Platform implements UplinkSink {
 
   /** An async service call on `thing/service/{id}`; resolves with its message id. */
   async invokeAsync(id: DeviceId, serviceId: string, args: unknown): Promise<string> {
+    this.assertSubDeviceReachable(id);
     const msgId = this.alinkIds.nextId();
     if (this.channels.raw.isRaw(id.productKey)) {
       await this.channels.raw.sendRequest(id, { id: msgId, version: '1.0', params: args, method: serviceMethod(serviceId) }, this.opts.downstreamQos, serviceId);
@@ -280,6 +283,8 @@ export class Platform implements UplinkSink {
 
   /** The Pub API: a custom-topic message; resolves with the message id (a string, beyond 2^53 is fine there). */
   async pub(topic: string, payload: Buffer, qos: 0 | 1, properties?: Mqtt5Properties): Promise<string> {
+    const owner = topicOwner(topic);
+    if (owner) this.assertSubDeviceReachable(owner);
     const messageId = String(this.pubIds.nextId());
     const useProps = properties && this.link?.mode !== 'embedded' ? properties : undefined;
     if (properties && !useProps) {
@@ -301,6 +306,15 @@ export class Platform implements UplinkSink {
       if (!from) return;
     }
     this.upstream.uplink(topic, payload, from);
+  }
+
+  /**
+   * A sub-device has no connection of its own: without a session through its gateway nothing can carry the
+   * message, so the platform refuses at once (docs/protocol/gateway-platform.md, "Cloud calls").
+   */
+  private assertSubDeviceReachable(id: DeviceId): void {
+    if (this.opts.mode === 'external' || this.opts.registry.product(id.productKey)?.nodeType !== 'sub') return;
+    if (!this.gateways.sessionOf(id)) throw ApiErrors.deviceOffline(`${id.productKey}/${id.deviceName} is not logged in through a gateway`);
   }
 
   /** Whether the gateway `gw` may use the sub-device `owner`'s topics: `receive` only while logged in through it. */

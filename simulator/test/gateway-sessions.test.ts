@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
-import { createIotClient } from '../sdk-client';
+import { createIotClient, longCallRuntime } from '../sdk-client';
 import { connectDevice, nextMessage, PK, sleep, startSim, testConfig } from './harness';
 
 const SUB_PK = 'a1SubDemo01';
@@ -131,6 +131,52 @@ describe('gateway sessions (embedded broker)', () => {
     const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
     await gw.publishAsync(`/sys/${SUB_PK}/sensor-02/thing/event/property/post`, JSON.stringify({ id: '78', version: '1.0', params: { Temperature: 1 } }));
     expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 520, data: { productKey: SUB_PK, deviceName: 'sensor-02' } });
+  });
+
+  it('services, RRpc and Pub reach the sub-device over the gateway; its answers come back', async () => {
+    const sub = `/sys/${SUB_PK}/sensor-01`;
+    await gw.subscribeAsync([`${sub}/thing/service/+`, `${sub}/rrpc/request/+`, `/${SUB_PK}/sensor-01/user/#`]);
+    const answer = (match: (t: string) => boolean, body: (req: { id: string }) => unknown) =>
+      nextMessage(gw, match).then(async (m) => {
+        const req = JSON.parse(m.payload.toString()) as { id: string };
+        await gw.publishAsync(m.topic.replace('/rrpc/request/', '/rrpc/response/'), JSON.stringify(body(req)));
+        return req;
+      });
+    const sync = answer((t) => t.startsWith(`${sub}/rrpc/request/`), (req) => ({ id: req.id, code: 200, data: { Energy: 12.5 } }));
+    const r = await api().invokeThingServiceWithOptions(
+      new $Iot.InvokeThingServiceRequest({ productKey: SUB_PK, deviceName: 'sensor-01', identifier: 'ReadMeter', args: '{}' }),
+      longCallRuntime(),
+    );
+    expect(r.body.success).toBe(true);
+    expect(JSON.parse(r.body.data!.result!)).toEqual({ Energy: 12.5 });
+    await sync;
+    const asyncCall = nextMessage(gw, (t) => t === `${sub}/thing/service/Reset`);
+    const a = await api().invokeThingService(new $Iot.InvokeThingServiceRequest({ productKey: SUB_PK, deviceName: 'sensor-01', identifier: 'Reset', args: '{"DelaySeconds":3}' }));
+    expect(a.body.success).toBe(true);
+    expect(JSON.parse((await asyncCall).payload.toString())).toMatchObject({ params: { DelaySeconds: 3 } });
+    const raw = nextMessage(gw, (t) => t.startsWith(`${sub}/rrpc/request/`)).then(async (m) => {
+      await gw.publishAsync(m.topic.replace('/rrpc/request/', '/rrpc/response/'), Buffer.from('pong'));
+    });
+    const rr = await api().rRpcWithOptions(
+      new $Iot.RRpcRequest({ productKey: SUB_PK, deviceName: 'sensor-01', requestBase64Byte: Buffer.from('ping').toString('base64'), timeout: 3000 }),
+      longCallRuntime(),
+    );
+    await raw;
+    expect(rr.body.rrpcCode).toBe('SUCCESS');
+    expect(Buffer.from(rr.body.payloadBase64Byte!, 'base64').toString()).toBe('pong');
+    const pubbed = nextMessage(gw, (t) => t === `/${SUB_PK}/sensor-01/user/cmd`);
+    const p = await api().pub(new $Iot.PubRequest({ productKey: SUB_PK, topicFullName: `/${SUB_PK}/sensor-01/user/cmd`, messageContent: Buffer.from('hi').toString('base64'), qos: 1 }));
+    expect(p.body.success).toBe(true);
+    expect((await pubbed).payload.toString()).toBe('hi');
+  });
+
+  it('a sub-device that is not logged in: DeviceOffline for sets and services, OFFLINE for RRpc', async () => {
+    const set = await api().setDeviceProperty(new $Iot.SetDevicePropertyRequest({ productKey: SUB_PK, deviceName: 'sensor-02', items: JSON.stringify({ SetPoint: 20 }) }));
+    expect(set.body).toMatchObject({ success: false, code: 'iot.device.DeviceOffline' });
+    const svc = await api().invokeThingService(new $Iot.InvokeThingServiceRequest({ productKey: SUB_PK, deviceName: 'sensor-02', identifier: 'ReadMeter', args: '{}' }));
+    expect(svc.body).toMatchObject({ success: false, code: 'iot.device.DeviceOffline' });
+    const rr = await api().rRpc(new $Iot.RRpcRequest({ productKey: SUB_PK, deviceName: 'sensor-02', requestBase64Byte: 'eA==', timeout: 1000 }));
+    expect(rr.body.rrpcCode).toBe('OFFLINE');
   });
 
   it('when the gateway drops, its sub-devices go offline', async () => {
