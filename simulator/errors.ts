@@ -92,6 +92,10 @@ export const ApiErrors = {
   scriptNotFound: (productKey: string) => business('iot.script.ScriptNotFound', `The product has no parse script: ProductKey ${shown(productKey)}.`),
   scriptTypeUnsupported: (type: unknown) =>
     business('iot.script.UnsupportedScriptType', `The simulator runs JavaScript parse scripts only: ScriptType expected "JavaScript", received ${shown(type)}.`),
+  notGateway: (who: string) => business('iot.gateway.NotGatewayDevice', `The device is not of a gateway product: ${who}.`),
+  topoAddFailed: (item: number, code: number, message: string) =>
+    business('iot.gateway.TopoAddFailed', `TopoAddItem.${item} was refused with Alink code ${code} (${message}); nothing was added.`),
+  notSubDevice: (who: string) => business('iot.gateway.NoGateway', `The sub-device has no gateway in the topology: ${who}.`),
   scriptFailed: (code: unknown, message: unknown) => business('iot.script.ScriptRunFailed', `The parse script failed with code ${String(code)}: ${String(message)}.`),
 } as const;
 
@@ -126,4 +130,7 @@ export const API_ERROR_CODES: readonly string[] = [
   'iot.script.ScriptNotFound',
   'iot.script.UnsupportedScriptType',
   'iot.script.ScriptRunFailed',
+  'iot.gateway.NotGatewayDevice',
+  'iot.gateway.TopoAddFailed',
+  'iot.gateway.NoGateway',
 ];

@@ -15,6 +15,7 @@ import { setDeviceDesiredProperty } from './set-device-desired-property';
 import { queryDeviceDesiredProperty } from './query-device-desired-property';
 import { updateDeviceShadow } from './update-device-shadow';
 import { getDeviceShadow } from './get-device-shadow';
+import { batchAddThingTopo, getGatewayBySubDevice, getThingTopo, removeThingTopo } from './topo';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -38,6 +39,10 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   queryDeviceDesiredProperty,
   updateDeviceShadow,
   getDeviceShadow,
+  batchAddThingTopo,
+  getThingTopo,
+  removeThingTopo,
+  getGatewayBySubDevice,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

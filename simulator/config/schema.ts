@@ -26,6 +26,10 @@ export const THROTTLED_ACTIONS = [
   'QueryDeviceDesiredProperty',
   'UpdateDeviceShadow',
   'GetDeviceShadow',
+  'BatchAddThingTopo',
+  'GetThingTopo',
+  'RemoveThingTopo',
+  'GetGatewayBySubDevice',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 

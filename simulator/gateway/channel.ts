@@ -121,16 +121,41 @@ export class GatewayChannel {
   }
 
   private topoAddOne(gw: DeviceId, sub: DeviceId, item: Item, secret: string): Failure | undefined {
+    const fail = this.topoCheck(gw, sub, item, secret);
+    if (!fail) this.bind(gw, sub);
+    return fail;
+  }
+
+  /**
+   * BatchAddThingTopo: all or nothing (docs/protocol/gateway-platform.md); undefined when every item was bound,
+   * else the first failure with nothing changed.
+   */
+  addTopologyAll(gw: DeviceId, items: Item[]): (Failure & { item: number }) | undefined {
+    const subs: DeviceId[] = [];
+    for (const [i, item] of items.entries()) {
+      const sub = this.subDevice(item);
+      const fail = 'code' in sub ? sub : this.topoCheck(gw, sub.id, item, sub.secret, items.length);
+      if (fail) return { ...fail, item: i + 1 };
+      subs.push((sub as { id: DeviceId }).id);
+    }
+    for (const sub of subs) this.bind(gw, sub);
+    return undefined;
+  }
+
+  private bind(gw: DeviceId, sub: DeviceId): void {
+    const before = this.opts.book.addTopo(gw, sub);
+    if (before && !same(before, gw)) this.endSession(sub, before, false);
+  }
+
+  private topoCheck(gw: DeviceId, sub: DeviceId, item: Item, secret: string, adding = 1): Failure | undefined {
     if (same(gw, sub)) return { code: AlinkCodes.GATEWAY_CANNOT_ADD_ITSELF, message: 'a gateway cannot add itself as a sub-device' };
     const v = checkSubDeviceSign(item, secret);
     if (!v.ok) return { code: AlinkCodes.TOPO_SIGN_CHECK_FAILED, message: v.reason };
     const book = this.opts.book;
     const mine = book.gatewayOf(sub);
-    if (!(mine && same(mine, gw)) && book.subDevicesOf(gw).length >= this.opts.limits.maxSubDevices) {
+    if (!(mine && same(mine, gw)) && book.subDevicesOf(gw).length + adding > this.opts.limits.maxSubDevices) {
       return { code: AlinkCodes.GATEWAY_TOO_MANY_SUB_DEVICES, message: `more than ${this.opts.limits.maxSubDevices} sub-devices` };
     }
-    const before = book.addTopo(gw, sub);
-    if (before && !same(before, gw)) this.endSession(sub, before, false);
     return undefined;
   }
 

@@ -28,6 +28,11 @@ function signed(dn: string, method: 'hmacSha1' | 'hmacSha256' | 'hmacMd5', key: 
   return { productKey: SUB_PK, deviceName: dn, clientId, timestamp: ts, [key]: method, sign, ...extra };
 }
 
+/** The same signed item with its hex in upper case (the docs' examples), signed once so the timestamp matches. */
+function upper<T extends { sign: string }>(item: T): T {
+  return { ...item, sign: item.sign.toUpperCase() };
+}
+
 async function request(topic: string, params: unknown, method?: string): Promise<{ id: string; code: number; data: unknown; message: string }> {
   const id = String(++seq);
   const reply = nextMessage(gw, (t) => t === `${topic}_reply`);
@@ -73,7 +78,7 @@ describe('gateway sessions (embedded broker)', () => {
   it('adds topology with every sign method and key spelling, reports it on topo/get', async () => {
     const add = await request(`${GW}/thing/topo/add`, [
       signed('sensor-01', 'hmacSha1', 'signmethod'),
-      { ...signed('sensor-02', 'hmacSha256', 'signMethod'), sign: signed('sensor-02', 'hmacSha256', 'signMethod').sign.toUpperCase() },
+      upper(signed('sensor-02', 'hmacSha256', 'signMethod')),
       signed('sensor-03', 'hmacMd5', 'signmethod'),
       signed('sensor-99', 'hmacSha1', 'signmethod'),
     ]);
@@ -92,6 +97,26 @@ describe('gateway sessions (embedded broker)', () => {
     const r = await request(`${GW}/thing/sub/register`, [{ productKey: SUB_PK, deviceName: 'sensor-01' }]);
     expect(r.code).toBe(200);
     expect(r.data).toEqual([expect.objectContaining({ productKey: SUB_PK, deviceName: 'sensor-01', deviceSecret: SUB_SECRET })]);
+  });
+
+  it('cloud topology actions through the official SDK: BatchAddThingTopo (all or nothing), GetThingTopo, GetGatewayBySubDevice, RemoveThingTopo', async () => {
+    const item = (dn: string, sign?: string) => {
+      const v = signed(dn, 'hmacSha256', 'signmethod');
+      return new $Iot.BatchAddThingTopoRequestTopoAddItem({ productKey: SUB_PK, deviceName: dn, clientId: v.clientId, timestamp: v.timestamp, signMethod: 'hmacSha256', sign: sign ?? v.sign });
+    };
+    const bad = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [item('sensor-03'), item('sensor-99')] }));
+    expect(bad.body).toMatchObject({ success: false, code: 'iot.gateway.TopoAddFailed' });
+    const topo = async () => (await api().getThingTopo(new $Iot.GetThingTopoRequest({ productKey: PK, deviceName: 'gw-001', pageNo: 1, pageSize: 50 }))).body.data!;
+    expect((await topo()).total).toBe(2);
+    const ok = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [item('sensor-03')] }));
+    expect(ok.body.success).toBe(true);
+    const t = await topo();
+    expect(t.total).toBe(3);
+    expect(t.list!.deviceInfo!.map((d) => d.deviceName).sort()).toEqual(['sensor-01', 'sensor-02', 'sensor-03']);
+    const g = await api().getGatewayBySubDevice(new $Iot.GetGatewayBySubDeviceRequest({ productKey: SUB_PK, deviceName: 'sensor-03' }));
+    expect(g.body.data).toMatchObject({ productKey: PK, deviceName: 'gw-001' });
+    expect((await api().removeThingTopo(new $Iot.RemoveThingTopoRequest({ productKey: SUB_PK, deviceName: 'sensor-03' }))).body.data).toBe(true);
+    expect((await topo()).total).toBe(2);
   });
 
   it('batch login is all or nothing: one bad sign fails the batch; then both log in and are ONLINE', async () => {
