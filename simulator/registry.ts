@@ -23,6 +23,8 @@ export interface DeviceRecord {
   deviceSecret: string;
   iotId: string;
   nickname?: string;
+  /** DisableThing: kept, but its gateway may not log it in (docs/protocol/gateway-platform.md). */
+  disabled?: boolean;
 }
 
 export const DEVICE_NAME_RE = /^[A-Za-z0-9_@.:-]{4,32}$/;

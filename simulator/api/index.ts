@@ -16,6 +16,7 @@ import { queryDeviceDesiredProperty } from './query-device-desired-property';
 import { updateDeviceShadow } from './update-device-shadow';
 import { getDeviceShadow } from './get-device-shadow';
 import { batchAddThingTopo, getGatewayBySubDevice, getThingTopo, removeThingTopo } from './topo';
+import { batchGetDeviceState, disableThing, enableThing } from './thing-state';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -43,6 +44,9 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   getThingTopo,
   removeThingTopo,
   getGatewayBySubDevice,
+  disableThing,
+  enableThing,
+  batchGetDeviceState,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

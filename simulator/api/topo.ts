@@ -5,17 +5,9 @@
  */
 import { ApiErrors } from '../errors';
 import type { DeviceRecord } from '../registry';
-import { deviceNameSchema, iotIdSchema, optionalText, productKeySchema, resolveDevice } from './common';
+import { DeviceParams, deviceNameSchema, deviceProps, optionalText, productKeySchema, resolveDevice } from './common';
 import type { ApiAction, ApiDeps } from './types';
 
-interface DeviceParams {
-  IotId?: string;
-  ProductKey?: string;
-  DeviceName?: string;
-  IotInstanceId?: string;
-}
-
-const deviceProps = { IotId: iotIdSchema, ProductKey: productKeySchema, DeviceName: deviceNameSchema, IotInstanceId: optionalText(128) };
 
 function gatewayDevice(deps: ApiDeps, d: DeviceRecord): DeviceRecord {
   if (deps.registry.product(d.productKey)?.nodeType !== 'gateway') throw ApiErrors.notGateway(`${d.productKey}/${d.deviceName}`);

@@ -30,6 +30,9 @@ export const THROTTLED_ACTIONS = [
   'GetThingTopo',
   'RemoveThingTopo',
   'GetGatewayBySubDevice',
+  'DisableThing',
+  'EnableThing',
+  'BatchGetDeviceState',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { AlinkCodes } from '../../thing-model/codes';
 import { isPlainObject } from '../../thing-model';
-import { lifecycleTopics } from '../../thing-model/wire';
+import { AlinkMethods, gatewayTopics, lifecycleTopics, TopoChangeStatus } from '../../thing-model/wire';
 import type { SimulatorEventBus } from '../events';
 import type { DeviceId } from '../mqtt/acl';
 import { parseJson } from '../mqtt/posts';
@@ -222,6 +222,7 @@ export class GatewayChannel {
     if (!topoGw || !same(topoGw, gw)) return { code: AlinkCodes.NO_TOPOLOGY, message: `no topology between ${gw.productKey}/${gw.deviceName} and ${sub.productKey}/${sub.deviceName}` };
     const v = checkSubDeviceSign(item, secret, batchMethod);
     if (!v.ok) return { code: AlinkCodes.SUB_DEVICE_BAD_SIGN, message: v.reason };
+    if (this.opts.registry.device(sub.productKey, sub.deviceName)?.disabled) return { code: AlinkCodes.DEVICE_DISABLED, message: `${sub.productKey}/${sub.deviceName} is disabled` };
     // A sub-device with a live connection of its own cannot also be logged in through a gateway.
     const direct = this.opts.state.peek(sub.productKey, sub.deviceName);
     if (direct?.status === 'ONLINE' && !this.opts.book.sessionOf(sub)) {
@@ -261,6 +262,25 @@ export class GatewayChannel {
     if (!gw) return;
     this.endSession(id, gw, true);
     this.notifyError(gw, id, AlinkCodes.SUB_DEVICE_DUPLICATE_LOGIN, 'sub-device logged in by another connection');
+  }
+
+  /**
+   * DisableThing / EnableThing on a sub-device: disable sends `thing.disable` on its own topic while it is online,
+   * ends its session and tells the gateway `topo/change` status 8; enable tells the gateway status 2 (a disabled
+   * sub-device is offline and cannot hear `thing.enable`) [DOC].
+   */
+  async setEnabled(sub: DeviceId, enabled: boolean): Promise<void> {
+    const gw = this.opts.book.gatewayOf(sub);
+    const session = this.opts.book.sessionOf(sub);
+    if (!enabled && session) {
+      const body = { id: String(Date.now()), version: '1.0', params: {}, method: AlinkMethods.THING_DISABLE };
+      // Sent while the session still lets it through to the gateway.
+      await this.opts.send(lifecycleTopics(sub).disable, Buffer.from(JSON.stringify(body))).catch(() => undefined);
+      this.endSession(sub, session, true);
+    }
+    if (!gw) return;
+    const change = { id: String(Date.now()), version: '1.0', method: AlinkMethods.TOPO_CHANGE, params: { status: enabled ? TopoChangeStatus.ENABLED : TopoChangeStatus.DISABLED, subList: [ident(sub)] } };
+    await this.opts.send(gatewayTopics(gw).topoChange, Buffer.from(JSON.stringify(change))).catch(() => undefined);
   }
 
   /** An `/ext/error` notice on the gateway's topic naming the sub-device. */

@@ -204,6 +204,23 @@ describe('gateway sessions (embedded broker)', () => {
     expect(rr.body.rrpcCode).toBe('OFFLINE');
   });
 
+  it('DisableThing on a sub-device: thing.disable over the gateway, logged out, topo/change 8, DISABLE state, login 6204; EnableThing: topo/change 2', async () => {
+    const sub = `/sys/${SUB_PK}/sensor-01`;
+    await gw.subscribeAsync(`${sub}/thing/disable`);
+    const disable = nextMessage(gw, (t) => t === `${sub}/thing/disable`);
+    const change = nextMessage(gw, (t) => t === `${GW}/thing/topo/change`);
+    expect((await api().disableThing(new $Iot.DisableThingRequest({ productKey: SUB_PK, deviceName: 'sensor-01' }))).body.success).toBe(true);
+    expect(JSON.parse((await disable).payload.toString())).toMatchObject({ method: 'thing.disable' });
+    expect(JSON.parse((await change).payload.toString())).toMatchObject({ params: { status: 8, subList: [{ productKey: SUB_PK, deviceName: 'sensor-01' }] } });
+    const states = await api().batchGetDeviceState(new $Iot.BatchGetDeviceStateRequest({ productKey: SUB_PK, deviceName: ['sensor-01', 'sensor-02'] }));
+    expect(states.body.deviceStatusList!.deviceStatus!.map((d) => d.status)).toEqual(['DISABLE', 'OFFLINE']);
+    expect((await request(`${SESSION}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod'))).code).toBe(6204);
+    const enabled = nextMessage(gw, (t) => t === `${GW}/thing/topo/change`);
+    expect((await api().enableThing(new $Iot.EnableThingRequest({ productKey: SUB_PK, deviceName: 'sensor-01' }))).body.success).toBe(true);
+    expect(JSON.parse((await enabled).payload.toString())).toMatchObject({ params: { status: 2 } });
+    expect((await request(`${SESSION}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod'))).code).toBe(200);
+  });
+
   it('when the gateway drops, its sub-devices go offline', async () => {
     expect(await status('sensor-01')).toBe('ONLINE');
     await gw.endAsync();
