@@ -23,6 +23,8 @@ export interface GatewayChannelOptions {
   book: GatewayBook;
   limits: { maxSubDevices: number; maxOnlineSubDevices: number };
   send(topic: string, payload: Buffer): Promise<void>;
+  /** Told of every session start and end (the managed broker's plugin enforces the topic rights from it). */
+  onSession?(gw: DeviceId, sub: DeviceId, on: boolean): void;
 }
 
 interface Failure {
@@ -39,6 +41,10 @@ const same = (a: DeviceId, b: DeviceId) => a.productKey === b.productKey && a.de
 
 export class GatewayChannel {
   constructor(private readonly opts: GatewayChannelOptions) {}
+
+  setSessionHook(hook: (gw: DeviceId, sub: DeviceId, on: boolean) => void): void {
+    this.opts.onSession = hook;
+  }
 
   /** True when the message was a gateway request (answered here). */
   uplink(topic: string, payload: Buffer, origin?: DeviceId): boolean {
@@ -209,6 +215,7 @@ export class GatewayChannel {
     const gwState = this.opts.state.peek(gw.productKey, gw.deviceName);
     for (const sub of subs) {
       book.login(gw, sub);
+      this.opts.onSession?.(gw, sub, true);
       // The sub-device rides the gateway's connection: its keepalive and clientId bits (ext) are the gateway's.
       this.opts.state.markOnline(sub.productKey, sub.deviceName, { keepalive: gwState?.keepalive, clientParams: gwState?.clientParams }, Date.now());
       this.opts.logger.info({ device: `${sub.productKey}/${sub.deviceName}`, gateway: `${gw.productKey}/${gw.deviceName}` }, 'sub-device online');
@@ -246,6 +253,7 @@ export class GatewayChannel {
   /** Ends a sub-device's session through `gw`; offline at once when `graceful` (logout), else per the gateway's end. */
   endSession(sub: DeviceId, gw: DeviceId, graceful: boolean): void {
     if (!this.opts.book.logout(sub, gw)) return;
+    this.opts.onSession?.(gw, sub, false);
     this.opts.state.markOffline(sub.productKey, sub.deviceName, graceful, Date.now());
     this.opts.logger.info({ device: `${sub.productKey}/${sub.deviceName}`, gateway: `${gw.productKey}/${gw.deviceName}` }, 'sub-device offline');
     this.opts.events.emit('deviceOffline', { ...ident(sub), graceful, gateway: ident(gw) });

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
 
 /** Everything a device publishes upstream: Alink requests and replies, RRPC answers, NTP, custom topics. */
-export const UPSTREAM_FILTERS = ['/sys/#', '/ext/rrpc/#', '/ext/ntp/#', '/+/+/user/#', '/shadow/update/#'];
+export const UPSTREAM_FILTERS = ['/sys/#', '/ext/rrpc/#', '/ext/ntp/#', '/ext/session/#', '/+/+/user/#', '/shadow/update/#'];
 
 export interface ExternalLinkOptions {
   url: string;

@@ -111,6 +111,8 @@ export class Platform implements UplinkSink {
 
   attach(link: MqttLink): void {
     this.link = link;
+    const proxy = (link as MqttLink & { proxy?: (gw: DeviceId, sub: DeviceId, on: boolean) => void }).proxy;
+    if (proxy) this.gatewayChannel.setSessionHook((gw, sub, on) => proxy.call(link, gw, sub, on));
   }
 
   /** Ends every waiting call (they answer TIMEOUT) and stops the script workers. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
 import { createIotClient, longCallRuntime } from '../sdk-client';
-import { connectDevice, nextMessage, PK, sleep, startSim, testConfig } from './harness';
+import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep, startSim, testConfig } from './harness';
 
 const SUB_PK = 'a1SubDemo01';
 const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
@@ -45,28 +45,28 @@ async function request(topic: string, params: unknown, method?: string): Promise
 const api = () => createIotClient(s.httpUrl);
 const status = async (dn: string) => (await api().getDeviceStatus(new $Iot.GetDeviceStatusRequest({ productKey: SUB_PK, deviceName: dn }))).body.data?.status;
 
-beforeAll(async () => {
-  const base = testConfig({}, 2);
-  s = await startSim({
-    ...base,
-    products: [
-      { productKey: PK, tsl: join(__dirname, '..', 'tsl', 'example-gateway.json'), nodeType: 'gateway' },
-      { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true },
-    ],
-    devices: [
-      ...(base.devices ?? []),
-      ...['sensor-01', 'sensor-02', 'sensor-03'].map((deviceName) => ({ productKey: SUB_PK, deviceName, deviceSecret: SUB_SECRET })),
-    ] as never,
+describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) => {
+  beforeAll(async () => {
+    const base = testConfig({ mqtt: { mode } }, 2);
+    s = await startSim({
+      ...base,
+      products: [
+        { productKey: PK, tsl: join(__dirname, '..', 'tsl', 'example-gateway.json'), nodeType: 'gateway' },
+        { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true },
+      ],
+      devices: [
+        ...(base.devices ?? []),
+        ...['sensor-01', 'sensor-02', 'sensor-03'].map((deviceName) => ({ productKey: SUB_PK, deviceName, deviceSecret: SUB_SECRET })),
+      ] as never,
+    });
+    gw = await connectDevice(s.mqttUrl, { deviceName: 'gw-001' }, mode === 'managed' ? { protocolVersion: 5 } : {});
+    await gw.subscribeAsync([`${GW}/#`, `${SESSION}/#`, `/ext/error/${PK}/gw-001`]);
   });
-  gw = await connectDevice(s.mqttUrl, { deviceName: 'gw-001' });
-  await gw.subscribeAsync([`${GW}/#`, `${SESSION}/#`, `/ext/error/${PK}/gw-001`]);
-});
-afterAll(async () => {
-  await gw?.endAsync(true);
-  await s?.sim.stop();
-});
+  afterAll(async () => {
+    await gw?.endAsync(true);
+    await s?.sim.stop();
+  });
 
-describe('gateway sessions (embedded broker)', () => {
   it('refuses login without topology (6401) and a topo add with a bad sign (401)', async () => {
     const login = await request(`${SESSION}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod', { cleanSession: 'true' }));
     expect(login.code).toBe(6401);
@@ -149,10 +149,14 @@ describe('gateway sessions (embedded broker)', () => {
     expect(s.sim.reportedProperties(SUB_PK, 'sensor-01').Temperature?.value).toBe(22.5);
   });
 
-  it('a post for a sub-device not logged in gets /ext/error 520; logout takes it offline', async () => {
+  it('logout takes a sub-device offline; then a post for it gets /ext/error 520 (embedded) or is refused (managed: PUBACK 0x87)', async () => {
     const out = await request(`${SESSION}/combine/logout`, { productKey: SUB_PK, deviceName: 'sensor-02' });
     expect(out.code).toBe(200);
     expect(await status('sensor-02')).toBe('OFFLINE');
+    if (mode === 'managed') {
+      await expect(gw.publishAsync(`/sys/${SUB_PK}/sensor-02/thing/event/property/post`, '{"id":"78","params":{}}', { qos: 1 })).rejects.toThrow();
+      return;
+    }
     const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
     await gw.publishAsync(`/sys/${SUB_PK}/sensor-02/thing/event/property/post`, JSON.stringify({ id: '78', version: '1.0', params: { Temperature: 1 } }));
     expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 520, data: { productKey: SUB_PK, deviceName: 'sensor-02' } });
