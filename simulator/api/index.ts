@@ -15,7 +15,7 @@ import { setDeviceDesiredProperty } from './set-device-desired-property';
 import { queryDeviceDesiredProperty } from './query-device-desired-property';
 import { updateDeviceShadow } from './update-device-shadow';
 import { getDeviceShadow } from './get-device-shadow';
-import { batchAddThingTopo, getGatewayBySubDevice, getThingTopo, removeThingTopo } from './topo';
+import { batchAddThingTopo, getGatewayBySubDevice, getThingTopo, notifyAddThingTopo, removeThingTopo } from './topo';
 import { batchGetDeviceState, disableThing, enableThing } from './thing-state';
 import type { ApiAction } from './types';
 
@@ -44,6 +44,7 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   getThingTopo,
   removeThingTopo,
   getGatewayBySubDevice,
+  notifyAddThingTopo,
   disableThing,
   enableThing,
   batchGetDeviceState,

@@ -5,7 +5,7 @@
  */
 import { ApiErrors } from '../errors';
 import type { DeviceRecord } from '../registry';
-import { DeviceParams, deviceNameSchema, deviceProps, optionalText, productKeySchema, resolveDevice } from './common';
+import { DeviceParams, deviceNameSchema, deviceProps, iotIdSchema, optionalText, productKeySchema, resolveDevice } from './common';
 import type { ApiAction, ApiDeps } from './types';
 
 
@@ -108,5 +108,33 @@ export const getGatewayBySubDevice: ApiAction<DeviceParams> = {
     if (!gw) throw ApiErrors.notSubDevice(`${sub.productKey}/${sub.deviceName}`);
     const s = deps.platform.status(gw);
     return { Data: { ProductKey: gw.productKey, DeviceName: gw.deviceName, DeviceSecret: gw.deviceSecret, iotId: gw.iotId, NodeType: 1, Status: s.status } };
+  },
+};
+
+export const notifyAddThingTopo: ApiAction<{ GwProductKey?: string; GwDeviceName?: string; GwIotId?: string; DeviceListStr: string; IotInstanceId?: string }> = {
+  name: 'NotifyAddThingTopo',
+  schema: {
+    type: 'object',
+    required: ['DeviceListStr'],
+    properties: {
+      GwProductKey: productKeySchema,
+      GwDeviceName: deviceNameSchema,
+      GwIotId: iotIdSchema,
+      DeviceListStr: { type: 'string', minLength: 2, maxLength: 65536, expected: 'a JSON list [{"productKey","deviceName"} or {"IotId"}]' },
+      IotInstanceId: optionalText(128),
+    },
+  },
+  async handle(p, deps) {
+    const gw = gatewayDevice(deps, resolveDevice(deps.registry, { IotId: p.GwIotId, ProductKey: p.GwProductKey, DeviceName: p.GwDeviceName }));
+    let list: unknown;
+    try {
+      list = JSON.parse(p.DeviceListStr);
+    } catch {
+      list = undefined;
+    }
+    if (!Array.isArray(list) || list.length === 0) throw ApiErrors.invalidParameter('DeviceListStr', 'a non-empty JSON list', p.DeviceListStr);
+    const subs = list.map((e: { productKey?: string; deviceName?: string; IotId?: string }) => resolveDevice(deps.registry, { IotId: e.IotId, ProductKey: e.productKey, DeviceName: e.deviceName }));
+    // Success means sent, not added: the gateway answers with its own topo/add [DOC].
+    return { Data: { MessageId: await deps.platform.gatewayChannel.notifyAdd(gw, subs) } };
   },
 };

@@ -30,6 +30,7 @@ export const THROTTLED_ACTIONS = [
   'GetThingTopo',
   'RemoveThingTopo',
   'GetGatewayBySubDevice',
+  'NotifyAddThingTopo',
   'DisableThing',
   'EnableThing',
   'BatchGetDeviceState',

@@ -291,6 +291,14 @@ export class GatewayChannel {
     await this.opts.send(gatewayTopics(gw).topoChange, Buffer.from(JSON.stringify(change))).catch(() => undefined);
   }
 
+  /** NotifyAddThingTopo: asks the gateway to add topology for these sub-devices (`topo/add/notify`) [DOC-m]. */
+  async notifyAdd(gw: DeviceId, subs: DeviceId[]): Promise<string> {
+    const id = String(Date.now());
+    const body = { id, version: '1.0', method: AlinkMethods.TOPO_ADD_NOTIFY, params: subs.map(ident) };
+    await this.opts.send(gatewayTopics(gw).topoAddNotify, Buffer.from(JSON.stringify(body)));
+    return id;
+  }
+
   /** An `/ext/error` notice on the gateway's topic naming the sub-device. */
   notifyError(gw: DeviceId, sub: DeviceId, code: number, message: string): void {
     const body = { id: String(Date.now()), code, message, data: ident(sub) };

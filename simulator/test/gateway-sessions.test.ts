@@ -115,6 +115,10 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     expect(t.list!.deviceInfo!.map((d) => d.deviceName).sort()).toEqual(['sensor-01', 'sensor-02', 'sensor-03']);
     const g = await api().getGatewayBySubDevice(new $Iot.GetGatewayBySubDeviceRequest({ productKey: SUB_PK, deviceName: 'sensor-03' }));
     expect(g.body.data).toMatchObject({ productKey: PK, deviceName: 'gw-001' });
+    const notify = nextMessage(gw, (t) => t === `${GW}/thing/topo/add/notify`);
+    const n = await api().notifyAddThingTopo(new $Iot.NotifyAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', deviceListStr: JSON.stringify([{ productKey: SUB_PK, deviceName: 'sensor-03' }]) }));
+    expect(n.body.data?.messageId).toBeTruthy();
+    expect(JSON.parse((await notify).payload.toString())).toMatchObject({ method: 'thing.topo.add.notify', params: [{ productKey: SUB_PK, deviceName: 'sensor-03' }] });
     expect((await api().removeThingTopo(new $Iot.RemoveThingTopoRequest({ productKey: SUB_PK, deviceName: 'sensor-03' }))).body.data).toBe(true);
     expect((await topo()).total).toBe(2);
   });
