@@ -97,6 +97,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       logger: this.logger,
       downstreamQos: cfg.mqtt.downstreamQos,
       presenceWindowMs: cfg.mqtt.presenceWindowSeconds * 1000,
+      gatewayLimits: cfg.gateway,
     });
     const rules = {
       host: cfg.mqtt.host,
@@ -110,7 +111,7 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       logger: this.logger,
     };
     if (cfg.mqtt.mode === 'embedded') {
-      this.link = new EmbeddedBroker({ ...rules, secretOf: (pk, dn) => this.registry.device(pk, dn)?.deviceSecret });
+      this.link = new EmbeddedBroker({ ...rules, secretOf: (pk, dn) => this.registry.device(pk, dn)?.deviceSecret, mayProxy: (gw, owner, use) => this.platform.mayProxy(gw, owner, use) });
     } else if (cfg.mqtt.mode === 'managed') {
       const managed = new ManagedBroker({ ...rules, devices: () => this.registry.allDevices() });
       this.registry.onRegister = () => managed.writeRegistry();

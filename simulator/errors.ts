@@ -92,6 +92,10 @@ export const ApiErrors = {
   scriptNotFound: (productKey: string) => business('iot.script.ScriptNotFound', `The product has no parse script: ProductKey ${shown(productKey)}.`),
   scriptTypeUnsupported: (type: unknown) =>
     business('iot.script.UnsupportedScriptType', `The simulator runs JavaScript parse scripts only: ScriptType expected "JavaScript", received ${shown(type)}.`),
+  notGateway: (who: string) => business('iot.gateway.NotGatewayDevice', `The device is not of a gateway product: ${who}.`),
+  topoAddFailed: (item: number, code: number, message: string) =>
+    business('iot.gateway.TopoAddFailed', `TopoAddItem.${item} was refused with Alink code ${code} (${message}); nothing was added.`),
+  notSubDevice: (who: string) => business('iot.gateway.NoGateway', `The sub-device has no gateway in the topology: ${who}.`),
   scriptFailed: (code: unknown, message: unknown) => business('iot.script.ScriptRunFailed', `The parse script failed with code ${String(code)}: ${String(message)}.`),
   otaModuleExists: (productKey: string, moduleName: string) =>
     business('iot.ota.ModuleAlreadyExists', `The product already has the OTA module: ProductKey ${shown(productKey)}, ModuleName ${shown(moduleName)}.`),
@@ -146,4 +150,7 @@ export const API_ERROR_CODES: readonly string[] = [
   'iot.ota.DynamicJobAlreadyExists',
   'iot.ota.NotExistedTask',
   'iot.ota.TaskNotInConfirmStatus',
+  'iot.gateway.NotGatewayDevice',
+  'iot.gateway.TopoAddFailed',
+  'iot.gateway.NoGateway',
 ];

@@ -8,10 +8,10 @@ import type { DeviceReply } from './state/device-state';
 export interface SimulatorEvents {
   /** Both URLs listen. */
   ready: [{ httpUrl: string; mqttUrl: string }];
-  /** A device connected (embedded, managed), or sent its first message after a silence (external). */
-  deviceOnline: [{ productKey: string; deviceName: string; clientId?: string }];
+  /** A device connected (embedded, managed), or a sub-device logged in through `gateway`; or (external), managed), or sent its first message after a silence (external). */
+  deviceOnline: [{ productKey: string; deviceName: string; clientId?: string; gateway?: { productKey: string; deviceName: string } }];
   /** A device's connection ended (embedded, managed); `graceful` when it sent DISCONNECT. */
-  deviceOffline: [{ productKey: string; deviceName: string; graceful: boolean }];
+  deviceOffline: [{ productKey: string; deviceName: string; graceful: boolean; gateway?: { productKey: string; deviceName: string } }];
   /** A device answered a platform request: set_reply, a service _reply, an RRPC response. */
   deviceReply: [DeviceReply];
   /** A property post arrived and was answered with `code`. */

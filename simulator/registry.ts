@@ -13,6 +13,8 @@ export interface ProductRecord {
   model: CompiledThingModel;
   /** `custom`: bytes on `thing/model/*_raw`, through the product's parse script (docs/protocol/raw-data.md). */
   dataFormat: 'alink' | 'custom';
+  nodeType: 'direct' | 'gateway' | 'sub';
+  dynamicRegistration: boolean;
 }
 
 export interface DeviceRecord {
@@ -21,6 +23,8 @@ export interface DeviceRecord {
   deviceSecret: string;
   iotId: string;
   nickname?: string;
+  /** DisableThing: kept, but its gateway may not log it in (docs/protocol/gateway-platform.md). */
+  disabled?: boolean;
 }
 
 export const DEVICE_NAME_RE = /^[A-Za-z0-9_@.:-]{4,32}$/;
@@ -53,7 +57,7 @@ export class Registry {
       if (this.products.has(productKey)) {
         throw new ConfigError(source, [{ path: `products.${i}.productKey`, message: `expected a product key not used twice, received "${productKey}"` }]);
       }
-      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink' });
+      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink', nodeType: p.nodeType ?? 'direct', dynamicRegistration: p.dynamicRegistration ?? false });
     });
     cfg.devices.forEach((d, i) => {
       if (!this.products.has(d.productKey)) {

@@ -7,6 +7,16 @@ export const deviceNameSchema = { type: 'string', minLength: 1, maxLength: 64, e
 export const iotIdSchema = { type: 'string', minLength: 1, maxLength: 64, expected: 'an IotId' };
 export const optionalText = (max: number) => ({ type: 'string', maxLength: max, expected: `a string of at most ${max} characters` });
 
+/** One device named by IotId or ProductKey + DeviceName (the lifecycle and topology actions). */
+export interface DeviceParams {
+  IotId?: string;
+  ProductKey?: string;
+  DeviceName?: string;
+  IotInstanceId?: string;
+}
+
+export const deviceProps = { IotId: iotIdSchema, ProductKey: productKeySchema, DeviceName: deviceNameSchema, IotInstanceId: optionalText(128) };
+
 /** The most devices one batch action (SetDevicesProperty, InvokeThingsService) addresses. */
 export const MAX_BATCH_DEVICES = 100;
 /** `DeviceName.1 .. DeviceName.N` of a batch action. */

@@ -19,6 +19,8 @@ import { getDeviceShadow } from './get-device-shadow';
 import { createOTAFirmware, createOTAModule, generateOTAUploadURL, queryOTAFirmware } from './ota-firmware';
 import { createOTADynamicUpgradeJob, createOTAStaticUpgradeJob, listOTAJobByFirmware, queryOTAJob } from './ota-jobs';
 import { cancelOTATaskByJob, confirmOTATask, listOTAModuleVersionsByDevice, listOTATaskByJob, listOTAUnfinishedTaskByDevice } from './ota-tasks';
+import { batchAddThingTopo, getGatewayBySubDevice, getThingTopo, notifyAddThingTopo, removeThingTopo } from './topo';
+import { batchGetDeviceState, disableThing, enableThing } from './thing-state';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -56,6 +58,14 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   listOTAUnfinishedTaskByDevice,
   confirmOTATask,
   listOTAModuleVersionsByDevice,
+  batchAddThingTopo,
+  getThingTopo,
+  removeThingTopo,
+  getGatewayBySubDevice,
+  notifyAddThingTopo,
+  disableThing,
+  enableThing,
+  batchGetDeviceState,
 ] as unknown as readonly ApiAction<never>[];
 
 export { Dispatcher } from './dispatcher';

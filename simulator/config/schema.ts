@@ -40,6 +40,14 @@ export const THROTTLED_ACTIONS = [
   'ListOTAUnfinishedTaskByDevice',
   'ConfirmOTATask',
   'ListOTAModuleVersionsByDevice',
+  'BatchAddThingTopo',
+  'GetThingTopo',
+  'RemoveThingTopo',
+  'GetGatewayBySubDevice',
+  'NotifyAddThingTopo',
+  'DisableThing',
+  'EnableThing',
+  'BatchGetDeviceState',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
 
@@ -58,6 +66,10 @@ export interface ProductConfig {
    * turned into Alink JSON by the product's parse script (CreateThingScript; docs/protocol/raw-data.md).
    */
   dataFormat?: 'alink' | 'custom';
+  /** `direct` (default) connects itself; `gateway` speaks for sub-devices; `sub` is reached through a gateway (docs/protocol/gateway-platform.md). */
+  nodeType?: 'direct' | 'gateway' | 'sub';
+  /** Sub-device products: whether `thing.sub.register` may hand out secrets [false]. */
+  dynamicRegistration?: boolean;
 }
 
 export interface DeviceConfig {
@@ -104,6 +116,12 @@ export interface SimulatorConfig {
     eventHistory: number;
     replyHistory: number;
     syncServiceTimeoutMs: number;
+  };
+  gateway: {
+    /** Topology entries per gateway (6400 beyond). */
+    maxSubDevices: number;
+    /** Sub-devices online at once per gateway (428 beyond). */
+    maxOnlineSubDevices: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }
@@ -193,16 +211,18 @@ export const configSchema = {
     },
     products: {
       type: 'array',
-      expected: 'a list of {productKey?, tsl, dataFormat?}',
+      expected: 'a list of {productKey?, tsl, dataFormat?, nodeType?, dynamicRegistration?}',
       items: {
         type: 'object',
-        expected: 'an object {productKey?, tsl, dataFormat?}',
+        expected: 'an object {productKey?, tsl, dataFormat?, nodeType?, dynamicRegistration?}',
         additionalProperties: false,
         required: ['tsl'],
         properties: {
           productKey: str('a product key of letters and digits', { pattern: '^[A-Za-z0-9]+$' }),
           tsl: str('the path of a TSL JSON file'),
           dataFormat: { type: 'string', enum: ['alink', 'custom'], expected: '"alink" or "custom"' },
+          nodeType: { type: 'string', enum: ['direct', 'gateway', 'sub'], expected: '"direct", "gateway" or "sub"' },
+          dynamicRegistration: { type: 'boolean', expected: 'true or false' },
         },
       },
     },
@@ -240,6 +260,16 @@ export const configSchema = {
         eventHistory: int(1, 1_000_000, 100),
         replyHistory: int(1, 1_000_000, 1000),
         syncServiceTimeoutMs: int(100, 60_000, 5000),
+      },
+    },
+    gateway: {
+      type: 'object',
+      expected: 'an object',
+      default: {},
+      additionalProperties: false,
+      properties: {
+        maxSubDevices: int(1, 1_000_000, 2000),
+        maxOnlineSubDevices: int(1, 1_000_000, 2000),
       },
     },
     log: {

@@ -17,6 +17,16 @@
 #include "alink.h"
 
 #define PRESENCE_TOPIC "$alink-sim/presence"
+/* The simulator's sub-device sessions: "+\t{gwpk}/{gwdn}\t{subpk}/{subdn}" on login, "-\t..." on logout. */
+#define PROXY_TOPIC "alink-sim/proxy"
+
+/* Sub-devices logged in through a gateway: the gateway may use their topics while the entry lasts. */
+struct proxy {
+	char gw[260];
+	char pk[128], dn[128];
+	struct proxy *next;
+};
+static struct proxy *proxies;
 
 static mosquitto_plugin_id_t *plugin_id;
 static struct alink_registry *registry;
@@ -59,6 +69,45 @@ static void presence(const char *event, const char *pk, const char *dn, const ch
 	json_string(jcid, sizeof(jcid), client_id ? client_id : "");
 	int n = snprintf(body, sizeof(body), "{\"event\":\"%s\",\"productKey\":%s,\"deviceName\":%s,\"clientId\":%s,\"keepalive\":%d}", event, jpk, jdn, jcid, keepalive);
 	if(n > 0 && (size_t)n < sizeof(body)) mosquitto_broker_publish_copy(platform_client_id, PRESENCE_TOPIC, n, body, 1, false, NULL);
+}
+
+static void proxy_drop(const char *gw, const char *pk, const char *dn)
+{
+	for(struct proxy **p = &proxies; *p;){
+		struct proxy *e = *p;
+		if(!strcmp(e->gw, gw) && (!pk || (!strcmp(e->pk, pk) && !strcmp(e->dn, dn)))){ *p = e->next; free(e); }
+		else p = &e->next;
+	}
+}
+
+static void proxy_control(const char *payload, uint32_t len)
+{
+	char buf[800], gw[260], sub[260];
+	if(len >= sizeof(buf)) return;
+	memcpy(buf, payload, len);
+	buf[len] = '\0';
+	if(sscanf(buf, "%*c\t%259[^\t]\t%259s", gw, sub) != 2) return;
+	char *slash = strchr(sub, '/');
+	if(!slash || strlen(slash + 1) >= 128 || (size_t)(slash - sub) >= 128) return;
+	*slash = '\0';
+	for(struct proxy *e = proxies; e; e = e->next) if(!strcmp(e->pk, sub) && !strcmp(e->dn, slash + 1)){ proxy_drop(e->gw, sub, slash + 1); break; }
+	if(buf[0] != '+') return;
+	struct proxy *e = calloc(1, sizeof(*e));
+	snprintf(e->gw, sizeof(e->gw), "%s", gw);
+	snprintf(e->pk, sizeof(e->pk), "%s", sub);
+	snprintf(e->dn, sizeof(e->dn), "%s", slash + 1);
+	e->next = proxies;
+	proxies = e;
+}
+
+/* The device's own topic, or one of a sub-device logged in through it (docs/protocol/gateway-platform.md). */
+static bool allowed(const char *topic, const char *pk, const char *dn, enum topic_use use)
+{
+	if(topic_own(topic, pk, dn, use)) return true;
+	char gw[260];
+	snprintf(gw, sizeof(gw), "%s/%s", pk, dn);
+	for(struct proxy *e = proxies; e; e = e->next) if(!strcmp(e->gw, gw) && topic_own(topic, e->pk, e->dn, use)) return true;
+	return false;
 }
 
 static bool is_service(const struct mosquitto *client)
@@ -113,7 +162,7 @@ static bool upstream_kind(const char *topic)
 
 static int acl_read(const struct mosquitto_evt_acl_check *ev, const char *pk, const char *dn)
 {
-	if(!topic_own(ev->topic, pk, dn, TOPIC_RECEIVE)) return MOSQ_ERR_ACL_DENIED;
+	if(!allowed(ev->topic, pk, dn, TOPIC_RECEIVE)) return MOSQ_ERR_ACL_DENIED;
 	char tpk[128], tdn[128];
 	struct alink_session *s = sessions_get(pk, dn);
 	/* An _ss=1 client gets these topics directly (on_message), not through its own subscriptions: no duplicates. */
@@ -134,13 +183,13 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if(!client_id || !split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_ACL_DENIED;
 	switch(ev->access){
 		case MOSQ_ACL_SUBSCRIBE:
-			if(ev->qos > 1 || !topic_own(ev->topic, pk, dn, TOPIC_SUBSCRIBE)) return MOSQ_ERR_ACL_DENIED;
+			if(ev->qos > 1 || !allowed(ev->topic, pk, dn, TOPIC_SUBSCRIBE)) return MOSQ_ERR_ACL_DENIED;
 			return subs_add(client_id, ev->topic, max_subscriptions) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 		case MOSQ_ACL_UNSUBSCRIBE:
 			subs_remove(client_id, ev->topic);
 			return MOSQ_ERR_SUCCESS;
 		case MOSQ_ACL_WRITE:
-			if(ev->qos > 1 || (long)ev->payloadlen > max_payload || !topic_own(ev->topic, pk, dn, TOPIC_PUBLISH)) {
+			if(ev->qos > 1 || (long)ev->payloadlen > max_payload || !allowed(ev->topic, pk, dn, TOPIC_PUBLISH)) {
 				mosquitto_log_printf(MOSQ_LOG_NOTICE, "alink: publish refused: %s on %s", client_id, ev->topic);
 				return MOSQ_ERR_ACL_DENIED;
 			}
@@ -162,6 +211,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	routing.payloadlen = ev->payloadlen;
 	routing.client = ev->client;
 	routing.service = is_service(ev->client);
+	if(routing.service && !strcmp(ev->topic, PROXY_TOPIC)){ proxy_control(ev->payload, ev->payloadlen); return MOSQ_ERR_SUCCESS; }
 	char pk[128], dn[128];
 	if(!routing.service || !topic_server_subscribed(ev->topic, pk, sizeof(pk), dn, sizeof(dn))) return MOSQ_ERR_SUCCESS;
 	struct alink_session *s = sessions_get(pk, dn);
@@ -181,7 +231,12 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	char pk[128], dn[128];
 	if(is_service(ev->client) || !split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_SUCCESS;
 	/* Only a connection the plugin accepted is a session; a refused one with a device's username is not. */
-	if(sessions_drop(pk, dn, ev->client)) presence("disconnect", pk, dn, mosquitto_client_id(ev->client), 0);
+	if(sessions_drop(pk, dn, ev->client)){
+		char gw[260];
+		snprintf(gw, sizeof(gw), "%s/%s", pk, dn);
+		proxy_drop(gw, NULL, NULL);
+		presence("disconnect", pk, dn, mosquitto_client_id(ev->client), 0);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -230,6 +285,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *opts, int opt
 	sessions_free_all();
 	subs_free_all();
 	topics_free();
+	while(proxies){ struct proxy *n = proxies->next; free(proxies); proxies = n; }
 	free(registry_path);
 	free(platform_client_id);
 	registry_path = platform_client_id = NULL;

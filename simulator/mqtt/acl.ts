@@ -66,3 +66,9 @@ export function maySubscribe(filter: string, id: DeviceId): boolean {
   const levels = split(filter);
   return !!levels && (ownTopic(levels, id, true) || otaTopic(levels, id, false));
 }
+
+/** Whether a platform publish on `topic` may reach the device (its own topics; of the OTA ones, `upgrade`). */
+export function mayReceive(topic: string, id: DeviceId): boolean {
+  const levels = split(topic);
+  return !!levels && (ownTopic(levels, id, false) || otaTopic(levels, id, false));
+}

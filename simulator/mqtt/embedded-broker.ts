@@ -16,10 +16,11 @@ import type Aedes from 'aedes';
 import { createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { DeviceId, mayPublish, maySubscribe } from './acl';
+import { DeviceId, mayPublish, mayReceive, maySubscribe } from './acl';
 import { checkDeviceConnect } from './auth';
 import { SERVER_SUBSCRIPTION_QOS, serverSubscriptionFilters, wantsServerSubscriptions } from './server-subscriptions';
 import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
+import { topicOwner } from '../gateway/owner';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -32,6 +33,8 @@ export interface EmbeddedBrokerOptions {
   secretOf(productKey: string, deviceName: string): string | undefined;
   sink: UplinkSink;
   logger: Logger;
+  /** Whether gateway `gw` may use sub-device `owner`'s topics (docs/protocol/gateway-platform.md). */
+  mayProxy?(gw: DeviceId, owner: DeviceId, use: 'publish' | 'subscribe' | 'receive'): boolean;
 }
 
 type Session =
@@ -129,6 +132,12 @@ export class EmbeddedBroker implements MqttLink {
     });
   }
 
+  private proxied(topic: string, gw: DeviceId, use: 'publish' | 'subscribe' | 'receive'): boolean {
+    const owner = topicOwner(topic);
+    if (!owner || !this.opts.mayProxy?.(gw, owner, use)) return false;
+    return use === 'subscribe' ? maySubscribe(topic, owner) : use === 'receive' ? mayReceive(topic, owner) : mayPublish(topic, owner);
+  }
+
   private createAedes(): Aedes {
     const log = this.opts.logger;
     const broker = createBroker({
@@ -171,7 +180,7 @@ export class EmbeddedBroker implements MqttLink {
         if (packet.qos === 2) return refuse('QoS 2 is not supported');
         const size = packet.payload?.length ?? 0;
         if (size > this.opts.maxPayloadBytes) return refuse(`payload of ${size} bytes exceeds the limit of ${this.opts.maxPayloadBytes}`);
-        if (!mayPublish(packet.topic, s.id)) return refuse(`topic ${packet.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
+        if (!mayPublish(packet.topic, s.id) && !this.proxied(packet.topic, s.id, 'publish')) return refuse(`topic ${packet.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
         cb(null);
       },
       authorizeSubscribe: (client, sub, cb) => {
@@ -182,10 +191,13 @@ export class EmbeddedBroker implements MqttLink {
           cb(null, null);
         };
         if (sub.qos === 2) return refuse('QoS 2 is not supported');
-        if (!maySubscribe(sub.topic, s.id)) return refuse(`filter ${sub.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
+        if (!maySubscribe(sub.topic, s.id) && !this.proxied(sub.topic, s.id, 'subscribe')) return refuse(`filter ${sub.topic} is not a topic of ${s.id.productKey}/${s.id.deviceName}`);
         // The platform's own subscriptions for an _ss=1 client do not use up the device's allowance.
         if (s.serverFilters?.has(sub.topic)) return cb(null, sub as Subscription);
-        if (!s.subscriptions.has(sub.topic) && s.subscriptions.size >= this.opts.maxSubscriptions) {
+        // A sub-device's filters count against its own allowance, not its gateway's.
+        const owner = topicOwner(sub.topic);
+        const mine = [...s.subscriptions].filter((f) => sameOwner(topicOwner(f), owner)).length;
+        if (!s.subscriptions.has(sub.topic) && mine >= this.opts.maxSubscriptions) {
           return refuse(`more than ${this.opts.maxSubscriptions} subscriptions`);
         }
         s.subscriptions.add(sub.topic);
@@ -195,8 +207,13 @@ export class EmbeddedBroker implements MqttLink {
         // The platform's own publishes carry no clientId; a service client's go anywhere; a device's only to
         // service clients.
         const origin = (packet as AedesPublishPacket & { clientId?: string }).clientId;
-        if (origin === undefined || this.serviceClientIds.has(origin)) return packet;
-        return this.sessions.get(client)?.kind === 'service' ? packet : null;
+        const target = this.sessions.get(client);
+        if (origin === undefined || this.serviceClientIds.has(origin)) {
+          // A sub-device's topics reach its gateway only while it is logged in through that gateway.
+          if (target?.kind === 'device' && !mayReceive(packet.topic, target.id) && !this.proxied(packet.topic, target.id, 'receive')) return null;
+          return packet;
+        }
+        return target?.kind === 'service' ? packet : null;
       },
     });
     this.persistence = (broker as unknown as { persistence: unknown }).persistence;
@@ -235,4 +252,8 @@ export class EmbeddedBroker implements MqttLink {
     broker.on('connectionError', (_client, err) => log.debug({ err: err.message }, 'mqtt connection error'));
     return broker;
   }
+}
+
+function sameOwner(a: DeviceId | undefined, b: DeviceId | undefined): boolean {
+  return a?.productKey === b?.productKey && a?.deviceName === b?.deviceName;
 }

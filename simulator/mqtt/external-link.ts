@@ -13,7 +13,7 @@ import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
 
 /** Everything a device publishes upstream: Alink requests and replies, RRPC answers, NTP, custom topics. */
 /** What devices send; `/ota/device/upgrade` is the platform's own (docs/protocol/ota-platform.md). */
-export const UPSTREAM_FILTERS = ['/sys/#', '/ext/rrpc/#', '/ext/ntp/#', '/+/+/user/#', '/shadow/update/#', '/ota/device/inform/#', '/ota/device/progress/#', '/ota/device/request/#'];
+export const UPSTREAM_FILTERS = ['/sys/#', '/ext/rrpc/#', '/ext/ntp/#', '/ext/session/#', '/+/+/user/#', '/shadow/update/#', '/ota/device/inform/#', '/ota/device/progress/#', '/ota/device/request/#'];
 
 export interface ExternalLinkOptions {
   url: string;

@@ -27,6 +27,8 @@ import { SERVER_SUBSCRIPTION_TEMPLATES } from './server-subscriptions';
 import { parseClientId } from '../../thing-model/wire';
 
 export const PRESENCE_TOPIC = '$alink-sim/presence';
+/** Sub-device sessions, for the plugin's ACL (plugin.c PROXY_TOPIC). */
+export const PROXY_TOPIC = 'alink-sim/proxy';
 
 export interface ManagedBrokerOptions {
   host: string;
@@ -185,6 +187,15 @@ export class ManagedBroker implements MqttLink {
   publish(topic: string, payload: Buffer, opts: DownstreamOptions): Promise<void> {
     if (!this.link) return Promise.reject(new Error('the managed broker is not running'));
     return this.link.publish(topic, payload, opts);
+  }
+
+  /**
+   * Tells the plugin that `sub` is logged in through `gw` (or no longer): the gateway's connection may use the
+   * sub-device's topics only meanwhile. Sent on the platform's connection, so it lands before any reply sent after it.
+   */
+  proxy(gw: { productKey: string; deviceName: string }, sub: { productKey: string; deviceName: string }, on: boolean): void {
+    const line = `${on ? '+' : '-'}\t${gw.productKey}/${gw.deviceName}\t${sub.productKey}/${sub.deviceName}`;
+    this.link?.publish(PROXY_TOPIC, Buffer.from(line), { qos: 1 }).catch((e: Error) => this.opts.logger.warn({ err: e.message }, 'proxy update to the plugin failed'));
   }
 
   /** Rewrites the device file (atomically); the plugin reads it again on the next CONNECT. */

@@ -24,6 +24,10 @@ import type { FileStore } from '../http/files';
 import type { ScriptStoreOptions } from '../scripts/store';
 import { StateChannels } from './device-channels';
 import type { OtaService } from '../ota/service';
+import { GatewayChannel } from '../gateway/channel';
+import { GatewayBook } from '../gateway/sessions';
+import { topicOwner } from '../gateway/owner';
+import { ApiErrors } from '../errors';
 
 export interface PlatformOptions {
   /** `external`: presence inferred from traffic; the others report connections. */
@@ -39,6 +43,8 @@ export interface PlatformOptions {
   scripts?: ScriptStoreOptions;
   /** The OTA service: its device half takes the OTA topics and is told when devices connect. */
   ota?: OtaService;
+  /** Topology and online limits per gateway. */
+  gatewayLimits?: { maxSubDevices: number; maxOnlineSubDevices: number };
 }
 
 export type RrpcCode = 'SUCCESS' | 'TIMEOUT' | 'OFFLINE' | 'HALFCONN';
@@ -82,7 +88,18 @@ export class Platform implements UplinkSink {
   /** Desired values, shadow and property get (device-channels.ts). */
   readonly stateChannels: StateChannels;
 
+  /** Topology and sub-device sessions (docs/protocol/gateway-platform.md). */
+  readonly gateways = new GatewayBook();
+  /** The gateway topics: topology, registration, sub-device login and logout. */
+  readonly gatewayChannel: GatewayChannel;
+
   constructor(private readonly opts: PlatformOptions) {
+    this.gatewayChannel = new GatewayChannel({
+      ...opts,
+      book: this.gateways,
+      limits: opts.gatewayLimits ?? { maxSubDevices: 2000, maxOnlineSubDevices: 2000 },
+      send: (topic, payload) => this.send(topic, payload, 0),
+    });
     this.channels = new DeviceChannels({ ...opts, send: (topic, payload, qos) => this.send(topic, payload, qos), seen: (id) => this.seen(id) });
     this.stateChannels = new StateChannels({ ...opts, send: (t, p, q) => this.send(t, p, q), reachability: (id) => this.reachability(id), setProperties: (id, items) => this.setProperties(id, items) });
     this.upstream = new Upstream({
@@ -99,6 +116,8 @@ export class Platform implements UplinkSink {
   attach(link: MqttLink): void {
     this.link = link;
     this.opts.ota?.attach({ send: (t, p, q) => this.send(t, p, q), online: (id) => this.reachability(id) === 'ONLINE' });
+    const proxy = (link as MqttLink & { proxy?: (gw: DeviceId, sub: DeviceId, on: boolean) => void }).proxy;
+    if (proxy) this.gatewayChannel.setSessionHook((gw, sub, on) => proxy.call(link, gw, sub, on));
   }
 
   /** Ends every waiting call (they answer TIMEOUT) and stops the script workers. */
@@ -130,9 +149,11 @@ export class Platform implements UplinkSink {
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, keepalive: info.keepalive }, 'device online');
     this.opts.events.emit('deviceOnline', { ...id, clientId: info.clientId });
     this.opts.ota?.jobs.onOnline(id);
+    if (this.opts.registry.product(id.productKey)?.nodeType === 'sub') this.gatewayChannel.directLogin(id);
   }
 
   deviceDisconnected(id: DeviceId, info: { clientId: string; graceful: boolean }): void {
+    this.gatewayChannel.gatewayGone(id, info.graceful);
     this.opts.state.markOffline(id.productKey, id.deviceName, info.graceful, Date.now());
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, graceful: info.graceful }, 'device offline');
     this.opts.events.emit('deviceOffline', { ...id, graceful: info.graceful });
@@ -170,6 +191,7 @@ export class Platform implements UplinkSink {
 
   /** SetDeviceProperty: an Alink property-set request; resolves with its message id. */
   async setProperties(id: DeviceId, items: Record<string, unknown>): Promise<string> {
+    this.assertSubDeviceReachable(id);
     const msgId = this.alinkIds.nextId();
     if (this.channels.raw.isRaw(id.productKey)) {
       await this.channels.raw.sendRequest(id, { id: msgId, version: '1.0', params: items, method: AlinkMethods.PROPERTY_SET }, this.opts.downstreamQos);
@@ -181,6 +203,7 @@ export class Platform implements UplinkSink {
 
   /** An async service call on `thing/service/{id}`; resolves with its message id. */
   async invokeAsync(id: DeviceId, serviceId: string, args: unknown): Promise<string> {
+    this.assertSubDeviceReachable(id);
     const msgId = this.alinkIds.nextId();
     if (this.channels.raw.isRaw(id.productKey)) {
       await this.channels.raw.sendRequest(id, { id: msgId, version: '1.0', params: args, method: serviceMethod(serviceId) }, this.opts.downstreamQos, serviceId);
@@ -269,6 +292,8 @@ export class Platform implements UplinkSink {
 
   /** The Pub API: a custom-topic message; resolves with the message id (a string, beyond 2^53 is fine there). */
   async pub(topic: string, payload: Buffer, qos: 0 | 1, properties?: Mqtt5Properties): Promise<string> {
+    const owner = topicOwner(topic);
+    if (owner) this.assertSubDeviceReachable(owner);
     const messageId = String(this.pubIds.nextId());
     const useProps = properties && this.link?.mode !== 'embedded' ? properties : undefined;
     if (properties && !useProps) {
@@ -281,6 +306,34 @@ export class Platform implements UplinkSink {
   // ---- upstream ---------------------------------------------------------------------------------------------
 
   uplink(topic: string, payload: Buffer, origin?: DeviceId): void {
-    this.upstream.uplink(topic, payload, origin);
+    if (this.gatewayChannel.uplink(topic, payload, origin)) return;
+    let from = origin;
+    const owner = origin && topicOwner(topic);
+    if (origin && owner && (owner.productKey !== origin.productKey || owner.deviceName !== origin.deviceName)) {
+      // A gateway speaking for a sub-device: accepted while the sub-device is logged in through it.
+      from = this.gatewayChannel.actingFor(origin, owner);
+      if (!from) return;
+    }
+    this.upstream.uplink(topic, payload, from);
+  }
+
+  /**
+   * A sub-device has no connection of its own: without a session through its gateway nothing can carry the
+   * message, so the platform refuses at once (docs/protocol/gateway-platform.md, "Cloud calls").
+   */
+  private assertSubDeviceReachable(id: DeviceId): void {
+    if (this.opts.mode === 'external' || this.opts.registry.product(id.productKey)?.nodeType !== 'sub') return;
+    if (!this.gateways.sessionOf(id)) throw ApiErrors.deviceOffline(`${id.productKey}/${id.deviceName} is not logged in through a gateway`);
+  }
+
+  /** Whether the gateway `gw` may use the sub-device `owner`'s topics: `receive` only while logged in through it. */
+  mayProxy(gw: DeviceId, owner: DeviceId, use: 'publish' | 'subscribe' | 'receive'): boolean {
+    if (this.opts.registry.product(gw.productKey)?.nodeType !== 'gateway') return false;
+    if (this.opts.registry.product(owner.productKey)?.nodeType !== 'sub' || !this.opts.registry.device(owner.productKey, owner.deviceName)) return false;
+    const same = (d?: DeviceId) => !!d && d.productKey === gw.productKey && d.deviceName === gw.deviceName;
+    if (use === 'receive') return same(this.gateways.sessionOf(owner));
+    // Publishing for a sub-device that is not logged in reaches the platform, which answers /ext/error 520.
+    if (use === 'publish') return true;
+    return same(this.gateways.gatewayOf(owner)) || same(this.gateways.sessionOf(owner));
   }
 }
