@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { AlinkCodes, isAlinkError, isDeviceReplyCode } from '../../thing-model/codes';
 import type { MessageProperties, PublishReceipt } from '../../handlers/api';
-import type { ReplyCache, Uplink } from '../transport';
+import type { ReplyCache, StoredReply, Uplink } from '../transport';
 import type { RouterObserver } from './observer';
 
 /**
@@ -31,8 +31,44 @@ export function okEmptyReply(id: string): string {
   return `{"id":"${id}","code":${SUCCESS},"data":{}}`;
 }
 
-/** Publishes replies, remembering them in the reply cache when the request had a de-dup key. */
+/** De-dup keys of sync RRPC (`rrpc:{messageId}`), answered from memory rather than the durable inbox. */
+export const RRPC_KEY_PREFIX = 'rrpc:';
+
+/**
+ * A bounded in-memory reply cache, oldest entry evicted first. Sync RRPC is QoS 0 and the platform never redelivers
+ * it (docs/protocol/rrpc.md, "De-duplication"), so a duplicate can only be a broker echo or a fast retry within this
+ * process's life: it needs no SQLite record, and skipping the inbox commit takes it off the RRPC latency path.
+ */
+export class MemoryReplyCache implements ReplyCache {
+  private readonly entries = new Map<string, StoredReply>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: string): StoredReply | undefined {
+    return this.entries.get(key);
+  }
+
+  put(key: string, reply: StoredReply): void {
+    this.entries.delete(key);
+    this.entries.set(key, reply);
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+}
+
+/**
+ * Publishes replies, remembering them in the reply cache when the request had a de-dup key: sync RRPC keys in the
+ * in-memory cache, everything else (property sets, async services) in the durable one.
+ */
 export class Replier {
+  private readonly volatile = new MemoryReplyCache(4096);
+
   constructor(
     private readonly uplink: Uplink,
     private readonly logger: Logger,
@@ -45,9 +81,10 @@ export class Replier {
    * request, and a plain promise chain costs less than an async frame on top of the uplink's own promise.
    */
   send(topic: string, payload: string | Buffer, qos: 0 | 1, cacheKey?: string, properties?: MessageProperties, messageClass = 'reply'): Promise<void> {
-    if (cacheKey !== undefined && this.cache && typeof payload === 'string') {
+    const cache = cacheKey === undefined ? undefined : this.cacheFor(cacheKey);
+    if (cacheKey !== undefined && cache && typeof payload === 'string') {
       try {
-        this.cache.put(cacheKey, { topic, payload });
+        cache.put(cacheKey, { topic, payload });
       } catch (err) {
         this.logger.warn({ err, key: cacheKey }, 'reply cache refused the reply; a redelivery would run the handler again');
       }
@@ -60,6 +97,10 @@ export class Replier {
       return RESOLVED;
     }
     return published.then(watchAck, (err: unknown) => this.notPublished(err, topic));
+  }
+
+  private cacheFor(key: string): ReplyCache | undefined {
+    return key.startsWith(RRPC_KEY_PREFIX) ? this.volatile : this.cache;
   }
 
   private notPublished(err: unknown, topic: string): void {
@@ -75,8 +116,7 @@ export class Replier {
 
   /** Re-sends the stored reply of an already answered request; true when there was one. */
   replay(key: string, qos: 0 | 1): boolean {
-    if (!this.cache) return false;
-    const stored = this.cache.get(key);
+    const stored = this.cacheFor(key)?.get(key);
     if (!stored) return false;
     this.logger.debug({ key }, 'redelivered request answered from the reply cache');
     void this.send(stored.topic, stored.payload, qos);

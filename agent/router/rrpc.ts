@@ -16,7 +16,7 @@ import type { InboundMessage } from '../transport';
 import { Call, runHandler } from './call';
 import { rrpcDeadline, secondsSince, type RouterCore } from './core';
 import type { InboundKind } from './observer';
-import { replyCodeOf } from './replies';
+import { RRPC_KEY_PREFIX, replyCodeOf } from './replies';
 import { invokeService } from './service';
 
 const EXT_PREFIX = '/ext/rrpc/';
@@ -70,7 +70,7 @@ export class RrpcRoute {
   async handleRequest(msg: InboundMessage, messageId: string, receivedAt: number, startPerf: number): Promise<void> {
     const core = this.core;
     const replyTopic = this.responsePrefix + messageId;
-    const key = 'rrpc:' + messageId;
+    const key = RRPC_KEY_PREFIX + messageId;
     const parsed = peekJson(msg.payload);
     const method = methodOf(parsed);
     const serviceId = method === undefined ? undefined : serviceIdOf(method);
@@ -103,7 +103,7 @@ export class RrpcRoute {
       return core.logger.debug({ topic: msg.topic }, 'ext RRPC topic already handled (our own answer, or a duplicate); dropped');
     }
     const customTopic = msg.topic.slice(slash);
-    const key = 'rrpc:' + messageId;
+    const key = RRPC_KEY_PREFIX + messageId;
     if (customTopic.startsWith(this.extServicePrefix)) {
       const serviceId = customTopic.slice(this.extServicePrefix.length);
       core.observer?.messageIn('rrpc');
