@@ -66,6 +66,8 @@ export class OtaDevice {
   private readonly messages: OtaMessages;
   private readonly mqtt: MqttBlocks;
   private readonly active = new Map<string, Active>();
+  /** Per module, the notice being taken (one after the other). */
+  private readonly taking = new Map<string, Promise<void>>();
   private readonly versions = new Map<string, string>();
   private readonly failures = new Map<string, NonNullable<OtaModuleStatus['lastFailure']>>();
   /** Installed jobs waiting for this start to prove the new version healthy. */
@@ -187,8 +189,17 @@ export class OtaDevice {
     }
   }
 
-  /** A notice, pushed or pulled: a new job, the same job again (fresh URLs), or one that replaces a download. */
-  private async take(notice: OtaNotice): Promise<void> {
+  /** A notice, pushed or pulled, one per module at a time: a push and the start-up pull of one job, interleaved, would start it twice. */
+  private take(notice: OtaNotice): Promise<void> {
+    const next = (this.taking.get(notice.module) ?? Promise.resolve()).then(() => this.takeNow(notice));
+    const settled = next.catch(() => undefined);
+    this.taking.set(notice.module, settled);
+    void settled.then(() => this.taking.get(notice.module) === settled && this.taking.delete(notice.module));
+    return next;
+  }
+
+  /** A new job, the same job again (fresh URLs), or one that replaces a download. */
+  private async takeNow(notice: OtaNotice): Promise<void> {
     const m = this.moduleOf(notice.module);
     if (!m) return this.report(notice.module, OtaErrors.unhandled(notice.module));
     const key = jobKey(notice);

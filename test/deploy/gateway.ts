@@ -3,7 +3,7 @@
  * systemd-nspawn (no procps), this host's nodejs package, the agent configured against the simulator on the
  * machine's own loopback. Shared by package.deploy.ts and bench:footprint.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Machine } from './machine';
 import { CACHE_DIR, REPO, cachedRootfsTar, ensurePackages, run, sh, until, type Child } from './support';
@@ -38,6 +38,8 @@ export function hostNodejsDeb(): string {
   if (!/^2\d\./.test(version)) throw new Error(`this host's nodejs package is ${version || 'missing'}; Node >= 20 from a package is needed`);
   const file = join(CACHE_DIR, `nodejs_${version}_${q('Architecture')}.deb`);
   if (existsSync(file)) return file;
+  // A fresh machine has no cache yet, and this may run before anything else has made it.
+  mkdirSync(CACHE_DIR, { recursive: true });
   const dir = mkdtempSync('/var/tmp/alink-nodejs-');
   try {
     sh(`dpkg-query -L nodejs | while read -r p; do if [ -f "$p" ] || [ -L "$p" ]; then printf '%s\\n' "\${p#/}"; fi; done > ${dir}/files && mkdir -p ${dir}/pkg && tar -C / -cf - -T ${dir}/files | tar -C ${dir}/pkg -xf -`, { timeoutMs: 300_000 });
