@@ -5,6 +5,8 @@ import type { DeviceRecord, ProductRecord, Registry } from '../registry';
 export const productKeySchema = { type: 'string', minLength: 1, maxLength: 64, expected: 'a product key' };
 export const deviceNameSchema = { type: 'string', minLength: 1, maxLength: 64, expected: 'a device name' };
 export const iotIdSchema = { type: 'string', minLength: 1, maxLength: 64, expected: 'an IotId' };
+/** StartTime / EndTime of the time-range queries (QueryDeviceEventData, QueryDevicePropertyData). */
+export const epochMsSchema = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000, expected: 'a time in epoch milliseconds' };
 export const optionalText = (max: number) => ({ type: 'string', maxLength: max, expected: `a string of at most ${max} characters` });
 
 /** One device named by IotId or ProductKey + DeviceName (the lifecycle and topology actions). */
@@ -85,4 +87,14 @@ export function base64Param(name: string, text: string, opts: { loose?: boolean;
     throw ApiErrors.invalidParameter(name, `at most ${opts.maxBytes} bytes after base64 decoding`, `${bytes.length} bytes`);
   }
   return bytes;
+}
+
+/**
+ * One page of a time-range query: the records with `start <= time <= end`, newest first unless `asc`, and the first
+ * record of the next page (its time is the answer's NextTime).
+ */
+export function pageByTime<T extends { time: number }>(records: readonly T[], start: number, end: number, asc: boolean, pageSize: number): { page: T[]; next?: T } {
+  const inRange = records.filter((r) => r.time >= start && r.time <= end).sort((a, b) => (asc ? a.time - b.time : b.time - a.time));
+  const next = inRange[pageSize];
+  return { page: inRange.slice(0, pageSize), ...(next !== undefined ? { next } : {}) };
 }

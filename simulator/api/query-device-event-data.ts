@@ -3,7 +3,7 @@
  * PageSize at a time (1..50, default 10); NextValid/NextTime page on. Only the last limits.eventHistory events per
  * device are kept.
  */
-import { deviceNameSchema, iotIdSchema, optionalText, productKeySchema, resolveDevice } from './common';
+import { deviceNameSchema, epochMsSchema, iotIdSchema, optionalText, pageByTime, productKeySchema, resolveDevice } from './common';
 import type { ApiAction } from './types';
 
 export interface QueryDeviceEventDataParams {
@@ -19,8 +19,6 @@ export interface QueryDeviceEventDataParams {
   IotInstanceId?: string;
 }
 
-const msSchema = { type: 'integer', minimum: 0, maximum: 8_640_000_000_000_000, expected: 'a time in epoch milliseconds' };
-
 export const queryDeviceEventData: ApiAction<QueryDeviceEventDataParams> = {
   name: 'QueryDeviceEventData',
   schema: {
@@ -30,8 +28,8 @@ export const queryDeviceEventData: ApiAction<QueryDeviceEventDataParams> = {
       IotId: iotIdSchema,
       ProductKey: productKeySchema,
       DeviceName: deviceNameSchema,
-      StartTime: msSchema,
-      EndTime: msSchema,
+      StartTime: epochMsSchema,
+      EndTime: epochMsSchema,
       Asc: { type: 'integer', enum: [0, 1], expected: '0 (newest first) or 1 (oldest first)' },
       PageSize: { type: 'integer', minimum: 1, maximum: 50, expected: 'integer 1..50' },
       Identifier: optionalText(128),
@@ -44,12 +42,9 @@ export const queryDeviceEventData: ApiAction<QueryDeviceEventDataParams> = {
     const asc = p.Asc === 1;
     const pageSize = p.PageSize ?? 10;
     const events = (deps.state.peek(device.productKey, device.deviceName)?.events.toArray() ?? [])
-      .filter((e) => e.time >= p.StartTime && e.time <= p.EndTime)
       .filter((e) => p.Identifier === undefined || e.identifier === p.Identifier)
-      .filter((e) => p.EventType === undefined || e.eventType === p.EventType)
-      .sort((a, b) => (asc ? a.time - b.time : b.time - a.time));
-    const page = events.slice(0, pageSize);
-    const next = events[pageSize];
+      .filter((e) => p.EventType === undefined || e.eventType === p.EventType);
+    const { page, next } = pageByTime(events, p.StartTime, p.EndTime, asc, pageSize);
     return {
       Data: {
         List: {

@@ -30,6 +30,13 @@ interface Verdict {
 
 const OK: Verdict = { code: AlinkCodes.SUCCESS, message: 'success' };
 
+/** A batch or history post as checked: the verdict, and what to store when it is 200 (values per property, events). */
+interface TimedCheck {
+  verdict: Verdict;
+  properties: [string, unknown[]][];
+  events: { event: EventDef; value: unknown; time: number }[];
+}
+
 export function parseJson(payload: Buffer): { ok: true; value: unknown } | { ok: false; error: string } {
   try {
     return { ok: true, value: JSON.parse(payload.toString('utf8')) };
@@ -173,22 +180,7 @@ export class Posts {
    * (docs/protocol/sdk-compat.md). All or nothing: one bad entry refuses the whole post.
    */
   batchPost(id: DeviceId, topic: string, payload: Buffer): void {
-    const method = AlinkMethods.PROPERTY_BATCH_POST;
-    const req = this.parseRequest(topic, payload, method);
-    if (!req) return;
-    const params = req.params;
-    const checked = this.checkBatch(id, params);
-    if (checked.verdict.code === AlinkCodes.SUCCESS) {
-      const now = Date.now();
-      for (const [identifier, entries] of checked.properties) {
-        for (const e of entries) this.storeProperties(id, { [identifier]: e }, now);
-      }
-      const events = checked.events.sort((a, b) => a.time - b.time);
-      for (const e of events) this.storeEvent(id, e.event, e.value, e.time);
-    }
-    const v = checked.verdict;
-    this.replyTo(topic, req, method, v);
-    this.opts.events.emit('batchPost', { ...id, id: String(req.id), params, code: v.code, ...(v.code === AlinkCodes.SUCCESS ? {} : { message: v.message }) });
+    this.timedPost(id, topic, payload, AlinkMethods.PROPERTY_BATCH_POST, (params) => this.checkBatch(id, params), 'batchPost');
   }
 
   /**
@@ -197,22 +189,29 @@ export class Posts {
    * device may report only itself. All or nothing, like the batch post; stored values keep their own times.
    */
   historyPost(id: DeviceId, topic: string, payload: Buffer): void {
-    const method = AlinkMethods.PROPERTY_HISTORY_POST;
+    this.timedPost(id, topic, payload, AlinkMethods.PROPERTY_HISTORY_POST, (params) => this.checkHistory(id, params), 'historyPost');
+  }
+
+  /** A post of values and events with their own times (batch or history): checked whole, stored, answered. */
+  private timedPost(id: DeviceId, topic: string, payload: Buffer, method: string, check: (params: unknown) => TimedCheck, event: 'batchPost' | 'historyPost'): void {
     const req = this.parseRequest(topic, payload, method);
     if (!req) return;
     const params = req.params;
-    const checked = this.checkHistory(id, params);
+    const checked = check(params);
     if (checked.verdict.code === AlinkCodes.SUCCESS) {
-      for (const [identifier, entry] of checked.properties) this.storeProperties(id, { [identifier]: entry }, Date.now());
+      const now = Date.now();
+      for (const [identifier, entries] of checked.properties) {
+        for (const e of entries) this.storeProperties(id, { [identifier]: e }, now);
+      }
       for (const e of checked.events.sort((a, b) => a.time - b.time)) this.storeEvent(id, e.event, e.value, e.time);
     }
     const v = checked.verdict;
     this.replyTo(topic, req, method, v);
-    this.opts.events.emit('historyPost', { ...id, id: String(req.id), params, code: v.code, ...(v.code === AlinkCodes.SUCCESS ? {} : { message: v.message }) });
+    this.opts.events.emit(event, { ...id, id: String(req.id), params, code: v.code, ...(v.code === AlinkCodes.SUCCESS ? {} : { message: v.message }) });
   }
 
-  private checkHistory(id: DeviceId, params: unknown): { verdict: Verdict; properties: [string, unknown][]; events: { event: EventDef; value: unknown; time: number }[] } {
-    const properties: [string, unknown][] = [];
+  private checkHistory(id: DeviceId, params: unknown): TimedCheck {
+    const properties: [string, unknown[]][] = [];
     const events: { event: EventDef; value: unknown; time: number }[] = [];
     const fail = (code: number, message: string) => ({ verdict: { code, message }, properties, events });
     const shape = '{"identity": {...}, "properties": [...], "events": [...]}';
@@ -242,7 +241,7 @@ export class Posts {
             if (key === 'properties') {
               const v = this.checkProperties(id, { [identifier]: { value: entry.value, time: entry.time } });
               if (v.code !== AlinkCodes.SUCCESS) return fail(v.code, `${where}: ${v.message}`);
-              properties.push([identifier, { value: entry.value, time: entry.time }]);
+              properties.push([identifier, [{ value: entry.value, time: entry.time }]]);
               continue;
             }
             const event = model.event(identifier);
@@ -258,7 +257,7 @@ export class Posts {
     return { verdict: OK, properties, events };
   }
 
-  private checkBatch(id: DeviceId, params: unknown): { verdict: Verdict; properties: [string, unknown[]][]; events: { event: EventDef; value: unknown; time: number }[] } {
+  private checkBatch(id: DeviceId, params: unknown): TimedCheck {
     const properties: [string, unknown[]][] = [];
     const events: { event: EventDef; value: unknown; time: number }[] = [];
     const fail = (code: number, message: string) => ({ verdict: { code, message }, properties, events });
