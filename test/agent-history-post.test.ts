@@ -65,6 +65,8 @@ describe.each(['embedded', 'managed'] as const)('history post on the %s broker',
     await waitFor(() => t.agent.state === 'connected', 15_000, 'the agent to reconnect');
   };
 
+  const CLOCK_SLACK_MS = 50;
+
   it('sends posts older than afterMs as history posts with their times; the platform stores them', async () => {
     const t = await agentFor('gw-001', 'history');
     const up = t.agent.router.upstream;
@@ -86,14 +88,15 @@ describe.each(['embedded', 'managed'] as const)('history post on the %s broker',
     expect(p!.identity).toEqual({ productKey: ID.productKey, deviceName: 'gw-001' });
     const pm = p!.properties.find((i) => 'PM25' in i)!.PM25!;
     expect(pm.value).toBe(77);
-    // The time the value was taken, not the time it was finally sent.
-    expect(pm.time).toBeGreaterThanOrEqual(before);
+    // The time the value was taken, not the time it was finally sent. The agent stamps with its cloud-corrected
+    // clock, whose offset from this process's clock is rounded to whole milliseconds (seen: 1 ms early).
+    expect(pm.time).toBeGreaterThanOrEqual(before - CLOCK_SLACK_MS);
     expect(pm.time).toBeLessThan(Date.now() - AFTER_MS);
 
     const q = await iot.queryDevicePropertyData(new $Iot.QueryDevicePropertyDataRequest({ ...ID, identifier: 'PM25', startTime: before - 60_000, endTime: Date.now(), asc: 1, pageSize: 10 }));
     expect(q.body.success).toBe(true);
     expect((q.body.data?.list?.propertyInfo ?? []).map((i) => [i.value, Number(i.time)])).toEqual([['5', expect.any(Number)], ['77', pm.time]]);
-    const events = await iot.queryDeviceEventData(new $Iot.QueryDeviceEventDataRequest({ ...ID, identifier: 'HighTemperature', startTime: before, endTime: Date.now(), pageSize: 10 }));
+    const events = await iot.queryDeviceEventData(new $Iot.QueryDeviceEventDataRequest({ ...ID, identifier: 'HighTemperature', startTime: before - CLOCK_SLACK_MS, endTime: Date.now(), pageSize: 10 }));
     expect(events.body.data?.list?.eventInfo?.length).toBe(1);
     expect(t.log.text()).toContain('sent as history posts');
   });
