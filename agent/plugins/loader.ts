@@ -8,7 +8,7 @@ import Ajv from 'ajv';
 import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
-import type { PluginContext, PluginInstance, PluginState, Upstream } from '../../handlers/api';
+import type { GatewayApi, PluginContext, PluginInstance, PluginState, Upstream } from '../../handlers/api';
 import { PluginError } from './errors';
 import { HandlerRegistry, type PluginSlot } from './registry';
 import { createPluginState, type StateBackend } from './state';
@@ -42,7 +42,7 @@ export interface PluginHost {
   /** Instance names, in start order. */
   readonly names: readonly string[];
   /** Starts every plugin in order; on a failure, stops those already started and rejects naming the plugin. */
-  start(upstream: Upstream, timeoutMs?: number): Promise<void>;
+  start(upstream: Upstream, timeoutMs?: number, gateway?: GatewayApi): Promise<void>;
   /** Stops every plugin in reverse order; failures and timeouts are logged, never thrown. */
   stop(timeoutMs?: number): Promise<void>;
   /**
@@ -104,6 +104,7 @@ export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Pr
 class Host implements PluginHost {
   readonly names: readonly string[];
   private upstream: Upstream | undefined;
+  private gateway: GatewayApi | undefined;
 
   constructor(
     private readonly entries: Entry[],
@@ -113,8 +114,9 @@ class Host implements PluginHost {
     this.names = entries.map((e) => e.slot.name);
   }
 
-  async start(upstream: Upstream, timeoutMs?: number): Promise<void> {
+  async start(upstream: Upstream, timeoutMs?: number, gateway?: GatewayApi): Promise<void> {
     this.upstream = upstream;
+    this.gateway = gateway;
     const started: Entry[] = [];
     for (const e of this.entries) {
       try {
@@ -187,7 +189,7 @@ class Host implements PluginHost {
 
   private async startOne(e: Entry, limit: number): Promise<void> {
     if (!this.upstream) throw new PluginError('PLUGIN_NOT_STARTED', 'plugins started without an upstream');
-    e.ctx.bind(this.upstream);
+    e.ctx.bind(this.upstream, this.gateway);
     e.slot.state = 'starting';
     const inst = e.slot.instance;
     await withTimeout(
@@ -218,6 +220,7 @@ class Host implements PluginHost {
 class Context implements PluginContext<unknown> {
   owned: readonly string[] = [];
   private bound: Upstream | undefined;
+  private boundGateway: GatewayApi | undefined;
   private readonly controller = new AbortController();
 
   constructor(
@@ -243,8 +246,14 @@ class Context implements PluginContext<unknown> {
     return this.owned;
   }
 
-  bind(upstream: Upstream): void {
+  get gateway(): GatewayApi {
+    if (!this.boundGateway) throw new PluginError('PLUGIN_NOT_STARTED', `plugin "${this.name}": ctx.gateway is usable from start() on, not during setup()`);
+    return this.boundGateway;
+  }
+
+  bind(upstream: Upstream, gateway: GatewayApi | undefined): void {
     this.bound = upstream;
+    this.boundGateway = gateway;
   }
 
   abort(): void {
@@ -256,6 +265,7 @@ class Context implements PluginContext<unknown> {
     const c = new Context(this.name, options, this.logger, this.dataDir, this.model, this.identity, this.state);
     c.owned = this.owned;
     c.bound = this.bound;
+    c.boundGateway = this.boundGateway;
     return c;
   }
 }

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { PluginState } from './state';
-import type { SubDeviceClaim } from './gateway';
+import type { GatewayApi, SubDeviceClaim } from './gateway';
 import type { OtaClaim } from './ota';
 import type { Upstream } from './upstream';
 
@@ -294,6 +294,11 @@ export interface PluginContext<O = Record<string, unknown>> {
   readonly state: PluginState;
   /** The read-write properties this plugin ended up owning (resolves a `'*'` claim); known from `start` on. */
   ownedProperties(): readonly string[];
+  /**
+   * Sub-devices behind this gateway (docs/plugins.md "Gateway"): add, remove, mark reachable, post for each. Usable
+   * from `start` on; throws before.
+   */
+  readonly gateway: GatewayApi;
 }
 
 /** A plugin: what a module exports (as `default`, `plugin`, or the module itself). */
