@@ -116,7 +116,7 @@ describe('agent.config.json', () => {
   const { secret: _secret, ...noSecret } = base().device;
   const cases: [string, (f: string) => unknown, string][] = [
     ['unknown key', () => ({ ...base(), broker: { url: 'mqtt://127.0.0.1:1883', keepAlive: 60 } }), 'broker.keepAlive: expected a known key of broker (url, protocolVersion, keepalive, caFile, signMethod, cleanSession, sessionExpirySeconds, connectTimeoutMs, reconnect), received an unknown key'],
-    ['unknown top-level key', () => ({ ...base(), brokers: {} }), 'brokers: expected a known key of the top level ($schema, device, broker, thingModel, dataDir, rrpc, deadlines, upstream, postAfterSet, clock, deviceState, handlers, log, health, limits, outbox, shutdown, remoteConfig, tags, logUpload, ota), received an unknown key'],
+    ['unknown top-level key', () => ({ ...base(), brokers: {} }), 'brokers: expected a known key of the top level ($schema, device, broker, thingModel, dataDir, rrpc, deadlines, upstream, postAfterSet, clock, deviceState, handlers, log, health, limits, outbox, shutdown, remoteConfig, tags, logUpload, ota, gateway, subDevices), received an unknown key'],
     ['keepalive out of range', () => ({ ...base(), broker: { url: 'mqtt://127.0.0.1:1883', keepalive: 10 } }), 'broker.keepalive: expected integer in [30, 1200], received 10'],
     ['wrong type', () => ({ ...base(), broker: { url: 'mqtt://127.0.0.1:1883', keepalive: '300' } }), 'broker.keepalive: expected integer in [30, 1200], received "300"'],
     ['missing section', () => ({ device: base().device, broker: base().broker }), 'thingModel: expected an object, received nothing'],

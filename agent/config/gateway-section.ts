@@ -2,8 +2,6 @@
  * The `gateway` and `subDevices` sections of agent.config.json (docs/protocol/gateway.md): the sub-devices this
  * gateway speaks for, their products' Thing Models, and how topology and logins are paced. Their schema nodes are
  * here, beside their types, so that schema.ts stays one table of sections.
- *
- * Not wired yet: schema.ts does not include these nodes until the gateway sessions that read them are in.
  */
 import { LOGIN_BATCH_MAX, SIGN_METHODS, SUB_LOGINS_PER_SECOND_MAX, TOPO_BATCH_MAX, type SignMethod } from '../../thing-model/wire';
 

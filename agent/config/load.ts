@@ -4,7 +4,7 @@
  * config file's folder. Everything fails with a ConfigError whose message is one line naming the key.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Ajv from 'ajv';
 import { ConfigError, firstSchemaError, shown } from './errors';
 import {
@@ -15,9 +15,15 @@ import {
   DeviceSection,
 } from './schema';
 import { Secret } from './secret';
+import { absolute, resolveSecret } from './secret-source';
+import { resolveSubDevices, type ConfiguredSubDevice, type ResolvedGateway } from './sub-devices';
 
 /** The validated configuration the agent runs with: defaults applied, paths absolute, secret resolved. */
-export interface AgentConfig extends Omit<AgentConfigFile, 'device' | 'broker'> {
+export interface AgentConfig extends Omit<AgentConfigFile, 'device' | 'broker' | 'gateway' | 'subDevices'> {
+  /** Sub-device sessions; `products` holds every sub-device product's Thing Model (paths absolute). */
+  gateway: ResolvedGateway;
+  /** The configured sub-devices, secrets resolved (absent: obtained by registration). */
+  subDevices: ConfiguredSubDevice[];
   device: {
     productKey: string;
     deviceName: string;
@@ -63,43 +69,6 @@ let validator: ReturnType<typeof createValidator> | undefined;
 function schemaValidator() {
   validator ??= createValidator();
   return validator;
-}
-
-const SECRET_KEYS = ['secret', 'secretEnv', 'secretFile'] as const;
-
-function resolveSecret(source: string, device: DeviceSection, baseDir: string, env: NodeJS.ProcessEnv): { secret: Secret; secretSource: AgentConfig['device']['secretSource'] } {
-  const present = SECRET_KEYS.filter((k) => device[k] !== undefined);
-  const [key] = present;
-  if (present.length !== 1 || key === undefined) {
-    throw new ConfigError(
-      source,
-      'device',
-      'exactly one of secret, secretEnv, secretFile',
-      present.length === 0 ? 'none of them' : present.join(' and '),
-    );
-  }
-  if (key === 'secret') return { secret: new Secret(device.secret as string), secretSource: key };
-  if (key === 'secretEnv') {
-    const name = device.secretEnv as string;
-    const value = env[name];
-    if (value === undefined || value.trim() === '') {
-      throw new ConfigError(source, 'device.secretEnv', 'the name of a set, non-empty environment variable', `${shown(name)} (not set)`);
-    }
-    return { secret: new Secret(value.trim()), secretSource: key };
-  }
-  const file = absolute(baseDir, device.secretFile as string);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw new ConfigError(source, 'device.secretFile', 'a readable file holding the device secret', `${shown(device.secretFile)} (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-  }
-  if (text === '') throw new ConfigError(source, 'device.secretFile', 'a file holding the device secret', `${shown(device.secretFile)} (empty)`);
-  return { secret: new Secret(text), secretSource: key };
-}
-
-function absolute(baseDir: string, p: string): string {
-  return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
 function parseBroker(source: string, broker: BrokerSection, baseDir: string): AgentConfig['broker'] {
@@ -151,7 +120,7 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Agen
   const validate = schemaValidator();
   if (!validate(copy)) throw firstSchemaError(source, validate);
   const file = copy as AgentConfigFile;
-  const { secret, secretSource } = resolveSecret(source, file.device, baseDir, env);
+  const { secret, secretSource } = resolveSecret(source, file.device, 'device', 'device secret', baseDir, env);
   const device: AgentConfig['device'] = {
     productKey: file.device.productKey,
     deviceName: file.device.deviceName,
@@ -159,9 +128,12 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Agen
     secretSource,
   };
   if (file.device.clientId !== undefined) device.clientId = file.device.clientId;
+  const gw = resolveSubDevices(source, file.gateway, file.subDevices, file.device, baseDir, env);
   const config: AgentConfig = {
     ...file,
     device,
+    gateway: gw.gateway,
+    subDevices: gw.subDevices,
     broker: parseBroker(source, file.broker, baseDir),
     thingModel: { ...file.thingModel, path: absolute(baseDir, file.thingModel.path) },
     dataDir: absolute(baseDir, file.dataDir),

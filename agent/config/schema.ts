@@ -11,6 +11,8 @@
 import { SIGN_METHODS, type SignMethod } from '../../thing-model/wire';
 import type { LogUploadSection, RemoteConfigSection } from './channel-sections';
 import { otaSchema, type OtaSection } from './ota-section';
+import type { SecretSource } from './secret-source';
+import { gatewaySchema, subDevicesSchema, type GatewaySection, type SubDeviceSection } from './gateway-section';
 
 export type { LogUploadSection, RemoteConfigSection } from './channel-sections';
 export type { OtaSection, OtaModuleSection, OtaVersionSource } from './ota-section';
@@ -19,11 +21,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Where the device secret comes from: exactly one of the three. */
-export interface DeviceSecretSource {
-  secret?: string;
-  secretEnv?: string;
-  secretFile?: string;
-}
+export type DeviceSecretSource = SecretSource;
 
 /** The device this agent speaks for, as written in the file. */
 export interface DeviceSection extends DeviceSecretSource {
@@ -166,9 +164,11 @@ export interface AgentConfigFile {
   logUpload: LogUploadSection;
   /** Firmware and software updates (docs/ota.md). */
   ota: OtaSection;
+  /** Sub-device sessions and pacing (docs/protocol/gateway.md). */
+  gateway: GatewaySection;
+  /** The devices behind this gateway. */
+  subDevices: SubDeviceSection[];
 }
-
-
 
 type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
@@ -393,6 +393,8 @@ export const agentConfigSchema = section(
       { default: {}, ...restart },
     ),
     ota: { ...otaSchema, ...restart },
+    gateway: { ...gatewaySchema, ...restart },
+    subDevices: { ...subDevicesSchema, ...restart },
   },
   { required: ['device', 'broker', 'thingModel'] },
 );

@@ -20,10 +20,11 @@ import { ConnectGate } from './connect-gate';
 import { brokerConnectOptions } from './connect-options';
 import { CredentialSource } from './credentials';
 import { SessionError, SessionErrors } from './errors';
-import { toInboundMessage } from './inbound';
+import { deliverTo } from './inbound';
 import { tuneSocket } from './socket';
 import { UpstreamLimits } from './limits';
-import { SubscriptionBook, subackRefusal, type Subscription, type TopicQos } from './subscriptions';
+import { SubscriptionBook, type Subscription } from './subscriptions';
+import { sendSubscribe, sendUnsubscribe } from './subscribe-packets';
 
 import type { ConnectOutcome, InboundHandler, SessionEvents, SessionOptions, SessionState, SessionStateChange } from './types';
 
@@ -152,6 +153,20 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   async subscribe(subs: readonly Subscription[]): Promise<void> {
     this.subs.add(subs);
     if (this.currentState === 'connected') await this.subscribeMissing(this.generation);
+  }
+
+  /**
+   * Subscribes on the current connection only: not kept across reconnects (a sub-device's filters hold only while
+   * its login through the gateway lasts, docs/protocol/gateway-traffic.md). Rejects when not connected or refused.
+   */
+  subscribeNow(subs: readonly Subscription[]): Promise<void> {
+    if (this.currentState !== 'connected') return Promise.reject(SessionErrors.notConnected(subs[0]?.topic ?? ''));
+    return sendSubscribe(this.client, subs.map((s) => [s.topic, s.qos]));
+  }
+
+  /** Drops filters of the current connection subscribed with {@link subscribeNow}. */
+  unsubscribeNow(topics: readonly string[]): Promise<void> {
+    return sendUnsubscribe(this.client, topics);
   }
 
   /** The topic filters the session keeps subscribed. */
@@ -310,23 +325,10 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     for (;;) {
       const missing = this.subs.missing();
       if (missing.length === 0 || generation !== this.generation) return;
-      await this.sendSubscribe(missing);
+      await sendSubscribe(this.client, missing);
       if (generation !== this.generation) return;
       this.subs.confirmed(missing);
     }
-  }
-
-  private sendSubscribe(subs: TopicQos[]): Promise<void> {
-    const map: Record<string, { qos: 0 | 1 }> = {};
-    for (const [topic, qos] of subs) map[topic] = { qos };
-    return new Promise<void>((resolve, reject) => {
-      this.client.subscribe(map, {}, (err, _granted, packet) => {
-        const refused = subackRefusal(subs, packet && 'granted' in packet ? (packet.granted as number[]) : undefined);
-        if (refused) return reject(SessionErrors.subscribeRefused(refused.topic, refused.reasonCode));
-        if (err) return reject(SessionErrors.subscribeFailed(subs.map(([t]) => t), err));
-        resolve();
-      });
-    });
   }
 
   private onClose(): void {
@@ -365,18 +367,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
   }
 
   private deliver(topic: string, payload: Buffer, packet: IPublishPacket): void {
-    const handler = this.handler;
-    if (!handler) {
-      this.log.warn({ topic }, 'message received before a handler was set; dropped');
-      return;
-    }
-    const msg = toInboundMessage(topic, payload, packet);
-    try {
-      const r = handler(msg);
-      if (r) r.catch((err: unknown) => this.log.error({ err, topic }, 'inbound handler rejected'));
-    } catch (err) {
-      this.log.error({ err, topic }, 'inbound handler threw');
-    }
+    deliverTo(this.handler, this.log, topic, payload, packet);
   }
 
   private settleFirstAttempt(o: ConnectOutcome): void {
