@@ -11,7 +11,7 @@ import { AlinkCodes } from '../thing-model/codes';
 import { deviceTopics } from '../thing-model/wire';
 import type { SubDeviceDirectory, SubDeviceEntry } from '../agent/gateway/directory';
 import { subDeviceKey } from '../agent/gateway/directory';
-import { createSubDeviceTraffic, type TrafficSubscriber } from '../agent/gateway/traffic';
+import { createSubDeviceTraffic, topicOwner, type TrafficSubscriber } from '../agent/gateway/traffic';
 import type { SubDeviceState } from '../handlers/api';
 import { compileThingModel, loadThingModelFile } from '../thing-model';
 import type { Uplink } from '../agent/transport';
@@ -55,6 +55,7 @@ function uplinkOf(client: MqttClient): Uplink {
   };
 }
 const noUplink: Uplink = { publish: () => Promise.reject(new Error('not used')) };
+const routerDeps = (uplink: Uplink) => ({ uplink, rrpc: { budgetMs: 5000 }, asyncTimeoutMs: 30_000, customTopicTimeoutMs: 30_000, upstream: {}, slotOf: () => undefined });
 
 const claims = [
   { owner: 'by-product', claim: { products: ['a1Meter'] } },
@@ -84,7 +85,7 @@ describe.each([
 
   it('subscribes before online and unsubscribes after offline', async () => {
     const dir = directoryOf({ [subDeviceKey(meter)]: 'online' });
-    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), uplink: uplinkOf(gateway), claims, logger: pino({ level: 'silent' }) });
+    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), routers: routerDeps(uplinkOf(gateway)), claims, logger: pino({ level: 'silent' }) });
     const t = deviceTopics(meter);
     const inbound = [t.propertySet, t.service('SetRelay'), t.rrpcRequest('123'), `/ext/rrpc/9/${t.sysPrefix.slice(1)}/thing/service/Sync`, `${t.userPrefix}cmd/1`];
     await traffic.beforeOnline(dir.get(meter.productKey, meter.deviceName)!);
@@ -104,10 +105,13 @@ describe.each([
 
   it('posts for a sub-device on its own topics, checked against its TSL, settled by its _reply', async () => {
     const dir = directoryOf({ [subDeviceKey(meter)]: 'online' });
-    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), uplink: uplinkOf(gateway), claims, logger: pino({ level: 'silent' }) });
+    const traffic = createSubDeviceTraffic({ directory: dir, subscriber: subscriberOf(gateway), routers: routerDeps(uplinkOf(gateway)), claims, logger: pino({ level: 'silent' }) });
     const t = deviceTopics(meter);
     await traffic.beforeOnline(dir.get(meter.productKey, meter.deviceName)!);
-    gateway.on('message', (topic, payload) => traffic.handleReply(topic, payload));
+    gateway.on('message', (topic, payload) => {
+      const owner = topicOwner(topic);
+      if (owner) void traffic.handle({ topic, payload, qos: 1 }, owner);
+    });
     // The cloud's side: answer the sub-device's property post.
     const posts: unknown[] = [];
     await cloud.subscribeAsync(t.propertyPost, { qos: 1 });
@@ -130,7 +134,7 @@ describe.each([
 
 describe('owners and refusals', () => {
   const dir = directoryOf({ 'a1Meter/m-01': 'online', 'a1Meter/m-02': 'online', 'a1Meter/m-03': 'disabled', 'a1Meter/m-04': 'loggingIn', 'a1Other/x': 'online' });
-  const traffic = createSubDeviceTraffic({ directory: dir, subscriber: { subscribe: async () => undefined, unsubscribe: async () => undefined }, uplink: noUplink, claims, logger: pino({ level: 'silent' }) });
+  const traffic = createSubDeviceTraffic({ directory: dir, subscriber: { subscribe: async () => undefined, unsubscribe: async () => undefined }, routers: routerDeps(noUplink), claims, logger: pino({ level: 'silent' }) });
 
   it('a devices claim wins over a products claim', () => {
     expect(traffic.ownerOf(meter)?.owner).toBe('by-product');

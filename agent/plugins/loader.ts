@@ -41,6 +41,8 @@ export interface PluginHost {
   readonly registry: HandlerRegistry;
   /** Instance names, in start order. */
   readonly names: readonly string[];
+  /** The loaded instances, in start order (the gateway reads their `subDevices` claims). */
+  readonly slots: readonly PluginSlot[];
   /** Starts every plugin in order; on a failure, stops those already started and rejects naming the plugin. */
   start(upstream: Upstream, timeoutMs?: number, gateway?: GatewayApi): Promise<void>;
   /** Stops every plugin in reverse order; failures and timeouts are logged, never thrown. */
@@ -103,6 +105,7 @@ export async function loadPlugins(configs: PluginConfig[], ctx: LoadContext): Pr
 
 class Host implements PluginHost {
   readonly names: readonly string[];
+  readonly slots: readonly PluginSlot[];
   private upstream: Upstream | undefined;
   private gateway: GatewayApi | undefined;
 
@@ -112,6 +115,7 @@ class Host implements PluginHost {
     private readonly ctx: LoadContext,
   ) {
     this.names = entries.map((e) => e.slot.name);
+    this.slots = entries.map((e) => e.slot);
   }
 
   async start(upstream: Upstream, timeoutMs?: number, gateway?: GatewayApi): Promise<void> {

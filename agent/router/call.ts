@@ -4,7 +4,7 @@
  * the deadline, and whichever comes first wins: the other is logged and dropped.
  */
 import type { Logger } from 'pino';
-import type { CallContext, CallKind } from '../../handlers/api';
+import type { CallContext, CallKind, DeviceIdentity } from '../../handlers/api';
 
 /** How a handler call ended. `expired` carries the message of the error reply the router sends instead. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; expired?: string };
@@ -24,6 +24,8 @@ export class Call implements CallContext {
     readonly receivedAt: number,
     readonly deadline: number,
     readonly logger: Logger,
+    /** The sub-device the call is for; undefined on the gateway's own router. */
+    readonly device?: DeviceIdentity,
   ) {}
 
   get signal(): AbortSignal {

@@ -36,6 +36,8 @@ export interface RouterCore {
   readonly asyncTimeoutMs: number;
   readonly customTopicTimeoutMs: number;
   readonly rrpc: RrpcBudgets;
+  /** Set on a sub-device's router (agent/gateway/traffic): every call's `device`. */
+  readonly device?: DeviceIdentity;
 }
 
 /** The deadline of an RRPC arriving at `receivedAt` with `budgetMs`. */

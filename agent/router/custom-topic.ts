@@ -51,7 +51,7 @@ export class CustomTopics {
       userProperties: props?.userProperties,
       contentType: props?.contentType,
     };
-    const call = new Call('customTopic', '', receivedAt, receivedAt + core.customTopicTimeoutMs, slot.logger);
+    const call = new Call('customTopic', '', receivedAt, receivedAt + core.customTopicTimeoutMs, slot.logger, core.device);
     let o = runHandler(fn, cm, call, core.pending);
     if (o instanceof Promise) o = await o;
     if (!o.ok) {

@@ -34,7 +34,8 @@ export interface RouterOptions {
   identity: DeviceIdentity;
   model: CompiledThingModel;
   uplink: Uplink;
-  plugins: PluginHost;
+  /** Only its claims table is read. */
+  plugins: Pick<PluginHost, 'registry'>;
   /** The inbox: requests already answered get their stored reply again, without calling the handler. */
   replyCache?: ReplyCache;
   /** RRPC reply budgets. */
@@ -62,6 +63,8 @@ export interface RouterOptions {
   clock?: AgentClock;
   /** Desired values, shadow and NTP (agent/state); all on when absent. */
   state?: Partial<StateChannelOptions>;
+  /** A sub-device's router (agent/gateway/traffic): handlers see `call.device`. */
+  subDevice?: boolean;
 }
 
 export interface Subscription {
@@ -159,6 +162,7 @@ class AlinkRouter implements Router {
       asyncTimeoutMs,
       customTopicTimeoutMs: opts.customTopicTimeoutMs ?? asyncTimeoutMs,
       rrpc: opts.rrpc,
+      ...(opts.subDevice ? { device: opts.identity } : {}),
     };
     if (opts.postAfterSet?.enabled ?? DEFAULT_POST_AFTER_SET.enabled) {
       const upstream = this.upstream;

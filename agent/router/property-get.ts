@@ -56,7 +56,7 @@ export class PropertyGetRoute {
     const deadline = receivedAt + this.core.asyncTimeoutMs;
     const data: Record<string, unknown> = {};
     for (const [slot, part] of groups) {
-      const call = new Call('propertyGet', id, receivedAt, deadline, slot.logger);
+      const call = new Call('propertyGet', id, receivedAt, deadline, slot.logger, this.core.device);
       const o = await runHandler(slot.instance.properties!.get as Get, part, call, this.core.pending);
       if (!o.ok) {
         const f = o.expired !== undefined ? { code: AlinkCodes.REQUEST_ERROR, message: o.expired } : replyCodeOf(o.error);

@@ -102,7 +102,7 @@ export class PropertySetRoute {
   private applyOne(slot: PluginSlot, values: Record<string, unknown>, id: string, receivedAt: number, deadline: number): Failure | undefined | Promise<Failure | undefined> {
     const apply = slot.instance.properties?.apply as Apply | undefined;
     if (!apply) return { code: AlinkCodes.REQUEST_ERROR, message: `plugin "${slot.name}" has no property handler` };
-    const call = new Call('propertySet', id, receivedAt, deadline, slot.logger);
+    const call = new Call('propertySet', id, receivedAt, deadline, slot.logger, this.core.device);
     const o = runHandler(apply, values, call, this.core.pending);
     return o instanceof Promise ? o.then((r) => failureOf(r, slot, values)) : failureOf(o, slot, values);
   }

@@ -84,7 +84,7 @@ export class RawRoute {
     const handle = slot?.instance.raw?.handle;
     if (!slot || !handle) return core.logger.warn({ topic: msg.topic }, 'custom-format data arrived but no plugin claims raw; dropped');
     if (slot.state !== 'running') return slot.logger.warn({ topic: msg.topic }, 'custom-format data dropped: the plugin is not running');
-    const call = new Call(kind, id, receivedAt, deadline, slot.logger);
+    const call = new Call(kind, id, receivedAt, deadline, slot.logger, core.device);
     let o = runHandler((p: Buffer, c: Call) => handle(p, c), msg.payload, call, core.pending);
     if (o instanceof Promise) o = await o;
     if (!o.ok) {

@@ -173,7 +173,7 @@ export class RrpcRoute {
     const { replier, observer } = this.core;
     if (!fn) return replier.error(replyTopic, '', AlinkCodes.REQUEST_ERROR, `plugin "${slot.name}" has no RRPC handler`, 0);
     if (slot.state !== 'running') return replier.error(replyTopic, '', AlinkCodes.TOO_MANY_REQUESTS, `plugin "${slot.name}" is not running`, 0);
-    const call = new Call('rrpc', req.messageId, receivedAt, rrpcDeadline(this.core, receivedAt, budgetMs), slot.logger);
+    const call = new Call('rrpc', req.messageId, receivedAt, rrpcDeadline(this.core, receivedAt, budgetMs), slot.logger, this.core.device);
     let o = runHandler(fn, req, call, this.core.pending);
     if (o instanceof Promise) o = await o;
     if (!o.ok) {

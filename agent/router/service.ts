@@ -46,7 +46,7 @@ export async function invokeService(
   // Not cached: the plugin may be back by the time the platform redelivers.
   if (slot.state !== 'running') return replier.error(t.topic, id, AlinkCodes.TOO_MANY_REQUESTS, `${serviceId}: plugin "${slot.name}" is not running`, t.qos);
 
-  const call = new Call(t.rrpc ? 'rrpc' : 'service', id, receivedAt, deadline, slot.logger);
+  const call = new Call(t.rrpc ? 'rrpc' : 'service', id, receivedAt, deadline, slot.logger, core.device);
   call.service = serviceId;
   let o = runHandler(fn as unknown as (a: unknown, c: Call) => unknown, input.value, call, core.pending);
   if (o instanceof Promise) o = await o;

@@ -1,25 +1,30 @@
 /**
- * The traffic half of the gateway (docs/protocol/gateway-traffic.md): the topic filters of each sub-device, subscribed
- * on the gateway's connection before the device is reported online and dropped after it goes offline, and the owner
- * of each sub-device's traffic. The sessions half calls {@link createSubDeviceTraffic} from the wiring.
+ * The traffic half of the gateway (docs/protocol/gateway-traffic.md): each sub-device's topic filters, subscribed on
+ * the gateway's connection before the device is reported online and dropped after it goes offline; the owner of each
+ * sub-device's traffic; and every inbound message of a sub-device admitted (or refused with the platform's code) and
+ * handed to that device's router. The sessions half calls {@link createSubDeviceTraffic} from the wiring.
  */
 import type { Logger } from 'pino';
-import { channelTopics, deviceTopics, extRrpcFilter, type DeviceIdentity, type MessageIdGenerator } from '../../../thing-model/wire';
+import { channelTopics, deviceTopics, extRrpcFilter, lifecycleTopics, type DeviceIdentity } from '../../../thing-model/wire';
+import type { Upstream } from '../../../handlers/api';
+import type { InboundMessage } from '../../transport';
+import { errorReply } from '../../router/replies';
 import type { SubDeviceDirectory, SubDeviceEntry, SubDeviceTraffic } from '../directory';
 import { SubDeviceOwners, type OwnedClaim } from './owners';
 import { admit, type Admission } from './admit';
-import { SubDeviceUpstreams } from './upstream';
-import type { Uplink } from '../../transport';
-import type { Upstream } from '../../../handlers/api';
+import { SubDeviceRouters, type SubDeviceRouterDeps } from './routers';
+import type { TopicOwner } from './topic-owner';
 
 export { SubDeviceOwners, type OwnedClaim } from './owners';
 export type { Admission } from './admit';
+export { topicOwner, type TopicOwner } from './topic-owner';
+export { checkClaim, type SubDeviceRouterDeps } from './routers';
 
-/** The part of the gateway's MQTT session the traffic side needs (agent/session). */
+/** The part of the gateway's MQTT session the traffic side needs (agent/session: `subscribeNow`, `unsubscribeNow`). */
 export interface TrafficSubscriber {
-  /** Subscribes filters (kept across reconnects); resolves after their SUBACK when connected. */
+  /** Subscribes filters on the current connection; resolves after their SUBACK. */
   subscribe(subs: readonly { topic: string; qos: 0 | 1 }[]): Promise<void>;
-  /** Stops keeping these filters subscribed (UNSUBSCRIBE when connected). */
+  /** Drops them (UNSUBSCRIBE when connected). */
   unsubscribe(topics: readonly string[]): Promise<void>;
 }
 
@@ -30,12 +35,8 @@ export interface SubDeviceTrafficDeps {
   /** The `subDevices` claims of the loaded plugin instances, in load order. */
   claims: readonly OwnedClaim[];
   logger: Logger;
-  /** The gateway's uplink (its outbox) and upstream settings, shared by every sub-device's upstream. */
-  uplink: Uplink;
-  ids?: MessageIdGenerator;
-  durable?: boolean;
-  replyTimeoutMs?: number;
-  now?: () => number;
+  /** What each sub-device's router shares with the gateway's (uplink, budgets, inbox, clock). */
+  routers: Omit<SubDeviceRouterDeps, 'logger'>;
 }
 
 /** The traffic side as the wiring sees it. */
@@ -48,8 +49,12 @@ export interface SubDeviceTrafficSide extends SubDeviceTraffic {
   admit(device: DeviceIdentity): Admission;
   /** `ctx.gateway.upstream(device)`: undefined when the directory does not know the device. */
   upstream(device: DeviceIdentity): Upstream | undefined;
-  /** Settles a sub-device's post from its `_reply`; false when the topic is not one (route it elsewhere). */
-  handleReply(topic: string, payload: Buffer): boolean;
+  /** One inbound message on a sub-device's topics (`owner` from {@link topicOwner}). Never rejects. */
+  handle(msg: InboundMessage, owner: TopicOwner): Promise<void>;
+  /** Forgets a removed device's router. */
+  forget(device: DeviceIdentity): void;
+  /** Waits for the sub-devices' in-flight handlers as the gateway's router does. */
+  drain(timeoutMs: number): Promise<void>;
 }
 
 /** QoS of a sub-device's filter: RRPC requests come at QoS 0 (docs/protocol/gateway-traffic.md, "Topics"). */
@@ -57,14 +62,19 @@ function qosOf(filter: string): 0 | 1 {
   return filter.includes('/rrpc/') ? 0 : 1;
 }
 
-/** Creates the traffic side. The one factory the wiring (agent/agent.ts) calls. */
+/** Creates the traffic side. The one factory the wiring (agent/gateway/wiring.ts) calls. */
 export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTrafficSide {
   const owners = new SubDeviceOwners(deps.claims);
   const logger = deps.logger.child({ component: 'gateway-traffic' });
-  const upstreams = new SubDeviceUpstreams({ ...deps, logger });
+  const routers = new SubDeviceRouters({ ...deps.routers, logger });
+  const routerOf = (device: DeviceIdentity) => {
+    const entry = deps.directory.get(device.productKey, device.deviceName);
+    return entry ? routers.routerFor(entry, owners.ownerOf(device)) : undefined;
+  };
 
   const filtersFor = (device: DeviceIdentity): readonly string[] => {
     const t = deviceTopics(device);
+    const life = lifecycleTopics(device);
     return [
       t.propertySet,
       t.serviceFilter,
@@ -76,15 +86,53 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
       channelTopics(device).upRawReply,
       `${t.userPrefix}#`,
       extRrpcFilter(`${t.userPrefix}#`),
+      // The platform's notices about the device itself (handled by the sessions side).
+      life.extError,
+      life.disable,
+      life.enable,
+      life.delete,
     ];
+  };
+
+  const refuse = async (msg: InboundMessage, owner: TopicOwner, code: number, message: string): Promise<void> => {
+    logger.warn({ topic: msg.topic, code, reason: message }, 'sub-device message refused');
+    if (!owner.replyTopic) return;
+    let id = '';
+    try {
+      const parsed = JSON.parse(msg.payload.toString('utf8')) as { id?: unknown };
+      if (typeof parsed?.id === 'string') id = parsed.id;
+    } catch {
+      // Not JSON: answered without an id, as the router answers a malformed request.
+    }
+    await deps.routers.uplink.publish(owner.replyTopic, errorReply(id, code, message), { qos: owner.replyQos, messageClass: 'reply' }).then(
+      (r) => r.acked,
+      (err: unknown) => logger.warn({ err, topic: owner.replyTopic }, 'refusal not sent'),
+    );
   };
 
   return {
     filtersFor,
     ownerOf: (device) => owners.ownerOf(device),
     admit: (device) => admit(deps.directory, owners, device),
-    upstream: (device) => upstreams.upstream(device),
-    handleReply: (topic, payload) => upstreams.handleReply(topic, payload),
+    upstream: (device) => routerOf(device)?.upstream,
+    forget: (device) => routers.forget(device),
+    async handle(msg, owner) {
+      try {
+        // Post replies settle the device's own posts whatever its state now.
+        if (!owner.replyTopic && msg.topic.endsWith('/post_reply')) {
+          await routers.get(owner.device)?.handle(msg);
+          return;
+        }
+        const a = admit(deps.directory, owners, owner.device);
+        if (!a.ok) return await refuse(msg, owner, a.code, a.message);
+        await routers.routerFor(a.entry, a.owner).handle(msg);
+      } catch (err) {
+        logger.error({ err, topic: msg.topic }, 'sub-device message failed');
+      }
+    },
+    async drain(timeoutMs) {
+      await Promise.all(routers.all().map((r) => r.drain(timeoutMs)));
+    },
     async beforeOnline(entry) {
       const filters = filtersFor(entry);
       await deps.subscriber.subscribe(filters.map((topic) => ({ topic, qos: qosOf(topic) })));
