@@ -24,6 +24,8 @@ import { DeviceChannels } from './wiring/channels';
 import { AgentClock } from './clock/clock';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
 import { agedPostPolicy } from './upstream/history';
+import type { Gateway } from './gateway';
+import { createAgentGateway } from './wiring/gateway';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
 
@@ -100,6 +102,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly clock: AgentClock;
   /** Connection state, metrics and the health listener. */
   readonly health: AgentHealth;
+  /** The sub-devices behind this gateway (docs/protocol/gateway.md); idle when none is configured or driven. */
+  readonly gateway: Gateway;
   private currentState: AgentState = 'created';
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -214,11 +218,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     const ota = this.channels.ota;
     if (ota) health.reportOta(() => ota.status());
-    this.session.onMessage((msg) => this.router.handle(msg));
+    this.gateway = createAgentGateway({ identity, config, plugins, session: this.session, uplink: metrics ? new MeteredUplink(this.session, metrics) : this.session, router: this.router, stores, logger, clock, ...(observer ? { observer } : {}) });
+    this.session.onMessage((msg) => this.gateway.handle(msg) ?? this.router.handle(msg));
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));
     this.session.on('state', (s) => this.followSession(s));
     this.session.on('state', (s) => s.state === 'connected' && this.router.connected());
+    this.session.on('state', (s) => (s.state === 'connected' ? this.gateway.onConnected() : s.previous === 'connected' && this.gateway.onDisconnected()));
     this.session.on('warning', (e) => this.reportError(e));
   }
 
@@ -289,7 +295,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     try {
       await this.session.subscribe(this.router.subscriptions());
-      await this.plugins.start(this.router.upstream);
+      await this.plugins.start(this.router.upstream, undefined, this.gateway.api);
       await this.channels.boot();
       const outcome = await this.session.connect();
       if (this.stopPromise) return;
@@ -317,7 +323,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.setState({ state: 'stopping' });
     const { drainTimeoutMs, disconnectTimeoutMs } = this.config.shutdown;
     const channels = this.channels.stop();
-    await this.router.drain(drainTimeoutMs);
+    await Promise.all([this.router.drain(drainTimeoutMs), this.gateway.stop(drainTimeoutMs)]);
     await channels;
     await this.plugins.stop();
     await this.session.stop(disconnectTimeoutMs);

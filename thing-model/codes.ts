@@ -306,9 +306,12 @@ export class ThrottleError extends AlinkError {
 export class CloudReplyError extends AlinkError {
   override name = 'CloudReplyError';
   readonly meaning: string | undefined;
-  constructor(code: number, message: string) {
+  /** The reply's `data`: what failed, where the platform says (a batch login names its failing sub-devices). */
+  readonly data: unknown;
+  constructor(code: number, message: string, data?: unknown) {
     super(code, message);
     this.meaning = codeInfo(code)?.meaning;
+    this.data = data;
   }
 }
 

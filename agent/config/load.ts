@@ -12,7 +12,6 @@ import {
   AgentConfigFile,
   AgentConfigInput,
   BrokerSection,
-  DeviceSection,
 } from './schema';
 import { Secret } from './secret';
 import { absolute, resolveSecret } from './secret-source';

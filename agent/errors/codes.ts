@@ -31,9 +31,10 @@ import { STORAGE_ERROR_CODES, StorageError, StorageLockedError, type StorageErro
 import { StateError, TopicError, UpstreamTimeoutError } from '../../handlers/api';
 import { RemoteConfigError, type RemoteConfigErrorCode } from '../device-config/errors';
 import { OTA_ERROR_CODES, OtaError, type OtaErrorCode } from '../ota/errors';
+import { GATEWAY_ERROR_CODES, GatewayError, type GatewayErrorCode } from '../gateway/errors';
 
 /** The code families (the prefix of each code, except the session's, which keeps its historical `AGENT_`). */
-export type ErrorFamily = 'CONFIG' | 'SESSION' | 'STORAGE' | 'OUTBOX' | 'INBOX' | 'PLUGIN' | 'UPSTREAM' | 'LIFECYCLE' | 'HEALTH' | 'REMOTE_CONFIG' | 'OTA';
+export type ErrorFamily = 'CONFIG' | 'SESSION' | 'STORAGE' | 'OUTBOX' | 'INBOX' | 'PLUGIN' | 'UPSTREAM' | 'LIFECYCLE' | 'HEALTH' | 'REMOTE_CONFIG' | 'OTA' | 'GATEWAY';
 
 /** One row of the table. */
 export interface AgentErrorInfo {
@@ -130,10 +131,11 @@ export const AGENT_ERROR_TABLE: readonly AgentErrorInfo[] = Object.freeze([
   ...rows('HEALTH', HEALTH_CODES, () => HealthError),
   ...rows('REMOTE_CONFIG', REMOTE_CONFIG_CODES, () => RemoteConfigError),
   ...rows('OTA', OTA_ERROR_CODES, () => OtaError),
+  ...rows('GATEWAY', GATEWAY_ERROR_CODES, () => GatewayError),
 ]);
 
 /** Every agent error code, as a type. */
-export type AgentErrorCode = keyof typeof CONFIG_CODES | SessionErrorCode | StorageErrorCode | OutboxErrorCode | InboxErrorCode | PluginErrorCode | keyof typeof STATE_CODES | keyof typeof UPSTREAM_CODES | LifecycleErrorCode | HealthErrorCode | RemoteConfigErrorCode | OtaErrorCode;
+export type AgentErrorCode = keyof typeof CONFIG_CODES | SessionErrorCode | StorageErrorCode | OutboxErrorCode | InboxErrorCode | PluginErrorCode | keyof typeof STATE_CODES | keyof typeof UPSTREAM_CODES | LifecycleErrorCode | HealthErrorCode | RemoteConfigErrorCode | OtaErrorCode | GatewayErrorCode;
 
 const BY_CODE: ReadonlyMap<string, AgentErrorInfo> = new Map(AGENT_ERROR_TABLE.map((r) => [r.code, r]));
 

@@ -194,7 +194,7 @@ export class AlinkUpstream implements Upstream {
       (err: unknown) => this.pending.fail(id, err as Error),
     );
     const reply = replied.then((r): CloudReply => {
-      if (r.code !== AlinkCodes.SUCCESS) throw new CloudReplyError(r.code, r.message ?? `platform answered ${r.code}`);
+      if (r.code !== AlinkCodes.SUCCESS) throw new CloudReplyError(r.code, r.message ?? `platform answered ${r.code}`, r.data);
       return { id: r.id, code: AlinkCodes.SUCCESS, data: r.data ?? {}, message: r.message };
     });
     return postHandle(reply, stored);

@@ -14,6 +14,7 @@ import { StateTable } from '../storage/state-table';
 import type { DurableUplink } from '../session/session';
 import type { ReplyCache } from '../transport';
 import { SqliteOtaStore, type OtaStore } from '../ota/store';
+import { SqliteSubDeviceStore, type SubDeviceStore } from '../gateway/sessions/store';
 
 /** What the outbox holds right now, for metrics and the STATUS= line. */
 export interface OutboxDepth {
@@ -29,6 +30,8 @@ export interface AgentStores {
   state?: StateTable;
   /** OTA jobs and download offsets (agent/ota/store.ts); absent: kept in memory, a restart starts over. */
   ota?: OtaStore;
+  /** Sub-devices added at run time, registered secrets, topology (agent/gateway/sessions/store.ts); absent: in memory. */
+  subDevices?: SubDeviceStore;
   /** The outbox's current depth; absent when there is no outbox. */
   depth?(): OutboxDepth;
   close?(): void | Promise<void>;
@@ -46,7 +49,7 @@ export interface DefaultStoresOptions {
  * inbox and the plugin state table on the same handle. Throws the storage module's `STORAGE_*`, the outbox's `OUTBOX_*` or the inbox's `INBOX_*` errors; nothing
  * stays open then.
  */
-export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox; state: StateTable; ota: OtaStore } {
+export function openDefaultStores(config: AgentConfig, logger: Logger, opts: DefaultStoresOptions = {}): AgentStores & { outbox: Outbox; inbox: Inbox; state: StateTable; ota: OtaStore; subDevices: SubDeviceStore } {
   const o = config.outbox;
   const file = join(config.dataDir, AGENT_DB_FILE);
   const db: AgentDb = openAgentDb({ file, synchronous: o.synchronous, logger: logger.child({ component: 'agent-db' }) });
@@ -66,12 +69,14 @@ export function openDefaultStores(config: AgentConfig, logger: Logger, opts: Def
     const inbox = Inbox.open({ db, logger });
     const state = new StateTable(db, logger.child({ component: 'plugin-state' }));
     const ota = new SqliteOtaStore(db);
+    const subDevices = new SqliteSubDeviceStore(db);
     const box = outbox;
     return {
       outbox,
       inbox,
       state,
       ota,
+      subDevices,
       durable: outbox,
       replyCache: inbox,
       depth: () => {

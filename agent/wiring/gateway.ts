@@ -1,0 +1,57 @@
+/**
+ * The agent's gateway (agent/gateway), built from the agent's parts: its sub-device routers share the gateway
+ * router's budgets, inbox, clock and id source; its topics on the gateway's own identity join the gateway's router.
+ */
+import type { Logger } from 'pino';
+import type { DeviceIdentity } from '../../thing-model/wire';
+import type { AgentConfig } from '../config/load';
+import { Gateway } from '../gateway';
+import type { PluginHost } from '../plugins/loader';
+import type { Router, RouterObserver } from '../router';
+import type { Session } from '../session/session';
+import type { Uplink } from '../transport';
+import type { AgentClock } from '../clock/clock';
+import type { AgentStores } from './stores';
+
+export interface AgentGatewayParts {
+  identity: DeviceIdentity;
+  config: AgentConfig;
+  plugins: PluginHost;
+  session: Session;
+  uplink: Uplink;
+  router: Router;
+  stores: AgentStores;
+  logger: Logger;
+  clock: AgentClock;
+  observer?: RouterObserver;
+}
+
+export function createAgentGateway(p: AgentGatewayParts): Gateway {
+  const { config, stores, router } = p;
+  const gateway = new Gateway({
+    identity: p.identity,
+    config,
+    plugins: p.plugins,
+    subscriber: { subscribe: (subs) => p.session.subscribeNow(subs), unsubscribe: (topics) => p.session.unsubscribeNow(topics) },
+    uplink: p.uplink,
+    upstream: router.alinkUpstream,
+    ...(stores.subDevices ? { store: stores.subDevices } : {}),
+    logger: p.logger,
+    routers: {
+      rrpc: config.rrpc,
+      asyncTimeoutMs: config.deadlines.asyncMs,
+      customTopicTimeoutMs: config.deadlines.customTopicMs,
+      postAfterSet: config.postAfterSet,
+      clock: p.clock,
+      upstream: { replyTimeoutMs: config.upstream.replyTimeoutMs, durable: stores.durable !== undefined, ids: router.alinkUpstream.ids },
+      ...(p.observer ? { observer: p.observer } : {}),
+      ...(stores.replyCache ? { replyCache: stores.replyCache } : {}),
+    },
+    now: () => p.clock.now(),
+    replyTimeoutMs: config.upstream.replyTimeoutMs,
+  });
+  const routes = gateway.routes();
+  for (const t of routes.replies) router.addReplyTopic(t);
+  for (const r of routes.channels) router.addRoute(r);
+  return gateway;
+}
