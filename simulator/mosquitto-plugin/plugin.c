@@ -160,6 +160,21 @@ static bool upstream_kind(const char *topic)
 #undef ENDS
 }
 
+/* Whose allowance a filter counts against: the device's own, or that of the sub-device it proxies for. */
+static void subs_owner(const char *client_id, const char *topic, const char *pk, const char *dn, char *key, size_t len)
+{
+	snprintf(key, len, "%s", client_id);
+	if(topic_own(topic, pk, dn, TOPIC_SUBSCRIBE)) return;
+	char gw[260];
+	snprintf(gw, sizeof(gw), "%s/%s", pk, dn);
+	for(struct proxy *e = proxies; e; e = e->next){
+		if(!strcmp(e->gw, gw) && topic_own(topic, e->pk, e->dn, TOPIC_SUBSCRIBE)){
+			snprintf(key, len, "%s|%s/%s", client_id, e->pk, e->dn);
+			return;
+		}
+	}
+}
+
 static int acl_read(const struct mosquitto_evt_acl_check *ev, const char *pk, const char *dn)
 {
 	if(!allowed(ev->topic, pk, dn, TOPIC_RECEIVE)) return MOSQ_ERR_ACL_DENIED;
@@ -178,15 +193,17 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	(void)event; (void)userdata;
 	struct mosquitto_evt_acl_check *ev = event_data;
 	if(is_service(ev->client)) return MOSQ_ERR_SUCCESS;
-	char pk[128], dn[128];
+	char pk[128], dn[128], key[600];
 	const char *client_id = mosquitto_client_id(ev->client);
 	if(!client_id || !split_username(mosquitto_client_username(ev->client), dn, sizeof(dn), pk, sizeof(pk))) return MOSQ_ERR_ACL_DENIED;
 	switch(ev->access){
 		case MOSQ_ACL_SUBSCRIBE:
 			if(ev->qos > 1 || !allowed(ev->topic, pk, dn, TOPIC_SUBSCRIBE)) return MOSQ_ERR_ACL_DENIED;
-			return subs_add(client_id, ev->topic, max_subscriptions) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+			subs_owner(client_id, ev->topic, pk, dn, key, sizeof(key));
+			return subs_add(key, ev->topic, max_subscriptions) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 		case MOSQ_ACL_UNSUBSCRIBE:
-			subs_remove(client_id, ev->topic);
+			subs_owner(client_id, ev->topic, pk, dn, key, sizeof(key));
+			subs_remove(key, ev->topic);
 			return MOSQ_ERR_SUCCESS;
 		case MOSQ_ACL_WRITE:
 			if(ev->qos > 1 || (long)ev->payloadlen > max_payload || !allowed(ev->topic, pk, dn, TOPIC_PUBLISH)) {

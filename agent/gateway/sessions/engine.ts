@@ -222,6 +222,7 @@ export class GatewaySessions {
         r.topology = true;
         await this.persist(r);
       }
+      this.log.info({ added: ok.size, asked: part.length }, 'sub-device topology added');
     }
   }
 

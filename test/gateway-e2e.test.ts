@@ -1,0 +1,209 @@
+/**
+ * A gateway agent and its sub-devices end to end, on both simulator brokers, driven by the official cloud SDK
+ * (docs/protocol/gateway.md, gateway-traffic.md): topology added and reported by GetThingTopo, batch login in more
+ * than one chunk, SetDeviceProperty (accepted, read-only, out of range per the sub-device's own TSL), async and sync
+ * services and RRpc to a sub-device, an unknown sub-device's traffic refused, a lost session logged in again, disable
+ * and enable, a broker restart with every sub-device back online, and a restart that neither re-adds nor re-registers.
+ */
+import { join } from 'node:path';
+import * as $Iot from '@alicloud/iot20180120';
+import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
+import type { CloudSimulator } from '../simulator/cloud-simulator';
+import { definePlugin, type CallContext, type SubDeviceState } from '../handlers/api';
+import { waitFor } from './helpers/brokers';
+import { DEVICE } from './agent-support';
+import { ID, makeAgent, startSimulator, type TestAgent } from './agent-e2e-support';
+
+const SUB_PK = 'a1SubDemo01';
+const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
+const SENSOR_TSL = join(__dirname, '..', 'simulator', 'tsl', 'example-sensor.json');
+const GW_TSL = join(__dirname, '..', 'simulator', 'tsl', 'example-gateway.json');
+const N = 45;
+const names = Array.from({ length: N }, (_, i) => `sensor-${String(i + 1).padStart(2, '0')}`);
+const sub = (deviceName: string) => ({ productKey: SUB_PK, deviceName });
+
+interface DriverLog {
+  sets: { device: string; values: Record<string, unknown> }[];
+  resets: { device: string; input: unknown }[];
+  states: { device: string; state: SubDeviceState; previous: SubDeviceState | undefined }[];
+}
+
+const key = (call: CallContext) => `${call.device?.productKey}/${call.device?.deviceName}`;
+
+function driver(log: DriverLog) {
+  return {
+    module: 'e2e-meter-driver',
+    plugin: definePlugin({
+      name: 'meters',
+      setup: () => ({
+        subDevices: {
+          products: [SUB_PK],
+          properties: {
+            ids: ['SetPoint', 'Relay', 'Mode'],
+            apply: (values: Record<string, unknown>, call: CallContext) => {
+              log.sets.push({ device: key(call), values });
+            },
+          },
+          services: {
+            Reset: (input: unknown, call: CallContext) => {
+              log.resets.push({ device: key(call), input });
+            },
+            ReadMeter: (_input: unknown, call: CallContext) => ({ Energy: call.device?.deviceName === 'sensor-02' ? 2.5 : 1.25 }),
+          },
+          rrpc: { raw: (req: { payload: Buffer }, call: CallContext) => `meter ${call.device?.deviceName}: ${req.payload.toString()}` },
+          onStateChange: (d: { productKey: string; deviceName: string; state: SubDeviceState }, previous: SubDeviceState | undefined) => {
+            log.states.push({ device: `${d.productKey}/${d.deviceName}`, state: d.state, previous });
+          },
+        },
+      }),
+    }),
+  };
+}
+
+describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end (%s broker)', (mode) => {
+  let sim: CloudSimulator;
+  let iot: ReturnType<typeof createIotClient>;
+  let mqttUrl: string;
+  let t: TestAgent;
+  const log: DriverLog = { sets: [], resets: [], states: [] };
+  const protocolVersion: 4 | 5 = mode === 'managed' ? 5 : 4;
+
+  const config = (dataDirUrl: string) => ({
+    broker: { url: dataDirUrl, protocolVersion, reconnect: { initialMs: 100, maxMs: 500, stableMs: 1000 }, connectTimeoutMs: 3000 },
+    postAfterSet: { enabled: false },
+    gateway: { loginBatchSize: 20, retry: { initialMs: 200, maxMs: 1000 } },
+    subDevices: names.map((deviceName, i) => ({ ...sub(deviceName), secret: SUB_SECRET, ...(i === 0 ? { thingModel: { path: SENSOR_TSL } } : {}) })),
+  });
+
+  beforeAll(async () => {
+    let httpUrl: string;
+    ({ sim, httpUrl, mqttUrl } = await startSimulator(
+      {
+        mqtt: { mode },
+        products: [
+          { productKey: ID.productKey, tsl: GW_TSL, nodeType: 'gateway' },
+          { productKey: SUB_PK, tsl: SENSOR_TSL, nodeType: 'sub' },
+        ],
+        devices: [{ ...ID, deviceSecret: DEVICE.secret }, ...names.map((deviceName) => ({ ...sub(deviceName), deviceSecret: SUB_SECRET })), { ...sub('sensor-99'), deviceSecret: SUB_SECRET }] as never,
+      },
+      1,
+    ));
+    iot = createIotClient(httpUrl);
+    t = await makeAgent(mqttUrl, config(mqttUrl), { plugins: [driver(log)] });
+    await t.agent.start();
+  });
+
+  afterAll(async () => {
+    await t?.cleanup();
+    await sim?.stop();
+    expect(t.log.text()).not.toContain(SUB_SECRET);
+  });
+
+  const online = () => t.agent.gateway.counts().online;
+
+  it('adds the topology, logs every sub-device in over more than one batch, and the cloud sees them', async () => {
+    await waitFor(() => online() === N, 20_000, `all ${N} sub-devices online`);
+    const topo = await iot.getThingTopo(new $Iot.GetThingTopoRequest({ ...ID, pageNo: 1, pageSize: 50 }));
+    expect(topo.body.success).toBe(true);
+    expect(topo.body.data?.list?.deviceInfo?.map((d) => d.deviceName).sort()).toEqual(names);
+    const state = await iot.batchGetDeviceState(new $Iot.BatchGetDeviceStateRequest({ productKey: SUB_PK, deviceName: names.slice(0, 5) }));
+    expect(state.body.deviceStatusList?.deviceStatus?.map((d) => d.status)).toEqual(Array(5).fill('ONLINE'));
+    const logins = t.log.lines().filter((l) => l.msg === 'sub-device state' && l.state === 'loggingIn');
+    expect(logins.length).toBe(N);
+    expect(log.states.filter((s) => s.state === 'online').length).toBeGreaterThanOrEqual(N);
+  });
+
+  const setProperty = async (deviceName: string, items: Record<string, unknown>) => {
+    const res = await iot.setDeviceProperty(new $Iot.SetDevicePropertyRequest({ ...sub(deviceName), items: JSON.stringify(items) }));
+    expect(res.body.success).toBe(true);
+    return sim.waitForDeviceReply(sub(deviceName), (r) => r.kind === 'propertySetReply' && r.id === res.body.data?.messageId, 5000);
+  };
+
+  it('SetDeviceProperty reaches the right sub-device, validated against its own Thing Model', async () => {
+    expect((await setProperty('sensor-07', { SetPoint: 21.5, Mode: 1 })).code).toBe(200);
+    expect(log.sets).toContainEqual({ device: `${SUB_PK}/sensor-07`, values: { SetPoint: 21.5, Mode: 1 } });
+    const ro = await setProperty('sensor-07', { Temperature: 20 });
+    expect(ro.code).toBe(460);
+    expect(ro.message).toMatch(/Temperature/);
+    const range = await setProperty('sensor-07', { SetPoint: 50 });
+    expect(range.code).toBe(460);
+    expect(range.message).toMatch(/SetPoint/);
+    // The gateway's own properties are not the sub-device's.
+    expect((await setProperty('sensor-07', { ReportInterval: 60 })).code).toBe(460);
+  });
+
+  it('async and sync services and RRpc to a sub-device', async () => {
+    const res = await iot.invokeThingService(new $Iot.InvokeThingServiceRequest({ ...sub('sensor-03'), identifier: 'Reset', args: JSON.stringify({ DelaySeconds: 2 }) }));
+    expect(res.body.success).toBe(true);
+    expect((await sim.waitForDeviceReply(sub('sensor-03'), (r) => r.kind === 'serviceReply' && r.id === res.body.data?.messageId, 5000)).code).toBe(200);
+    expect(log.resets).toContainEqual({ device: `${SUB_PK}/sensor-03`, input: { DelaySeconds: 2 } });
+    const sync = await iot.invokeThingServiceWithOptions(new $Iot.InvokeThingServiceRequest({ ...sub('sensor-02'), identifier: 'ReadMeter', args: '{}' }), longCallRuntime());
+    expect(sync.body.success).toBe(true);
+    expect(JSON.parse(sync.body.data?.result ?? '{}')).toEqual({ Energy: 2.5 });
+    const rrpc = await iot.rRpcWithOptions(new $Iot.RRpcRequest({ ...sub('sensor-04'), requestBase64Byte: Buffer.from('ping').toString('base64'), timeout: 3000 }), longCallRuntime());
+    expect(rrpc.body.rrpcCode).toBe('SUCCESS');
+    expect(Buffer.from(rrpc.body.payloadBase64Byte ?? '', 'base64').toString()).toBe('meter sensor-04: ping');
+  });
+
+  it('posts for a sub-device through ctx.gateway reach the platform on its own topics', async () => {
+    const posted = new Promise<unknown>((resolve) => sim.on('propertyPost', (p: { deviceName: string; params: unknown }) => p.deviceName === 'sensor-05' && resolve(p.params)));
+    const reply = await t.agent.gateway.api.upstream(sub('sensor-05')).postProperties({ Temperature: 19.5, Energy: 3.25 });
+    expect(reply.code).toBe(200);
+    expect(await posted).toMatchObject({ Temperature: 19.5 });
+    const status = await iot.queryDevicePropertyStatus(new $Iot.QueryDevicePropertyStatusRequest({ ...sub('sensor-05') }));
+    expect(status.body.data?.list?.propertyStatusInfo?.find((p) => p.identifier === 'Temperature')?.value).toBe('19.5');
+  });
+
+  it('a sub-device added at run time comes online; removed, its topology goes and its traffic is refused with 6100', async () => {
+    const api = t.agent.gateway.api;
+    const added = await api.add({ ...sub('sensor-99'), deviceSecret: SUB_SECRET });
+    expect(added).toMatchObject({ state: 'pending', owner: 'meters' });
+    await waitFor(() => api.status(sub('sensor-99'))?.state === 'online', 5000, 'sensor-99 online');
+    expect((await setProperty('sensor-99', { Relay: 0 })).code).toBe(200);
+    await api.remove(sub('sensor-99'));
+    expect(api.status(sub('sensor-99'))).toBeUndefined();
+    const topo = await iot.getThingTopo(new $Iot.GetThingTopoRequest({ ...ID, pageNo: 1, pageSize: 50 }));
+    expect(topo.body.data?.list?.deviceInfo?.map((d) => d.deviceName)).not.toContain('sensor-99');
+    // A message for it still in flight when it was removed: refused on its reply topic, not handed to the driver.
+    const before = log.sets.length;
+    await t.agent.gateway.handle({ topic: `/sys/${SUB_PK}/sensor-99/thing/service/property/set`, payload: Buffer.from('{"id":"901","version":"1.0","params":{"Relay":1}}'), qos: 1 });
+    expect(log.sets.length).toBe(before);
+    expect(t.log.lines().find((l) => l.msg === 'sub-device message refused' && l.code === 6100)).toBeDefined();
+    await expect(api.add({ productKey: 'a1Unknown', deviceName: 'x-0001' })).rejects.toMatchObject({ code: 'GATEWAY_UNKNOWN_PRODUCT' });
+  });
+
+  it('a sub-device disabled in the cloud is logged out and refused; enabled, it comes back', async () => {
+    await iot.disableThing(new $Iot.DisableThingRequest({ ...sub('sensor-10') }));
+    await waitFor(() => t.agent.gateway.api.status(sub('sensor-10'))?.state === 'disabled', 5000, 'sensor-10 disabled');
+    expect(log.states).toContainEqual({ device: `${SUB_PK}/sensor-10`, state: 'disabled', previous: 'online' });
+    await iot.enableThing(new $Iot.EnableThingRequest({ ...sub('sensor-10') }));
+    await waitFor(() => t.agent.gateway.api.status(sub('sensor-10'))?.state === 'online', 5000, 'sensor-10 online again');
+    expect((await setProperty('sensor-10', { Relay: 1 })).code).toBe(200);
+  });
+
+  it('a broker restart: every sub-device is logged in again', async () => {
+    await sim.restartBroker(200);
+    await waitFor(() => t.agent.state === 'reconnecting', 5000, 'the outage');
+    await waitFor(() => t.agent.state === 'connected' && online() === N, 20_000, 'everything back online');
+    expect((await setProperty('sensor-45', { Mode: 2 })).code).toBe(200);
+  });
+
+  it('a restart neither adds topology nor registers again what the agent already has on record', async () => {
+    await t.agent.stop();
+    const { Agent } = await import('../agent/agent');
+    const again = await Agent.create(
+      { device: { ...ID, secret: DEVICE.secret }, thingModel: { path: GW_TSL }, dataDir: t.dataDir, rrpc: { budgetMs: 1500 }, ...config(mqttUrl) },
+      { logger: t.log.logger, plugins: [driver(log)] },
+    );
+    const before = t.log.lines().length;
+    try {
+      await again.start();
+      await waitFor(() => again.gateway.counts().online === N, 20_000, 'all online after the restart');
+      const after = t.log.lines().slice(before).map((l) => l.msg);
+      expect(after).not.toContain('sub-device topology added');
+      expect(after).not.toContain('sub-device round failed; retrying');
+    } finally {
+      await again.stop();
+    }
+  });
+});
