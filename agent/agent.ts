@@ -219,7 +219,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const ota = this.channels.ota;
     if (ota) health.reportOta(() => ota.status());
     this.gateway = createAgentGateway({ identity, config, plugins, session: this.session, uplink: metrics ? new MeteredUplink(this.session, metrics) : this.session, router: this.router, stores, logger, clock, ...(observer ? { observer } : {}) });
-    this.session.onMessage((msg) => this.gateway.handle(msg) ?? this.router.handle(msg));
+    const gw = this.gateway;
+    if (gw.enabled) health.reportGateway(() => ({ configured: gw.records.size, byState: gw.counts() }));
+    this.session.onMessage((msg) => gw.handle(msg) ?? this.router.handle(msg));
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));
     this.session.on('state', (s) => this.followSession(s));
@@ -265,7 +267,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** One line for people (systemd's STATUS=): `connected to mqtt://host:1883, outbox 0 pending, last error: none`. */
   statusLine(): string {
     const pending = this.health.outboxPending();
-    return formatStatus({ ...this.health.connection.snapshot(), ...(pending !== undefined ? { outboxPending: pending } : {}) });
+    const subDevices = this.gateway.enabled ? { online: this.gateway.counts().online, total: this.gateway.records.size } : undefined;
+    return formatStatus({ ...this.health.connection.snapshot(), ...(pending !== undefined ? { outboxPending: pending } : {}), ...(subDevices ? { subDevices } : {}) });
   }
 
   /**

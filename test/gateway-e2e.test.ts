@@ -71,6 +71,7 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
   const config = (dataDirUrl: string) => ({
     broker: { url: dataDirUrl, protocolVersion, reconnect: { initialMs: 100, maxMs: 500, stableMs: 1000 }, connectTimeoutMs: 3000 },
     postAfterSet: { enabled: false },
+    health: { enabled: true, port: 0 },
     gateway: { loginBatchSize: 20, retry: { initialMs: 200, maxMs: 1000 } },
     subDevices: names.map((deviceName, i) => ({ ...sub(deviceName), secret: SUB_SECRET, ...(i === 0 ? { thingModel: { path: SENSOR_TSL } } : {}) })),
   });
@@ -111,6 +112,13 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     const logins = t.log.lines().filter((l) => l.msg === 'sub-device state' && l.state === 'loggingIn');
     expect(logins.length).toBe(N);
     expect(log.states.filter((s) => s.state === 'online').length).toBeGreaterThanOrEqual(N);
+    // Observability: by state, one series per state, and the STATUS= line.
+    expect(t.agent.statusLine()).toContain(`${N} of ${N} sub-devices online`);
+    const health = (await (await fetch(`${t.agent.healthAddress!.url}/healthz`)).json()) as { subDevices: { configured: number; byState: Record<string, number> } };
+    expect(health.subDevices).toEqual({ configured: N, byState: { pending: 0, loggingIn: 0, online: N, offline: 0, disabled: 0, failed: 0 } });
+    const metrics = await (await fetch(`${t.agent.healthAddress!.url}/metrics`)).text();
+    expect(metrics).toContain(`alink_agent_sub_devices{state="online"} ${N}`);
+    expect(metrics.split('\n').filter((l) => l.startsWith('alink_agent_sub_devices{')).length).toBe(6);
   });
 
   const setProperty = async (deviceName: string, items: Record<string, unknown>) => {

@@ -115,6 +115,7 @@ describe('alink-agent doctor, good setups', () => {
     expect(run.lines).toEqual([
       `ok   config: ${s.configPath} valid (device ${PK}/${DN}, secret from environment variable ${SECRET_ENV})`,
       `ok   tsl: ${join(s.dir, 'tsl.json')} compiles (product ${PK}, 19 properties, 4 services, 3 events)`,
+      'skip sub-devices: none configured',
       expect.stringMatching(new RegExp(`^ok   data dir: ${esc(s.dataDir)} is a directory .* can write; [0-9.]+ [GMK]iB free; agent\\.db \\([0-9.]+ [GMK]iB\\) readable and writable`)),
       'skip ca file: not used: broker.url is mqtt:// (no TLS)',
       expect.stringMatching(/^ok {3}broker: 127\.0\.0\.1:\d+ reachable over TCP in \d+ ms$/),
@@ -181,6 +182,7 @@ describe('alink-agent doctor, broken setups', () => {
     expect(run.lines).toEqual([
       `FAIL config: ${s.configPath}: broker.keepalive: expected integer in [30, 1200], received 10`,
       'skip tsl: needs a valid configuration',
+      'skip sub-devices: needs a valid configuration',
       'skip data dir: needs a valid configuration',
       'skip ca file: needs a valid configuration',
       'skip broker: needs a valid configuration',
@@ -204,6 +206,7 @@ describe('alink-agent doctor, broken setups', () => {
     expect(run.lines).toEqual([
       `FAIL config: ${s.configPath}: device.secretEnv: expected the name of a set, non-empty environment variable, received "${SECRET_ENV}" (not set)`,
       expect.stringMatching(/^ok {3}tsl: /),
+      'skip sub-devices: none configured',
       expect.stringMatching(/^ok {3}data dir: /),
       'skip ca file: not used: broker.url is mqtt:// (no TLS)',
       expect.stringMatching(/^ok {3}broker: /),

@@ -11,6 +11,7 @@ import { checkConfig } from './check-config';
 import { checkCredentials } from './check-credentials';
 import { checkDataDir } from './check-data-dir';
 import { checkThingModel } from './check-tsl';
+import { checkSubDevices } from './check-sub-devices';
 import { checkOtaStaging } from './check-ota';
 import { anyFailed, formatFinding, skip, type CheckName, type Finding } from './report';
 
@@ -30,7 +31,7 @@ export interface DoctorOptions {
   connectTimeoutMs?: number;
 }
 
-const LATER_CHECKS: CheckName[] = ['tsl', 'data dir', 'ca file', 'broker', 'credentials'];
+const LATER_CHECKS: CheckName[] = ['tsl', 'sub-devices', 'data dir', 'ca file', 'broker', 'credentials'];
 
 /**
  * Runs the doctor. `argv` are the arguments after `doctor`, e.g. `['--config', 'agent.config.json']`.
@@ -61,6 +62,7 @@ export async function runDoctor(argv: string[], io: DoctorIo, opts: DoctorOption
     return 1;
   }
   report(checkThingModel(config));
+  report(checkSubDevices(config));
   report(checkDataDir(config.dataDir));
   report(checkOtaStaging(config.dataDir, config.ota));
   const ca = checkCaFile(config.broker);

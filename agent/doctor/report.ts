@@ -8,7 +8,7 @@
 export type Status = 'ok' | 'warn' | 'FAIL' | 'skip';
 
 /** The checks, in the order they run. */
-export type CheckName = 'config' | 'tsl' | 'data dir' | 'ca file' | 'broker' | 'credentials' | 'clock' | 'ota';
+export type CheckName = 'config' | 'tsl' | 'sub-devices' | 'data dir' | 'ca file' | 'broker' | 'credentials' | 'clock' | 'ota';
 
 /** One line of the report. */
 export interface Finding {

@@ -56,6 +56,7 @@ class LabelBound {
 export class AgentMetrics implements RouterObserver {
   /** This instance's registry; serve it with `registry.metrics()` and `registry.contentType`. */
   readonly registry = new Registry();
+  private readonly prefix: string;
   private readonly connectionState: Gauge<'state'>;
   private readonly reconnects: Counter;
   private readonly messagesIn: Counter<'kind'>;
@@ -72,7 +73,7 @@ export class AgentMetrics implements RouterObserver {
   private readonly bounds: Record<'kind' | 'code' | 'class' | 'reason', LabelBound>;
 
   constructor(opts: AgentMetricsOptions = {}) {
-    const p = opts.prefix ?? 'alink_agent_';
+    const p = (this.prefix = opts.prefix ?? 'alink_agent_');
     const registers = [this.registry];
     if (opts.defaultLabels) this.registry.setDefaultLabels(opts.defaultLabels);
     const max = opts.maxLabelValues ?? 64;
@@ -124,6 +125,22 @@ export class AgentMetrics implements RouterObserver {
 
   messageOut(kind: MessageKind): void {
     this.messagesOut.inc({ kind: this.bounds.kind.value(kind) });
+  }
+
+  /**
+   * Sub-devices by state, read at scrape time: one series per state (six), never one per device, whatever the
+   * gateway's size.
+   */
+  reportSubDevices(counts: () => Record<string, number>): void {
+    new Gauge({
+      name: `${this.prefix}sub_devices`,
+      help: 'Sub-devices behind this gateway, by state (pending, loggingIn, online, offline, disabled, failed).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        for (const [state, n] of Object.entries(counts())) this.set({ state }, n);
+      },
+    });
   }
 
   /** A downstream request answered with an Alink error code (e.g. 460, 6304). */

@@ -14,6 +14,8 @@ export interface StatusSnapshot {
   lastError?: string;
   /** When reconnecting: the wait before the next attempt. */
   retryInMs?: number;
+  /** A gateway's sub-devices: how many of how many are online. */
+  subDevices?: { online: number; total: number };
 }
 
 /**
@@ -60,6 +62,7 @@ export function formatStatus(s: StatusSnapshot): string {
   }
   const parts = [head];
   if (s.outboxPending !== undefined) parts.push(`outbox ${s.outboxPending} pending`);
+  if (s.subDevices) parts.push(`${s.subDevices.online} of ${s.subDevices.total} sub-devices online`);
   parts.push(`last error: ${s.lastError ? oneLine(s.lastError) : 'none'}`);
   return parts.join(', ');
 }

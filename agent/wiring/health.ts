@@ -44,6 +44,7 @@ export class AgentHealth {
   private server: HealthServer | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
   private ota: (() => unknown) | undefined;
+  private gateway: (() => { configured: number; byState: Record<string, number> }) | undefined;
 
   constructor(private readonly opts: AgentHealthOptions) {
     this.connection = new ConnectionHealth({ brokerUrl: opts.brokerUrl });
@@ -70,6 +71,12 @@ export class AgentHealth {
     if (change.state === 'reconnecting') m.reconnect();
   }
 
+  /** Adds the sub-devices by state to /healthz and /metrics (the gateway is built after the health). */
+  reportGateway(status: () => { configured: number; byState: Record<string, number> }): void {
+    this.gateway = status;
+    this.metrics?.reportSubDevices(() => status().byState);
+  }
+
   /** Adds the OTA jobs' state to /healthz (the OTA client is built after the health). */
   reportOta(status: () => unknown): void {
     this.ota = status;
@@ -80,7 +87,7 @@ export class AgentHealth {
     const r = this.connection.report();
     const pending = this.outboxPending();
     const clock = this.opts.clock?.();
-    return { ...r, details: { ...r.details, ...(pending === undefined ? {} : { outboxPending: pending }), ...(clock ? { clock } : {}), ...(this.ota ? { ota: this.ota() } : {}) } };
+    return { ...r, details: { ...r.details, ...(pending === undefined ? {} : { outboxPending: pending }), ...(clock ? { clock } : {}), ...(this.ota ? { ota: this.ota() } : {}), ...(this.gateway ? { subDevices: this.gateway() } : {}) } };
   }
 
   /**

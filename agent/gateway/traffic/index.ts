@@ -96,6 +96,7 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
 
   const refuse = async (msg: InboundMessage, owner: TopicOwner, code: number, message: string): Promise<void> => {
     logger.warn({ topic: msg.topic, code, reason: message }, 'sub-device message refused');
+    deps.routers.observer?.rejection(code);
     if (!owner.replyTopic) return;
     let id = '';
     try {
