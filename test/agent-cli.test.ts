@@ -43,6 +43,13 @@ describe('alink-agent (in process)', () => {
     const bad = bufferIo();
     expect(await main(['tsl', 'check', join(REPO, 'no-such-tsl.json')], bad.io)).not.toBe(0);
   });
+
+  it('prints one module with a namespace per product for tsl types with several TSLs', async () => {
+    const b = bufferIo();
+    expect(await main(['tsl', 'types', TSL, '--product', `Meter=${join(REPO, 'simulator', 'tsl', 'example-sensor.json')}`], b.io)).toBe(0);
+    expect(b.out()).toContain('export namespace a1GwDemo01 {');
+    expect(b.out()).toContain('export namespace Meter {');
+  });
 });
 
 interface Child {

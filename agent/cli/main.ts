@@ -4,7 +4,7 @@
  *
  *   alink-agent run --config agent.config.json    run the agent until SIGTERM/SIGINT (SIGHUP reloads)
  *   alink-agent doctor --config agent.config.json check everything the agent needs, one line per finding
- *   alink-agent tsl check|types FILE              check a Thing Model / print its TypeScript types
+ *   alink-agent tsl check FILE | types FILE...    check a Thing Model / print TypeScript types (a namespace per product for several)
  *
  * Under systemd (Type=notify) `run` sends READY=1 once the first connection attempt has finished (connected or
  * not), keeps STATUS= current, pings WATCHDOG=1 while the agent is alive, and sends RELOADING=1 / STOPPING=1
@@ -26,7 +26,8 @@ export const USAGE = `Usage:
   alink-agent run --config FILE     run the agent (SIGTERM/SIGINT stop it, SIGHUP reloads handler options and log level)
   alink-agent doctor --config FILE  check the configuration, Thing Model, data directory, CA file, broker and credentials
   alink-agent tsl check FILE        check a Thing Model (TSL) file
-  alink-agent tsl types FILE        print TypeScript types for a Thing Model
+  alink-agent tsl types FILE...     print TypeScript types for Thing Models (several: one namespace per product;
+                                    --product NAME=FILE names a namespace)
   alink-agent --help                show this help
 `;
 
