@@ -1,6 +1,6 @@
 /**
  * Products (with their compiled Thing Models) and devices (with their secrets and IotIds) known to one simulator.
- * RegisterDevice adds devices at run time; nothing is persisted.
+ * RegisterDevice adds devices at run time, DeleteDevice removes them; nothing is persisted.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { compileThingModel, CompiledThingModel, loadThingModelFile } from '../thing-model';
@@ -23,7 +23,7 @@ export interface DeviceRecord {
   deviceSecret: string;
   iotId: string;
   nickname?: string;
-  /** DisableThing: kept, but its gateway may not log it in (docs/protocol/gateway-platform.md). */
+  /** DisableThing: kept, but it may not connect and its gateway may not log it in (docs/protocol/gateway-platform.md). */
   disabled?: boolean;
 }
 
@@ -38,8 +38,8 @@ export class Registry {
   private readonly products = new Map<string, ProductRecord>();
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly byIotId = new Map<string, DeviceRecord>();
-  /** Told of every device registered at run time (the managed broker rewrites its device file). */
-  onRegister?: (d: DeviceRecord) => void;
+  /** Told of every device registered, deleted, disabled or enabled at run time (the managed broker rewrites its device file). */
+  onChange?: () => void;
 
   /** Loads every product's TSL; a bad TSL or a device of an unknown product throws ConfigError. */
   constructor(cfg: Pick<SimulatorConfig, 'products' | 'devices'>, source = 'config') {
@@ -92,8 +92,25 @@ export class Registry {
       iotId: iotIdOf(productKey, name),
       ...(nickname ? { nickname } : {}),
     });
-    this.onRegister?.(d);
+    this.onChange?.();
     return d;
+  }
+
+  /** DeleteDevice: the device is forgotten (its name may be registered again); undefined when unknown. */
+  remove(productKey: string, deviceName: string): DeviceRecord | undefined {
+    const d = this.devices.get(`${productKey}/${deviceName}`);
+    if (!d) return undefined;
+    this.devices.delete(`${productKey}/${deviceName}`);
+    this.byIotId.delete(d.iotId);
+    this.onChange?.();
+    return d;
+  }
+
+  /** DisableThing / EnableThing: a disabled device keeps its data but may not connect or be logged in. */
+  setDisabled(d: DeviceRecord, disabled: boolean): void {
+    if (disabled) d.disabled = true;
+    else delete d.disabled;
+    this.onChange?.();
   }
 
   /** Every device, configured and registered. */

@@ -47,6 +47,7 @@ export const THROTTLED_ACTIONS = [
   'NotifyAddThingTopo',
   'DisableThing',
   'EnableThing',
+  'DeleteDevice',
   'BatchGetDeviceState',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];

@@ -62,6 +62,8 @@ export class EmbeddedBroker implements MqttLink {
   private readonly byIdentity = new Map<string, Client>();
   /** ClientIds of service clients: aedes keeps only the publisher's id on a forwarded packet. */
   private readonly serviceClientIds = new Set<string>();
+  /** Connections the platform ended itself (DeleteDevice, DisableThing): clean ends, as at stop(). */
+  private readonly kicked = new WeakSet<Client>();
 
   constructor(private readonly opts: EmbeddedBrokerOptions) {}
 
@@ -109,6 +111,14 @@ export class EmbeddedBroker implements MqttLink {
     await this.stop();
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     await this.start();
+  }
+
+  /** Closes the device's live connection, if it has one (the platform ended it: a clean end). */
+  disconnect(id: DeviceId): void {
+    const client = this.byIdentity.get(`${id.productKey}/${id.deviceName}`);
+    if (!client || client.closed) return;
+    this.kicked.add(client);
+    client.close();
   }
 
   publish(topic: string, payload: Buffer, opts: DownstreamOptions): Promise<void> {
@@ -237,7 +247,7 @@ export class EmbeddedBroker implements MqttLink {
       const key = `${s.id.productKey}/${s.id.deviceName}`;
       if (this.byIdentity.get(key) !== client) return;
       this.byIdentity.delete(key);
-      const graceful = this.closing || (client as Client & { _disconnected?: boolean })._disconnected === true;
+      const graceful = this.closing || this.kicked.has(client) || (client as Client & { _disconnected?: boolean })._disconnected === true;
       this.opts.sink.deviceDisconnected(s.id, { clientId: client.id, graceful });
     });
     broker.on('unsubscribe', (topics, client) => {

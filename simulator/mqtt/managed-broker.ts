@@ -27,7 +27,7 @@ import { SERVER_SUBSCRIPTION_TEMPLATES } from './server-subscriptions';
 import { parseClientId } from '../../thing-model/wire';
 
 export const PRESENCE_TOPIC = '$alink-sim/presence';
-/** Sub-device sessions, for the plugin's ACL (plugin.c PROXY_TOPIC). */
+/** Sub-device sessions, for the plugin's ACL, and connections to end (plugin.c PROXY_TOPIC). */
 export const PROXY_TOPIC = 'alink-sim/proxy';
 
 export interface ManagedBrokerOptions {
@@ -196,6 +196,18 @@ export class ManagedBroker implements MqttLink {
   proxy(gw: { productKey: string; deviceName: string }, sub: { productKey: string; deviceName: string }, on: boolean): void {
     const line = `${on ? '+' : '-'}\t${gw.productKey}/${gw.deviceName}\t${sub.productKey}/${sub.deviceName}`;
     this.link?.publish(PROXY_TOPIC, Buffer.from(line), { qos: 1 }).catch((e: Error) => this.opts.logger.warn({ err: e.message }, 'proxy update to the plugin failed'));
+  }
+
+  /**
+   * Ends the device's live connection (the plugin kicks it). The platform's own doing, so a clean end: the verdict
+   * is known before mosquitto reports the disconnect (its log line for a kick is not one the verdicts read).
+   */
+  disconnect(id: { productKey: string; deviceName: string }): void {
+    const key = `${id.productKey}/${id.deviceName}`;
+    const live = this.online.get(key);
+    if (!live || !this.link) return;
+    this.verdicts.set(live.clientId, true);
+    this.link.publish(PROXY_TOPIC, Buffer.from(`!\t${key}`), { qos: 1 }).catch((e: Error) => this.opts.logger.warn({ err: e.message }, 'kick request to the plugin failed'));
   }
 
   /** Rewrites the device file (atomically); the plugin reads it again on the next CONNECT. */

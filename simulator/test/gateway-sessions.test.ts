@@ -4,42 +4,22 @@
  * every method and key spelling, sub-device registration, login (single and batch; bad sign; no topology), presence
  * per sub-device, sub-device traffic both ways, and the gateway's drop taking its sub-devices offline.
  */
-import { createHmac } from 'node:crypto';
-import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
 import { createIotClient, longCallRuntime } from '../sdk-client';
-import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep, startSim, testConfig } from './harness';
+import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, SUB_SECRET } from './gateway-harness';
+import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep } from './harness';
 
-const SUB_PK = 'a1SubDemo01';
-const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
-const GW = `/sys/${PK}/gw-001`;
-const SESSION = `/ext/session/${PK}/gw-001`;
+const GW = gwSys();
+const SESSION = gwSession();
 
-let s: Awaited<ReturnType<typeof startSim>>;
+let s: Awaited<ReturnType<typeof startGatewaySim>>;
 let gw: MqttClient;
-let seq = 0;
-
-function signed(dn: string, method: 'hmacSha1' | 'hmacSha256' | 'hmacMd5', key: 'signmethod' | 'signMethod', extra: Record<string, string> = {}, secret = SUB_SECRET) {
-  const ts = String(Date.now());
-  const clientId = `${SUB_PK}.${dn}`;
-  const hash = { hmacSha1: 'sha1', hmacSha256: 'sha256', hmacMd5: 'md5' }[method];
-  const sign = createHmac(hash, secret).update(`clientId${clientId}deviceName${dn}productKey${SUB_PK}timestamp${ts}`).digest('hex');
-  return { productKey: SUB_PK, deviceName: dn, clientId, timestamp: ts, [key]: method, sign, ...extra };
-}
+const request = gatewayRequester(() => gw);
 
 /** The same signed item with its hex in upper case (the docs' examples), signed once so the timestamp matches. */
 function upper<T extends { sign: string }>(item: T): T {
   return { ...item, sign: item.sign.toUpperCase() };
-}
-
-async function request(topic: string, params: unknown, method?: string): Promise<{ id: string; code: number; data: unknown; message: string }> {
-  const id = String(++seq);
-  const reply = nextMessage(gw, (t) => t === `${topic}_reply`);
-  await gw.publishAsync(topic, JSON.stringify({ id, version: '1.0', params, ...(method ? { method } : {}) }));
-  const r = JSON.parse((await reply).payload.toString()) as { id: string; code: number; data: unknown; message: string };
-  expect(r.id).toBe(id);
-  return r;
 }
 
 const api = () => createIotClient(s.httpUrl);
@@ -47,18 +27,7 @@ const status = async (dn: string) => (await api().getDeviceStatus(new $Iot.GetDe
 
 describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) => {
   beforeAll(async () => {
-    const base = testConfig({ mqtt: { mode } }, 2);
-    s = await startSim({
-      ...base,
-      products: [
-        { productKey: PK, tsl: join(__dirname, '..', 'tsl', 'example-gateway.json'), nodeType: 'gateway' },
-        { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true },
-      ],
-      devices: [
-        ...(base.devices ?? []),
-        ...['sensor-01', 'sensor-02', 'sensor-03'].map((deviceName) => ({ productKey: SUB_PK, deviceName, deviceSecret: SUB_SECRET })),
-      ] as never,
-    });
+    s = await startGatewaySim(mode);
     gw = await connectDevice(s.mqttUrl, { deviceName: 'gw-001' }, mode === 'managed' ? { protocolVersion: 5 } : {});
     await gw.subscribeAsync([`${GW}/#`, `${SESSION}/#`, `/ext/error/${PK}/gw-001`]);
   });

@@ -1,0 +1,101 @@
+/**
+ * A device's life cycle as the cloud actions change it (docs/protocol/gateway-platform.md, "Cloud actions"):
+ * DeleteDevice (a sub-device hears `thing.delete` through its gateway, which also gets `topo/change` 1; a device's
+ * own connection ends), DisableThing / EnableThing, and the `topo/change` notices the topology actions send.
+ */
+import type { Logger } from 'pino';
+import { AlinkMethods, lifecycleTopics, gatewayTopics, TopoChangeStatus } from '../../thing-model/wire';
+import type { DeviceId } from '../mqtt/acl';
+import type { DeviceRecord, Registry } from '../registry';
+import type { DeviceStateStore } from '../state/device-state';
+import type { GatewayChannel } from './channel';
+import type { GatewayBook } from './sessions';
+
+export interface LifecycleOptions {
+  registry: Registry;
+  state: DeviceStateStore;
+  logger: Logger;
+  book: GatewayBook;
+  channel: GatewayChannel;
+  /** Publishes a platform notice (QoS 0). */
+  send(topic: string, payload: Buffer): Promise<void>;
+  /** Ends the device's own MQTT connection, if it has one. */
+  disconnect(id: DeviceId): void;
+}
+
+type TopoStatus = (typeof TopoChangeStatus)[keyof typeof TopoChangeStatus];
+
+const ident = (d: DeviceId) => ({ productKey: d.productKey, deviceName: d.deviceName });
+
+export class DeviceLifecycle {
+  constructor(private readonly opts: LifecycleOptions) {}
+
+  private nodeType(d: DeviceId): 'direct' | 'gateway' | 'sub' | undefined {
+    return this.opts.registry.product(d.productKey)?.nodeType;
+  }
+
+  /** A notice to the gateway: these sub-devices' topology was created, deleted, re-enabled or disabled [DOC][DOC-m]. */
+  async topoChange(gw: DeviceId, status: TopoStatus, subs: DeviceId[]): Promise<void> {
+    if (subs.length === 0) return;
+    const body = { id: String(Date.now()), version: '1.0', method: AlinkMethods.TOPO_CHANGE, params: { status, subList: subs.map(ident) } };
+    await this.opts.send(gatewayTopics(gw).topoChange, Buffer.from(JSON.stringify(body))).catch(() => undefined);
+  }
+
+  /** A lifecycle notice on the sub-device's own topic, sent while its session still carries it to the gateway. */
+  private async notice(topic: string, method: string): Promise<void> {
+    const body = { id: String(Date.now()), version: '1.0', params: {}, method };
+    await this.opts.send(topic, Buffer.from(JSON.stringify(body))).catch(() => undefined);
+  }
+
+  /**
+   * DeleteDevice. A sub-device logged in through its gateway hears `thing.delete` on its own topic, its session
+   * ends, its topology goes and the gateway gets `topo/change` 1; that gateway's later traffic for it hears
+   * `/ext/error` 521 [DOC][DOC-codes]. A gateway's topology goes with it. A device's own connection is closed and
+   * cannot come back (the registry no longer knows it).
+   */
+  async remove(d: DeviceRecord): Promise<void> {
+    const book = this.opts.book;
+    if (this.nodeType(d) === 'sub') {
+      const session = book.sessionOf(d);
+      const gw = book.gatewayOf(d);
+      if (session) {
+        await this.notice(lifecycleTopics(d).delete, AlinkMethods.THING_DELETE);
+        this.opts.channel.endSession(d, session, true);
+      }
+      const bound = gw ?? session;
+      if (bound) book.markDeleted(d, bound);
+      if (gw) {
+        book.removeTopo(d);
+        await this.topoChange(gw, TopoChangeStatus.DELETED, [d]);
+      }
+    } else if (this.nodeType(d) === 'gateway') {
+      for (const sub of book.subDevicesOf(d)) {
+        book.removeTopo(sub, d);
+        this.opts.channel.endSession(sub, d, true);
+      }
+    }
+    // Out of the registry first, so that the closed connection cannot log in again.
+    this.opts.registry.remove(d.productKey, d.deviceName);
+    this.opts.disconnect(d);
+    this.opts.state.forget(d.productKey, d.deviceName);
+    this.opts.logger.info({ device: `${d.productKey}/${d.deviceName}` }, 'device deleted');
+  }
+
+  /**
+   * DisableThing / EnableThing on a sub-device: disable sends `thing.disable` on its own topic while it is logged
+   * in, ends its session and tells the gateway `topo/change` 8; enable tells the gateway status 2 (a disabled
+   * sub-device is offline and cannot hear `thing.enable`) [DOC].
+   */
+  async setEnabled(d: DeviceRecord, enabled: boolean): Promise<void> {
+    if (!!d.disabled === !enabled) return;
+    this.opts.registry.setDisabled(d, !enabled);
+    if (this.nodeType(d) !== 'sub') return;
+    const session = this.opts.book.sessionOf(d);
+    if (!enabled && session) {
+      await this.notice(lifecycleTopics(d).disable, AlinkMethods.THING_DISABLE);
+      this.opts.channel.endSession(d, session, true);
+    }
+    const gw = this.opts.book.gatewayOf(d);
+    if (gw) await this.topoChange(gw, enabled ? TopoChangeStatus.ENABLED : TopoChangeStatus.DISABLED, [d]);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * A device's life cycle driven by the official cloud SDK, on both brokers, with a raw MQTT.js gateway sending what
+ * the official device SDKs send (docs/protocol/gateway-platform.md, "Cloud actions"): DeleteDevice of a logged-in
+ * sub-device (`thing.delete` through the gateway, `topo/change` 1, then `/ext/error` 521 for its traffic), of an
+ * unknown device, of a gateway with its own connection and sub-devices.
+ */
+import * as $Iot from '@alicloud/iot20180120';
+import type { MqttClient } from 'mqtt';
+import { createIotClient } from '../sdk-client';
+import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK } from './gateway-harness';
+import { BROKER_MODES, BrokerMode, closed, connectDevice, messagesDuring, nextMessage, PK, sleep } from './harness';
+
+let s: Awaited<ReturnType<typeof startGatewaySim>>;
+let gw: MqttClient;
+const request = gatewayRequester(() => gw);
+const api = () => createIotClient(s.httpUrl);
+const json = (m: { payload: Buffer }) => JSON.parse(m.payload.toString()) as Record<string, unknown>;
+const sub = (dn: string) => ({ productKey: SUB_PK, deviceName: dn });
+const status = async (pk: string, dn: string) => (await api().getDeviceStatus(new $Iot.GetDeviceStatusRequest({ productKey: pk, deviceName: dn }))).body;
+
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await sleep(20);
+  }
+  throw new Error(`still not ${what} after 2 s`);
+}
+
+/** Connects gw-NNN as a gateway listening on its own topics and its error notices. */
+async function gatewayClient(mode: BrokerMode, dn: string): Promise<MqttClient> {
+  const c = await connectDevice(s.mqttUrl, { deviceName: dn }, mode === 'managed' ? { protocolVersion: 5 } : {});
+  await c.subscribeAsync([`${gwSys(dn)}/#`, `${gwSession(dn)}/#`, `/ext/error/${PK}/${dn}`]);
+  return c;
+}
+
+/** topo/add then login through `client` (the requests of gw-001 go through `request`; others here). */
+async function bindAndLogin(client: MqttClient, gwDn: string, dns: string[]): Promise<void> {
+  const ask = gatewayRequester(() => client);
+  expect((await ask(`${gwSys(gwDn)}/thing/topo/add`, dns.map((dn) => signed(dn, 'hmacSha256', 'signmethod')))).code).toBe(200);
+  expect((await ask(`${gwSession(gwDn)}/combine/batch_login`, { signMethod: 'hmacSha256', deviceList: dns.map((dn) => signed(dn, 'hmacSha256', 'signMethod')) })).code).toBe(200);
+}
+
+describe.each(BROKER_MODES)('device life cycle through the cloud SDK (%s broker)', (mode: BrokerMode) => {
+  beforeAll(async () => {
+    s = await startGatewaySim(mode, 4, 3);
+    gw = await gatewayClient(mode, 'gw-001');
+    await bindAndLogin(gw, 'gw-001', ['sensor-01', 'sensor-02']);
+  });
+  afterAll(async () => {
+    await gw?.endAsync(true);
+    await s?.sim.stop();
+  });
+
+  it('DeleteDevice of a logged-in sub-device: thing.delete through the gateway (its reply taken quietly), topo/change 1, gone from topology and registry', async () => {
+    const topic = `/sys/${SUB_PK}/sensor-01/thing/delete`;
+    await gw.subscribeAsync(topic);
+    const notice = nextMessage(gw, (t) => t === topic);
+    const change = nextMessage(gw, (t) => t === `${gwSys()}/thing/topo/change`);
+    const r = await api().deleteDevice(new $Iot.DeleteDeviceRequest(sub('sensor-01')));
+    expect(r.body.success).toBe(true);
+    const n = json(await notice);
+    expect(n).toMatchObject({ method: 'thing.delete', params: {} });
+    expect(json(await change)).toMatchObject({ method: 'thing.topo.change', params: { status: 1, subList: [sub('sensor-01')] } });
+    // The gateway answers the notice on _reply (§10.8): no error notice for that.
+    const heard = messagesDuring(gw, 300);
+    await gw.publishAsync(`${topic}_reply`, JSON.stringify({ id: n.id, code: 200, data: {} })).catch(() => undefined);
+    expect((await heard).filter((t) => t.startsWith('/ext/error/'))).toEqual([]);
+    expect(await status(SUB_PK, 'sensor-01')).toMatchObject({ success: false, code: 'iot.device.NotExistedDevice' });
+    const topo = await api().getThingTopo(new $Iot.GetThingTopoRequest({ productKey: PK, deviceName: 'gw-001', pageNo: 1, pageSize: 50 }));
+    expect(topo.body.data!.list!.deviceInfo!.map((d) => d.deviceName)).toEqual(['sensor-02']);
+    expect((await request(`${gwSession()}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod'))).code).toBe(6100);
+  });
+
+  it('the gateway\'s traffic for the deleted sub-device answers /ext/error 521 (embedded) or is refused (managed: PUBACK 0x87)', async () => {
+    const post = `/sys/${SUB_PK}/sensor-01/thing/event/property/post`;
+    if (mode === 'managed') {
+      await expect(gw.publishAsync(post, '{"id":"5","params":{}}', { qos: 1 })).rejects.toThrow();
+      return;
+    }
+    const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
+    await gw.publishAsync(post, JSON.stringify({ id: '5', version: '1.0', params: { Temperature: 1 } }));
+    expect(json(await err)).toMatchObject({ code: 521, data: sub('sensor-01') });
+    // The other sub-device is untouched.
+    expect((await status(SUB_PK, 'sensor-02')).data?.status).toBe('ONLINE');
+  });
+
+  it('DeleteDevice of an unknown device answers iot.device.NotExistedDevice, by name and by IotId', async () => {
+    const byName = await api().deleteDevice(new $Iot.DeleteDeviceRequest(sub('sensor-01')));
+    expect(byName.body).toMatchObject({ success: false, code: 'iot.device.NotExistedDevice' });
+    const byId = await api().deleteDevice(new $Iot.DeleteDeviceRequest({ iotId: 'no-such-iot-id' }));
+    expect(byId.body).toMatchObject({ success: false, code: 'iot.device.NotExistedDevice' });
+  });
+
+  it('DeleteDevice of a connected gateway (by IotId): its connection is closed, its next CONNECT refused, its sub-devices offline and unbound', async () => {
+    const gw2 = await gatewayClient(mode, 'gw-002');
+    await bindAndLogin(gw2, 'gw-002', ['sensor-03']);
+    expect((await status(SUB_PK, 'sensor-03')).data?.status).toBe('ONLINE');
+    const iotId = s.sim.device(PK, 'gw-002')!.iotId;
+    const gone = closed(gw2);
+    expect((await api().deleteDevice(new $Iot.DeleteDeviceRequest({ iotId }))).body.success).toBe(true);
+    await gone;
+    await waitFor(async () => (await status(SUB_PK, 'sensor-03')).data?.status === 'OFFLINE', 'OFFLINE');
+    const g = await api().getGatewayBySubDevice(new $Iot.GetGatewayBySubDeviceRequest(sub('sensor-03')));
+    expect(g.body).toMatchObject({ success: false, code: 'iot.gateway.NoGateway' });
+    await expect(connectDevice(s.mqttUrl, { deviceName: 'gw-002' }, mode === 'managed' ? { protocolVersion: 5 } : {})).rejects.toThrow();
+    expect(await status(PK, 'gw-002')).toMatchObject({ success: false, code: 'iot.device.NotExistedDevice' });
+  });
+});
