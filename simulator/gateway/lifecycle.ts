@@ -26,6 +26,7 @@ export interface LifecycleOptions {
 type TopoStatus = (typeof TopoChangeStatus)[keyof typeof TopoChangeStatus];
 
 const ident = (d: DeviceId) => ({ productKey: d.productKey, deviceName: d.deviceName });
+const same = (a: DeviceId, b: DeviceId) => a.productKey === b.productKey && a.deviceName === b.deviceName;
 
 export class DeviceLifecycle {
   constructor(private readonly opts: LifecycleOptions) {}
@@ -39,6 +40,39 @@ export class DeviceLifecycle {
     if (subs.length === 0) return;
     const body = { id: String(Date.now()), version: '1.0', method: AlinkMethods.TOPO_CHANGE, params: { status, subList: subs.map(ident) } };
     await this.opts.send(gatewayTopics(gw).topoChange, Buffer.from(JSON.stringify(body))).catch(() => undefined);
+  }
+
+  /**
+   * BatchAddThingTopo bound `subs` to `gw` (`before[i]`: the gateway `subs[i]` had): `gw` hears status 0 for all of
+   * them, a gateway that lost one status 1 for it. [POLICY for the old gateway's notice]
+   */
+  async topologyAdded(gw: DeviceId, subs: DeviceId[], before: (DeviceId | undefined)[]): Promise<void> {
+    await this.topoChange(gw, TopoChangeStatus.CREATED, subs);
+    const lost = new Map<string, { gw: DeviceId; subs: DeviceId[] }>();
+    subs.forEach((sub, i) => {
+      const old = before[i];
+      if (!old || same(old, gw)) return;
+      const k = `${old.productKey}/${old.deviceName}`;
+      if (!lost.has(k)) lost.set(k, { gw: old, subs: [] });
+      lost.get(k)!.subs.push(sub);
+    });
+    for (const l of lost.values()) await this.topoChange(l.gw, TopoChangeStatus.DELETED, l.subs);
+  }
+
+  /** RemoveThingTopo: a gateway loses all its sub-devices, a sub-device its binding; sessions end, `topo/change` 1. */
+  async removeTopology(d: DeviceId): Promise<void> {
+    const book = this.opts.book;
+    const subs = this.nodeType(d) === 'gateway' ? book.subDevicesOf(d) : [d];
+    const byGateway = new Map<string, { gw: DeviceId; subs: DeviceId[] }>();
+    for (const sub of subs) {
+      const gw = book.gatewayOf(sub);
+      if (!gw || !book.removeTopo(sub)) continue;
+      this.opts.channel.endSession(sub, gw, true);
+      const k = `${gw.productKey}/${gw.deviceName}`;
+      if (!byGateway.has(k)) byGateway.set(k, { gw, subs: [] });
+      byGateway.get(k)!.subs.push(sub);
+    }
+    for (const g of byGateway.values()) await this.topoChange(g.gw, TopoChangeStatus.DELETED, g.subs);
   }
 
   /** A lifecycle notice on the sub-device's own topic, sent while its session still carries it to the gateway. */

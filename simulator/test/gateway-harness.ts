@@ -4,6 +4,7 @@
  * gateway's request/reply on its own topics.
  */
 import { createHmac } from 'node:crypto';
+import * as $Iot from '@alicloud/iot20180120';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { BrokerMode, nextMessage, PK, startSim, testConfig } from './harness';
@@ -37,6 +38,12 @@ export function signed(dn: string, method: 'hmacSha1' | 'hmacSha256' | 'hmacMd5'
   const hash = { hmacSha1: 'sha1', hmacSha256: 'sha256', hmacMd5: 'md5' }[method];
   const sign = createHmac(hash, secret).update(`clientId${clientId}deviceName${dn}productKey${SUB_PK}timestamp${ts}`).digest('hex');
   return { productKey: SUB_PK, deviceName: dn, clientId, timestamp: ts, [key]: method, sign, ...extra };
+}
+
+/** A BatchAddThingTopo item for a sub-device, signed as topo/add is (`sign` replaces the signature). */
+export function topoAddItem(dn: string, sign?: string): $Iot.BatchAddThingTopoRequestTopoAddItem {
+  const v = signed(dn, 'hmacSha256', 'signmethod');
+  return new $Iot.BatchAddThingTopoRequestTopoAddItem({ productKey: SUB_PK, deviceName: dn, clientId: v.clientId, timestamp: v.timestamp, signMethod: 'hmacSha256', sign: sign ?? v.sign });
 }
 
 export interface GatewayReply {

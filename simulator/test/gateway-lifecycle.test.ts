@@ -2,21 +2,26 @@
  * A device's life cycle driven by the official cloud SDK, on both brokers, with a raw MQTT.js gateway sending what
  * the official device SDKs send (docs/protocol/gateway-platform.md, "Cloud actions"): DeleteDevice of a logged-in
  * sub-device (`thing.delete` through the gateway, `topo/change` 1, then `/ext/error` 521 for its traffic), of an
- * unknown device, of a gateway with its own connection and sub-devices.
+ * unknown device, of a gateway with its own connection and sub-devices; the `topo/change` notices of
+ * BatchAddThingTopo (0, and 1 to a gateway that lost the sub-device) and RemoveThingTopo (1).
  */
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
 import { createIotClient } from '../sdk-client';
-import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK } from './gateway-harness';
+import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, topoAddItem } from './gateway-harness';
 import { BROKER_MODES, BrokerMode, closed, connectDevice, messagesDuring, nextMessage, PK, sleep } from './harness';
 
 let s: Awaited<ReturnType<typeof startGatewaySim>>;
 let gw: MqttClient;
+let gw3: MqttClient;
 const request = gatewayRequester(() => gw);
 const api = () => createIotClient(s.httpUrl);
 const json = (m: { payload: Buffer }) => JSON.parse(m.payload.toString()) as Record<string, unknown>;
 const sub = (dn: string) => ({ productKey: SUB_PK, deviceName: dn });
 const status = async (pk: string, dn: string) => (await api().getDeviceStatus(new $Iot.GetDeviceStatusRequest({ productKey: pk, deviceName: dn }))).body;
+
+/** The next `topo/change` the gateway hears, as `{status, subList}`. */
+const topoChange = (c: MqttClient, dn: string) => nextMessage(c, (t) => t === `${gwSys(dn)}/thing/topo/change`).then((m) => json(m).params);
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -47,6 +52,7 @@ describe.each(BROKER_MODES)('device life cycle through the cloud SDK (%s broker)
     await bindAndLogin(gw, 'gw-001', ['sensor-01', 'sensor-02']);
   });
   afterAll(async () => {
+    await gw3?.endAsync(true);
     await gw?.endAsync(true);
     await s?.sim.stop();
   });
@@ -104,5 +110,34 @@ describe.each(BROKER_MODES)('device life cycle through the cloud SDK (%s broker)
     expect(g.body).toMatchObject({ success: false, code: 'iot.gateway.NoGateway' });
     await expect(connectDevice(s.mqttUrl, { deviceName: 'gw-002' }, mode === 'managed' ? { protocolVersion: 5 } : {})).rejects.toThrow();
     expect(await status(PK, 'gw-002')).toMatchObject({ success: false, code: 'iot.device.NotExistedDevice' });
+  });
+
+  it('BatchAddThingTopo tells the gateway topo/change 0; moving the sub-device to another gateway tells the old one 1', async () => {
+    gw3 = await gatewayClient(mode, 'gw-003');
+    const added = topoChange(gw, 'gw-001');
+    const add = (gwDn: string) => api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: gwDn, topoAddItem: [topoAddItem('sensor-04')] }));
+    expect((await add('gw-001')).body.success).toBe(true);
+    expect(await added).toEqual({ status: 0, subList: [sub('sensor-04')] });
+    const moved = topoChange(gw3, 'gw-003');
+    const lost = topoChange(gw, 'gw-001');
+    expect((await add('gw-003')).body.success).toBe(true);
+    expect(await moved).toEqual({ status: 0, subList: [sub('sensor-04')] });
+    expect(await lost).toEqual({ status: 1, subList: [sub('sensor-04')] });
+    // A failed (all-or-nothing) call changes nothing and tells nothing.
+    const quiet = messagesDuring(gw3, 200);
+    const bad = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-003', topoAddItem: [topoAddItem('sensor-04', '00'.repeat(32))] }));
+    expect(bad.body).toMatchObject({ success: false, code: 'iot.gateway.TopoAddFailed' });
+    expect((await quiet).filter((t) => t.endsWith('/thing/topo/change'))).toEqual([]);
+  });
+
+  it('RemoveThingTopo tells the gateway topo/change 1: for one sub-device, and for all of a gateway\'s (whose sessions end)', async () => {
+    const one = topoChange(gw3, 'gw-003');
+    expect((await api().removeThingTopo(new $Iot.RemoveThingTopoRequest(sub('sensor-04')))).body.data).toBe(true);
+    expect(await one).toEqual({ status: 1, subList: [sub('sensor-04')] });
+    expect((await status(SUB_PK, 'sensor-02')).data?.status).toBe('ONLINE');
+    const all = topoChange(gw, 'gw-001');
+    expect((await api().removeThingTopo(new $Iot.RemoveThingTopoRequest({ productKey: PK, deviceName: 'gw-001' }))).body.data).toBe(true);
+    expect(await all).toEqual({ status: 1, subList: [sub('sensor-02')] });
+    expect((await status(SUB_PK, 'sensor-02')).data?.status).toBe('OFFLINE');
   });
 });

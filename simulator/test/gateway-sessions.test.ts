@@ -7,7 +7,7 @@
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
 import { createIotClient, longCallRuntime } from '../sdk-client';
-import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, SUB_SECRET } from './gateway-harness';
+import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, SUB_SECRET, topoAddItem } from './gateway-harness';
 import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep } from './harness';
 
 const GW = gwSys();
@@ -69,15 +69,11 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
   });
 
   it('cloud topology actions through the official SDK: BatchAddThingTopo (all or nothing), GetThingTopo, GetGatewayBySubDevice, RemoveThingTopo', async () => {
-    const item = (dn: string, sign?: string) => {
-      const v = signed(dn, 'hmacSha256', 'signmethod');
-      return new $Iot.BatchAddThingTopoRequestTopoAddItem({ productKey: SUB_PK, deviceName: dn, clientId: v.clientId, timestamp: v.timestamp, signMethod: 'hmacSha256', sign: sign ?? v.sign });
-    };
-    const bad = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [item('sensor-03'), item('sensor-99')] }));
+    const bad = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [topoAddItem('sensor-03'), topoAddItem('sensor-99')] }));
     expect(bad.body).toMatchObject({ success: false, code: 'iot.gateway.TopoAddFailed' });
     const topo = async () => (await api().getThingTopo(new $Iot.GetThingTopoRequest({ productKey: PK, deviceName: 'gw-001', pageNo: 1, pageSize: 50 }))).body.data!;
     expect((await topo()).total).toBe(2);
-    const ok = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [item('sensor-03')] }));
+    const ok = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [topoAddItem('sensor-03')] }));
     expect(ok.body.success).toBe(true);
     const t = await topo();
     expect(t.total).toBe(3);
@@ -181,7 +177,7 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     expect(rr.body.rrpcCode).toBe('OFFLINE');
   });
 
-  it('DisableThing on a sub-device: thing.disable over the gateway, logged out, topo/change 8, DISABLE state, login 6204; EnableThing: topo/change 2', async () => {
+  it('DisableThing on a sub-device: thing.disable over the gateway, logged out, topo/change 8, DISABLE state, login 6204, its traffic 522 (embedded); EnableThing: topo/change 2', async () => {
     const sub = `/sys/${SUB_PK}/sensor-01`;
     await gw.subscribeAsync(`${sub}/thing/disable`);
     const disable = nextMessage(gw, (t) => t === `${sub}/thing/disable`);
@@ -192,6 +188,12 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     const states = await api().batchGetDeviceState(new $Iot.BatchGetDeviceStateRequest({ productKey: SUB_PK, deviceName: ['sensor-01', 'sensor-02'] }));
     expect(states.body.deviceStatusList!.deviceStatus!.map((d) => d.status)).toEqual(['DISABLE', 'OFFLINE']);
     expect((await request(`${SESSION}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod'))).code).toBe(6204);
+    if (mode === 'embedded') {
+      // Its traffic through the gateway of its topology: /ext/error 522 (disabled), not 520.
+      const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
+      await gw.publishAsync(`${sub}/thing/event/property/post`, JSON.stringify({ id: '79', version: '1.0', params: { Temperature: 1 } }));
+      expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 522, data: { productKey: SUB_PK, deviceName: 'sensor-01' } });
+    }
     const enabled = nextMessage(gw, (t) => t === `${GW}/thing/topo/change`);
     expect((await api().enableThing(new $Iot.EnableThingRequest({ productKey: SUB_PK, deviceName: 'sensor-01' }))).body.success).toBe(true);
     expect(JSON.parse((await enabled).payload.toString())).toMatchObject({ params: { status: 2 } });
