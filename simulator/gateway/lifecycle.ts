@@ -116,13 +116,16 @@ export class DeviceLifecycle {
   }
 
   /**
-   * DisableThing / EnableThing on a sub-device: disable sends `thing.disable` on its own topic while it is logged
-   * in, ends its session and tells the gateway `topo/change` 8; enable tells the gateway status 2 (a disabled
-   * sub-device is offline and cannot hear `thing.enable`) [DOC].
+   * DisableThing / EnableThing. A disabled device cannot connect [DOC]: its own connection ends and its CONNECT is
+   * refused until enabled; a gateway's sub-devices go offline with it. On a sub-device, disable sends
+   * `thing.disable` on its own topic while it is logged in, ends its session and tells the gateway `topo/change` 8;
+   * enable tells the gateway status 2 (a disabled sub-device is offline and cannot hear `thing.enable`) [DOC].
    */
   async setEnabled(d: DeviceRecord, enabled: boolean): Promise<void> {
     if (!!d.disabled === !enabled) return;
     this.opts.registry.setDisabled(d, !enabled);
+    // The broker's refusal is in place (registry first), then the connection goes with its sub-device sessions.
+    if (!enabled) this.opts.disconnect(d);
     if (this.nodeType(d) !== 'sub') return;
     const session = this.opts.book.sessionOf(d);
     if (!enabled && session) {

@@ -31,6 +31,8 @@ export interface EmbeddedBrokerOptions {
   keepaliveMax: number;
   serviceClients: { username: string; password: string }[];
   secretOf(productKey: string, deviceName: string): string | undefined;
+  /** DisableThing: refused with CONNACK 5. */
+  disabled?(productKey: string, deviceName: string): boolean;
   sink: UplinkSink;
   logger: Logger;
   /** Whether gateway `gw` may use sub-device `owner`'s topics (docs/protocol/gateway-platform.md). */
@@ -168,7 +170,7 @@ export class EmbeddedBroker implements MqttLink {
         }
         const outcome = checkDeviceConnect(
           { clientId: client.id, username, password, keepalive: this.connectKeepalive.get(client) ?? 0 },
-          { keepaliveMin: this.opts.keepaliveMin, keepaliveMax: this.opts.keepaliveMax, secretOf: this.opts.secretOf },
+          { keepaliveMin: this.opts.keepaliveMin, keepaliveMax: this.opts.keepaliveMax, secretOf: this.opts.secretOf, disabled: this.opts.disabled },
         );
         if (!outcome.ok) {
           log.warn({ clientId: client.id, username, returnCode: outcome.returnCode, reason: outcome.reason }, 'device connect refused');

@@ -210,11 +210,12 @@ export class ManagedBroker implements MqttLink {
     this.link.publish(PROXY_TOPIC, Buffer.from(`!\t${key}`), { qos: 1 }).catch((e: Error) => this.opts.logger.warn({ err: e.message }, 'kick request to the plugin failed'));
   }
 
-  /** Rewrites the device file (atomically); the plugin reads it again on the next CONNECT. */
+  /** Rewrites the device file (atomically) after a device was added, deleted, disabled or enabled; the plugin reads it again on the next CONNECT. */
   writeRegistry(): void {
     if (!this.dir) return;
     const lines = [`S\t${this.account.username}\t${this.account.password}`, ...this.opts.serviceClients.map((s) => `S\t${s.username}\t${s.password}`)];
-    for (const d of this.opts.devices()) lines.push(`D\t${d.productKey}\t${d.deviceName}\t${d.deviceSecret}`);
+    // A disabled device is left out: the plugin refuses its CONNECT as an unknown device's.
+    for (const d of this.opts.devices()) if (!d.disabled) lines.push(`D\t${d.productKey}\t${d.deviceName}\t${d.deviceSecret}`);
     const file = join(this.dir, 'registry.txt');
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, lines.join('\n') + '\n', { mode: 0o600 });

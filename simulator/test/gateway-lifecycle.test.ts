@@ -3,7 +3,8 @@
  * the official device SDKs send (docs/protocol/gateway-platform.md, "Cloud actions"): DeleteDevice of a logged-in
  * sub-device (`thing.delete` through the gateway, `topo/change` 1, then `/ext/error` 521 for its traffic), of an
  * unknown device, of a gateway with its own connection and sub-devices; the `topo/change` notices of
- * BatchAddThingTopo (0, and 1 to a gateway that lost the sub-device) and RemoveThingTopo (1).
+ * BatchAddThingTopo (0, and 1 to a gateway that lost the sub-device) and RemoveThingTopo (1); DisableThing on a
+ * gateway (disconnected with its sub-devices, CONNECT refused, DISABLE) until EnableThing.
  */
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
@@ -139,5 +140,37 @@ describe.each(BROKER_MODES)('device life cycle through the cloud SDK (%s broker)
     expect((await api().removeThingTopo(new $Iot.RemoveThingTopoRequest({ productKey: PK, deviceName: 'gw-001' }))).body.data).toBe(true);
     expect(await all).toEqual({ status: 1, subList: [sub('sensor-02')] });
     expect((await status(SUB_PK, 'sensor-02')).data?.status).toBe('OFFLINE');
+  });
+
+  it('DisableThing on a connected gateway: disconnected, its sub-devices offline, DISABLE, its CONNECT refused until EnableThing', async () => {
+    await bindAndLogin(gw3, 'gw-003', ['sensor-04']);
+    expect((await status(SUB_PK, 'sensor-04')).data?.status).toBe('ONLINE');
+    const gone = closed(gw3);
+    expect((await api().disableThing(new $Iot.DisableThingRequest({ productKey: PK, deviceName: 'gw-003' }))).body.success).toBe(true);
+    await gone;
+    await waitFor(async () => (await status(SUB_PK, 'sensor-04')).data?.status === 'OFFLINE', 'OFFLINE');
+    expect((await status(PK, 'gw-003')).data?.status).toBe('DISABLE');
+    const states = await api().batchGetDeviceState(new $Iot.BatchGetDeviceStateRequest({ productKey: PK, deviceName: ['gw-003'] }));
+    expect(states.body.deviceStatusList!.deviceStatus![0]!.status).toBe('DISABLE');
+    const connect = () => connectDevice(s.mqttUrl, { deviceName: 'gw-003' }, mode === 'managed' ? { protocolVersion: 5 } : {});
+    // CONNACK 5 "not authorized" (MQTT 3.1.1, embedded); 0x87 (MQTT 5, managed).
+    await expect(connect()).rejects.toMatchObject({ code: mode === 'managed' ? 135 : 5 });
+    // Its topology is kept: enabled again, it connects and logs its sub-device in.
+    expect((await api().enableThing(new $Iot.EnableThingRequest({ productKey: PK, deviceName: 'gw-003' }))).body.success).toBe(true);
+    expect((await status(PK, 'gw-003')).data?.status).toBe('OFFLINE');
+    gw3 = await gatewayClient(mode, 'gw-003');
+    const login = await gatewayRequester(() => gw3)(`${gwSession('gw-003')}/combine/login`, signed('sensor-04', 'hmacSha256', 'signMethod'));
+    expect(login.code).toBe(200);
+    expect((await status(SUB_PK, 'sensor-04')).data?.status).toBe('ONLINE');
+  });
+
+  it('DisableThing on a sub-device connected on its own closes that connection too', async () => {
+    const direct = await connectDevice(s.mqttUrl, { productKey: SUB_PK, deviceName: 'sensor-02', deviceSecret: s.sim.device(SUB_PK, 'sensor-02')!.deviceSecret }, mode === 'managed' ? { protocolVersion: 5 } : {});
+    expect((await status(SUB_PK, 'sensor-02')).data?.status).toBe('ONLINE');
+    const gone = closed(direct);
+    expect((await api().disableThing(new $Iot.DisableThingRequest(sub('sensor-02')))).body.success).toBe(true);
+    await gone;
+    expect((await status(SUB_PK, 'sensor-02')).data?.status).toBe('DISABLE');
+    await direct.endAsync(true);
   });
 });
