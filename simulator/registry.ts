@@ -15,6 +15,8 @@ export interface ProductRecord {
   dataFormat: 'alink' | 'custom';
   nodeType: 'direct' | 'gateway' | 'sub';
   dynamicRegistration: boolean;
+  /** The product's secret, for registration by product (`thing.proxy.provisioning.product_register`). */
+  productSecret?: string;
 }
 
 export interface DeviceRecord {
@@ -57,7 +59,7 @@ export class Registry {
       if (this.products.has(productKey)) {
         throw new ConfigError(source, [{ path: `products.${i}.productKey`, message: `expected a product key not used twice, received "${productKey}"` }]);
       }
-      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink', nodeType: p.nodeType ?? 'direct', dynamicRegistration: p.dynamicRegistration ?? false });
+      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink', nodeType: p.nodeType ?? 'direct', dynamicRegistration: p.dynamicRegistration ?? false, ...(p.productSecret ? { productSecret: p.productSecret } : {}) });
     });
     cfg.devices.forEach((d, i) => {
       if (!this.products.has(d.productKey)) {

@@ -1,7 +1,7 @@
 /**
  * The platform's side of a gateway's own topics (docs/protocol/gateway-platform.md): topology add/delete/get,
- * `thing.sub.register`, sub-device login/logout (single and batch), and the presence of sub-devices, which are
- * online while logged in through an online gateway. Routed by topic, never by `method` (several SDKs omit it).
+ * `thing.sub.register` and registration by product secret, sub-device login/logout (single and batch), and the
+ * presence of sub-devices, which are online while logged in through an online gateway. Routed by topic, never by `method` (several SDKs omit it).
  */
 import type { Logger } from 'pino';
 import { AlinkCodes } from '../../thing-model/codes';
@@ -14,6 +14,7 @@ import type { Registry } from '../registry';
 import type { DeviceStateStore } from '../state/device-state';
 import type { GatewayBook } from './sessions';
 import { checkSubDeviceSign } from './sign-check';
+import { productRegister } from './product-register';
 
 export interface GatewayChannelOptions {
   registry: Registry;
@@ -35,7 +36,7 @@ interface Failure {
 type Item = Record<string, unknown>;
 const TOPO_BATCH_MAX = 30;
 const LOGIN_BATCH_MAX = 50;
-const GW_TOPIC = /^\/(sys|ext\/session)\/([^/]+)\/([^/]+)\/(thing\/topo\/add|thing\/topo\/delete|thing\/topo\/get|thing\/sub\/register|combine\/login|combine\/logout|combine\/batch_login|combine\/batch_logout)$/;
+const GW_TOPIC = /^\/(sys|ext\/session)\/([^/]+)\/([^/]+)\/(thing\/topo\/add|thing\/topo\/delete|thing\/topo\/get|thing\/sub\/register|thing\/proxy\/provisioning\/product_register|combine\/login|combine\/logout|combine\/batch_login|combine\/batch_logout)$/;
 /** A gateway's answer, on the sub-device's topic, to the notice that ended its session. */
 const LIFECYCLE_REPLY = /^\/sys\/[^/]+\/[^/]+\/thing\/(disable|enable|delete)_reply$/;
 const ident = (d: DeviceId) => ({ productKey: d.productKey, deviceName: d.deviceName });
@@ -84,6 +85,8 @@ export class GatewayChannel {
         return { code: AlinkCodes.SUCCESS, data: this.opts.book.subDevicesOf(gw).map(ident) };
       case 'thing/sub/register':
         return this.subRegister(params);
+      case 'thing/proxy/provisioning/product_register':
+        return productRegister(this.opts.registry, params, this.opts.logger);
       case 'combine/login':
         return isPlainObject(params) ? this.loginBatch(gw, [params], undefined, true) : bad('params: expected an object');
       case 'combine/batch_login': {

@@ -11,18 +11,23 @@ import { BrokerMode, nextMessage, PK, startSim, testConfig } from './harness';
 
 export const SUB_PK = 'a1SubDemo01';
 export const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
+/** The product secret of the registration-by-product vector (docs/protocol/gateway-platform.md, "Registration"). */
+export const SUB_PRODUCT_SECRET = 'ProductSecretDemo';
 /** The gateway topics of gw-NNN. */
 export const gwSys = (dn = 'gw-001') => `/sys/${PK}/${dn}`;
 export const gwSession = (dn = 'gw-001') => `/ext/session/${PK}/${dn}`;
 
-/** A simulator whose `a1GwDemo01` product is a gateway, with `subs` sub-devices of `a1SubDemo01` (dynamic registration on). */
+/**
+ * A simulator whose `a1GwDemo01` product is a gateway, with `subs` sub-devices of `a1SubDemo01` (dynamic
+ * registration on, product secret SUB_PRODUCT_SECRET).
+ */
 export function startGatewaySim(mode: BrokerMode, subs = 3, gateways = 2) {
   const base = testConfig({ mqtt: { mode } }, gateways);
   return startSim({
     ...base,
     products: [
       { productKey: PK, tsl: join(__dirname, '..', 'tsl', 'example-gateway.json'), nodeType: 'gateway' },
-      { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true },
+      { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true, productSecret: SUB_PRODUCT_SECRET },
     ],
     devices: [
       ...(base.devices ?? []),

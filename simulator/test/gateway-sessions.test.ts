@@ -4,10 +4,11 @@
  * every method and key spelling, sub-device registration, login (single and batch; bad sign; no topology), presence
  * per sub-device, sub-device traffic both ways, and the gateway's drop taking its sub-devices offline.
  */
+import { createHmac } from 'node:crypto';
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
 import { createIotClient, longCallRuntime } from '../sdk-client';
-import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, SUB_SECRET, topoAddItem } from './gateway-harness';
+import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, SUB_PRODUCT_SECRET, SUB_SECRET, topoAddItem } from './gateway-harness';
 import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep } from './harness';
 
 const GW = gwSys();
@@ -66,6 +67,30 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     const r = await request(`${GW}/thing/sub/register`, [{ productKey: SUB_PK, deviceName: 'sensor-01' }]);
     expect(r.code).toBe(200);
     expect(r.data).toEqual([expect.objectContaining({ productKey: SUB_PK, deviceName: 'sensor-01', deviceSecret: SUB_SECRET })]);
+  });
+
+  it('registers sub-devices by product secret (thing.proxy.provisioning.product_register): known and new names, item by item', async () => {
+    // The documented vector (random of 20 hex, HMAC-SHA256, C4) for a known device; a new name signed as the Android
+    // LinkKit demo signs (hmacsha1, 10 characters of random).
+    const vector = { productKey: SUB_PK, deviceName: 'sensor-01', random: '0123456789abcdef0123', signMethod: 'hmacSha256', sign: '862603f82115064e9c0d334721c98aa3f4b203a6dc83bd93d1be22ff8278cfd3' };
+    const random = 'k3J9xQ2mZp';
+    const fresh = { productKey: SUB_PK, deviceName: 'meter-0042', random, signMethod: 'hmacsha1', sign: createHmac('sha1', SUB_PRODUCT_SECRET).update(`deviceNamemeter-0042productKey${SUB_PK}random${random}`).digest('hex') };
+    const badSign = { ...fresh, deviceName: 'meter-0043' };
+    const notDynamic = { ...fresh, productKey: PK };
+    const r = await request(`${GW}/thing/proxy/provisioning/product_register`, { proxieds: [vector, fresh, badSign, notDynamic] });
+    expect(r.code).toBe(200);
+    const data = r.data as { successes: { productKey: string; deviceName: string; deviceSecret: string; iotId: string }[]; failures: { deviceName: string; code: number }[] };
+    expect(data.successes.map((d) => d.deviceName)).toEqual(['sensor-01', 'meter-0042']);
+    expect(data.successes[0]!.deviceSecret).toBe(SUB_SECRET);
+    const secret = data.successes[1]!.deviceSecret;
+    expect(secret).toMatch(/^[0-9a-f]{32}$/);
+    expect(data.failures).toEqual([expect.objectContaining({ deviceName: 'meter-0043', code: 401 }), expect.objectContaining({ productKey: PK, code: 6288 })]);
+    // The new device exists with that secret: the cloud knows it, and its topo/add signed with it is accepted.
+    expect((await api().getDeviceStatus(new $Iot.GetDeviceStatusRequest({ productKey: SUB_PK, deviceName: 'meter-0042' }))).body.data?.status).toBe('UNACTIVE');
+    const add = await request(`${GW}/thing/topo/add`, [signed('meter-0042', 'hmacSha256', 'signmethod', {}, secret)]);
+    expect(add).toMatchObject({ code: 200, data: [{ productKey: SUB_PK, deviceName: 'meter-0042' }] });
+    expect((await request(`${GW}/thing/topo/delete`, [{ productKey: SUB_PK, deviceName: 'meter-0042' }])).code).toBe(200);
+    expect((await request(`${GW}/thing/proxy/provisioning/product_register`, { proxieds: [] })).code).toBe(460);
   });
 
   it('cloud topology actions through the official SDK: BatchAddThingTopo (all or nothing), GetThingTopo, GetGatewayBySubDevice, RemoveThingTopo', async () => {
