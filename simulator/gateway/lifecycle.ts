@@ -7,13 +7,11 @@ import type { Logger } from 'pino';
 import { AlinkMethods, lifecycleTopics, gatewayTopics, TopoChangeStatus } from '../../thing-model/wire';
 import type { DeviceId } from '../mqtt/acl';
 import type { DeviceRecord, Registry } from '../registry';
-import type { DeviceStateStore } from '../state/device-state';
 import type { GatewayChannel } from './channel';
 import type { GatewayBook } from './sessions';
 
 export interface LifecycleOptions {
   registry: Registry;
-  state: DeviceStateStore;
   logger: Logger;
   book: GatewayBook;
   channel: GatewayChannel;
@@ -21,6 +19,8 @@ export interface LifecycleOptions {
   send(topic: string, payload: Buffer): Promise<void>;
   /** Ends the device's own MQTT connection, if it has one. */
   disconnect(id: DeviceId): void;
+  /** Drops what the platform kept about the device (state, tags, desired values, shadow, logs). */
+  forget(id: DeviceId): void;
 }
 
 type TopoStatus = (typeof TopoChangeStatus)[keyof typeof TopoChangeStatus];
@@ -111,7 +111,7 @@ export class DeviceLifecycle {
     // Out of the registry first, so that the closed connection cannot log in again.
     this.opts.registry.remove(d.productKey, d.deviceName);
     this.opts.disconnect(d);
-    this.opts.state.forget(d.productKey, d.deviceName);
+    this.opts.forget(d);
     this.opts.logger.info({ device: `${d.productKey}/${d.deviceName}` }, 'device deleted');
   }
 

@@ -109,6 +109,7 @@ export class Platform implements UplinkSink {
       channel: this.gatewayChannel,
       send: (topic, payload) => this.send(topic, payload, 0),
       disconnect: (id) => this.disconnect(id),
+      forget: (id) => this.forget(id),
     });
     this.channels = new DeviceChannels({ ...opts, send: (topic, payload, qos) => this.send(topic, payload, qos), seen: (id) => this.seen(id) });
     this.stateChannels = new StateChannels({ ...opts, send: (t, p, q) => this.send(t, p, q), reachability: (id) => this.reachability(id), setProperties: (id, items) => this.setProperties(id, items) });
@@ -168,6 +169,13 @@ export class Platform implements UplinkSink {
     if (this.opts.registry.device(id.productKey, id.deviceName)) this.opts.state.markOffline(id.productKey, id.deviceName, info.graceful, Date.now());
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, graceful: info.graceful }, 'device offline');
     this.opts.events.emit('deviceOffline', { ...id, graceful: info.graceful });
+  }
+
+  /** DeleteDevice: what the platform kept about the device goes (OTA tasks stay with their jobs). */
+  private forget(id: DeviceId): void {
+    this.opts.state.forget(id.productKey, id.deviceName);
+    this.channels.forget(id);
+    this.stateChannels.forget(id);
   }
 
   /** Ends the device's own connection (DeleteDevice, DisableThing); an external broker is not ours to act on. */

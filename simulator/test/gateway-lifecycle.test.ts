@@ -102,6 +102,8 @@ describe.each(BROKER_MODES)('device life cycle through the cloud SDK (%s broker)
     const gw2 = await gatewayClient(mode, 'gw-002');
     await bindAndLogin(gw2, 'gw-002', ['sensor-03']);
     expect((await status(SUB_PK, 'sensor-03')).data?.status).toBe('ONLINE');
+    const gw2Id = { productKey: PK, deviceName: 'gw-002' };
+    expect((await api().saveDeviceProp(new $Iot.SaveDevicePropRequest({ ...gw2Id, props: JSON.stringify({ site: 'hall-3' }) }))).body.success).toBe(true);
     const iotId = s.sim.device(PK, 'gw-002')!.iotId;
     const gone = closed(gw2);
     expect((await api().deleteDevice(new $Iot.DeleteDeviceRequest({ iotId }))).body.success).toBe(true);
@@ -111,6 +113,15 @@ describe.each(BROKER_MODES)('device life cycle through the cloud SDK (%s broker)
     expect(g.body).toMatchObject({ success: false, code: 'iot.gateway.NoGateway' });
     await expect(connectDevice(s.mqttUrl, { deviceName: 'gw-002' }, mode === 'managed' ? { protocolVersion: 5 } : {})).rejects.toThrow();
     expect(await status(PK, 'gw-002')).toMatchObject({ success: false, code: 'iot.device.NotExistedDevice' });
+    // The name may be registered again: a new device, with a new secret and nothing of the old one's.
+    const again = await api().registerDevice(new $Iot.RegisterDeviceRequest(gw2Id));
+    const secret = again.body.data!.deviceSecret!;
+    expect(secret).not.toBe(s.sim.device(PK, 'gw-001')!.deviceSecret);
+    expect(await status(PK, 'gw-002')).toMatchObject({ success: true, data: { status: 'UNACTIVE' } });
+    expect(JSON.parse((await api().queryDeviceProp(new $Iot.QueryDevicePropRequest(gw2Id))).body.props ?? '{}')).toEqual({});
+    const reborn = await connectDevice(s.mqttUrl, { deviceName: 'gw-002', deviceSecret: secret }, mode === 'managed' ? { protocolVersion: 5 } : {});
+    await waitFor(async () => (await status(PK, 'gw-002')).data?.status === 'ONLINE', 'ONLINE');
+    await reborn.endAsync();
   });
 
   it('BatchAddThingTopo tells the gateway topo/change 0; moving the sub-device to another gateway tells the old one 1', async () => {
