@@ -1,7 +1,8 @@
 /**
  * The platform's side of a gateway's own topics (docs/protocol/gateway-platform.md): topology add/delete/get,
  * `thing.sub.register` and registration by product secret, sub-device login/logout (single and batch), and the
- * presence of sub-devices, which are online while logged in through an online gateway. Routed by topic, never by `method` (several SDKs omit it).
+ * presence of sub-devices, which are online while logged in through an online gateway. Routed by topic, never by
+ * `method` (several SDKs omit it).
  */
 import type { Logger } from 'pino';
 import { AlinkCodes } from '../../thing-model/codes';
