@@ -111,10 +111,15 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
       logger: this.logger,
     };
     if (cfg.mqtt.mode === 'embedded') {
-      this.link = new EmbeddedBroker({ ...rules, secretOf: (pk, dn) => this.registry.device(pk, dn)?.deviceSecret, mayProxy: (gw, owner, use) => this.platform.mayProxy(gw, owner, use) });
+      this.link = new EmbeddedBroker({
+        ...rules,
+        secretOf: (pk, dn) => this.registry.device(pk, dn)?.deviceSecret,
+        disabled: (pk, dn) => !!this.registry.device(pk, dn)?.disabled,
+        mayProxy: (gw, owner, use) => this.platform.mayProxy(gw, owner, use),
+      });
     } else if (cfg.mqtt.mode === 'managed') {
       const managed = new ManagedBroker({ ...rules, devices: () => this.registry.allDevices() });
-      this.registry.onRegister = () => managed.writeRegistry();
+      this.registry.onChange = () => managed.writeRegistry();
       this.link = managed;
     } else {
       this.link = new ExternalLink({ url: cfg.mqtt.url!, clientId: cfg.mqtt.clientId, sink: this.platform, logger: this.logger });

@@ -1,6 +1,6 @@
 /**
  * Products (with their compiled Thing Models) and devices (with their secrets and IotIds) known to one simulator.
- * RegisterDevice adds devices at run time; nothing is persisted.
+ * RegisterDevice adds devices at run time, DeleteDevice removes them; nothing is persisted.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { compileThingModel, CompiledThingModel, loadThingModelFile } from '../thing-model';
@@ -15,6 +15,8 @@ export interface ProductRecord {
   dataFormat: 'alink' | 'custom';
   nodeType: 'direct' | 'gateway' | 'sub';
   dynamicRegistration: boolean;
+  /** The product's secret, for registration by product (`thing.proxy.provisioning.product_register`). */
+  productSecret?: string;
 }
 
 export interface DeviceRecord {
@@ -23,7 +25,7 @@ export interface DeviceRecord {
   deviceSecret: string;
   iotId: string;
   nickname?: string;
-  /** DisableThing: kept, but its gateway may not log it in (docs/protocol/gateway-platform.md). */
+  /** DisableThing: kept, but it may not connect and its gateway may not log it in (docs/protocol/gateway-platform.md). */
   disabled?: boolean;
 }
 
@@ -38,8 +40,8 @@ export class Registry {
   private readonly products = new Map<string, ProductRecord>();
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly byIotId = new Map<string, DeviceRecord>();
-  /** Told of every device registered at run time (the managed broker rewrites its device file). */
-  onRegister?: (d: DeviceRecord) => void;
+  /** Told of every device registered, deleted, disabled or enabled at run time (the managed broker rewrites its device file). */
+  onChange?: () => void;
 
   /** Loads every product's TSL; a bad TSL or a device of an unknown product throws ConfigError. */
   constructor(cfg: Pick<SimulatorConfig, 'products' | 'devices'>, source = 'config') {
@@ -57,7 +59,7 @@ export class Registry {
       if (this.products.has(productKey)) {
         throw new ConfigError(source, [{ path: `products.${i}.productKey`, message: `expected a product key not used twice, received "${productKey}"` }]);
       }
-      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink', nodeType: p.nodeType ?? 'direct', dynamicRegistration: p.dynamicRegistration ?? false });
+      this.products.set(productKey, { productKey, model, dataFormat: p.dataFormat ?? 'alink', nodeType: p.nodeType ?? 'direct', dynamicRegistration: p.dynamicRegistration ?? false, ...(p.productSecret ? { productSecret: p.productSecret } : {}) });
     });
     cfg.devices.forEach((d, i) => {
       if (!this.products.has(d.productKey)) {
@@ -92,8 +94,25 @@ export class Registry {
       iotId: iotIdOf(productKey, name),
       ...(nickname ? { nickname } : {}),
     });
-    this.onRegister?.(d);
+    this.onChange?.();
     return d;
+  }
+
+  /** DeleteDevice: the device is forgotten (its name may be registered again); undefined when unknown. */
+  remove(productKey: string, deviceName: string): DeviceRecord | undefined {
+    const d = this.devices.get(`${productKey}/${deviceName}`);
+    if (!d) return undefined;
+    this.devices.delete(`${productKey}/${deviceName}`);
+    this.byIotId.delete(d.iotId);
+    this.onChange?.();
+    return d;
+  }
+
+  /** DisableThing / EnableThing: a disabled device keeps its data but may not connect or be logged in. */
+  setDisabled(d: DeviceRecord, disabled: boolean): void {
+    if (disabled) d.disabled = true;
+    else delete d.disabled;
+    this.onChange?.();
   }
 
   /** Every device, configured and registered. */

@@ -1,4 +1,7 @@
-/** GetDeviceStatus: Data.Status ONLINE, OFFLINE or UNACTIVE (never connected), Data.Timestamp of the last change. */
+/**
+ * GetDeviceStatus: Data.Status ONLINE, OFFLINE, UNACTIVE (never connected) or DISABLE (DisableThing), Data.Timestamp
+ * of the last change.
+ */
 import { deviceNameSchema, iotIdSchema, optionalText, productKeySchema, resolveDevice } from './common';
 import type { ApiAction } from './types';
 
@@ -18,6 +21,6 @@ export const getDeviceStatus: ApiAction<GetDeviceStatusParams> = {
   async handle(p, deps) {
     const device = resolveDevice(deps.registry, p);
     const s = deps.platform.status(device);
-    return { Data: { Status: s.status, Timestamp: s.at } };
+    return { Data: { Status: device.disabled ? 'DISABLE' : s.status, Timestamp: s.at } };
   },
 };

@@ -20,7 +20,7 @@ import { createOTAFirmware, createOTAModule, generateOTAUploadURL, queryOTAFirmw
 import { createOTADynamicUpgradeJob, createOTAStaticUpgradeJob, listOTAJobByFirmware, queryOTAJob } from './ota-jobs';
 import { cancelOTATaskByJob, confirmOTATask, listOTAModuleVersionsByDevice, listOTATaskByJob, listOTAUnfinishedTaskByDevice } from './ota-tasks';
 import { batchAddThingTopo, getGatewayBySubDevice, getThingTopo, notifyAddThingTopo, removeThingTopo } from './topo';
-import { batchGetDeviceState, disableThing, enableThing } from './thing-state';
+import { batchGetDeviceState, deleteDevice, disableThing, enableThing } from './thing-state';
 import type { ApiAction } from './types';
 
 export const API_ACTIONS: readonly ApiAction<never>[] = [
@@ -65,6 +65,7 @@ export const API_ACTIONS: readonly ApiAction<never>[] = [
   notifyAddThingTopo,
   disableThing,
   enableThing,
+  deleteDevice,
   batchGetDeviceState,
 ] as unknown as readonly ApiAction<never>[];
 

@@ -1,6 +1,7 @@
 /**
- * DisableThing, EnableThing and BatchGetDeviceState (docs/protocol/gateway-platform.md, "Cloud actions"). A disabled
- * sub-device is logged out and its gateway told; BatchGetDeviceState answers DISABLE for it.
+ * DisableThing, EnableThing, DeleteDevice and BatchGetDeviceState (docs/protocol/gateway-platform.md, "Cloud
+ * actions"). A disabled or deleted sub-device is logged out and its gateway told; BatchGetDeviceState answers
+ * DISABLE for a disabled device.
  */
 import { DeviceParams, deviceNameListSchema, deviceProps, findDevices, iotIdSchema, optionalText, productKeySchema, resolveDevice } from './common';
 import { ApiErrors } from '../errors';
@@ -8,10 +9,7 @@ import type { ApiAction, ApiDeps } from './types';
 
 
 async function setEnabled(p: DeviceParams, deps: ApiDeps, enabled: boolean): Promise<Record<string, unknown>> {
-  const d = resolveDevice(deps.registry, p);
-  if (!!d.disabled === !enabled) return {};
-  d.disabled = !enabled;
-  if (deps.registry.product(d.productKey)?.nodeType === 'sub') await deps.platform.gatewayChannel.setEnabled(d, enabled);
+  await deps.platform.lifecycle.setEnabled(resolveDevice(deps.registry, p), enabled);
   return {};
 }
 
@@ -25,6 +23,16 @@ export const enableThing: ApiAction<DeviceParams> = {
   name: 'EnableThing',
   schema: { type: 'object', properties: deviceProps },
   handle: (p, deps) => setEnabled(p, deps, true),
+};
+
+/** An unknown device answers iot.device.NotExistedDevice, as every action naming a device does. */
+export const deleteDevice: ApiAction<DeviceParams> = {
+  name: 'DeleteDevice',
+  schema: { type: 'object', properties: deviceProps },
+  async handle(p, deps) {
+    await deps.platform.lifecycle.remove(resolveDevice(deps.registry, p));
+    return {};
+  },
 };
 
 export const batchGetDeviceState: ApiAction<{ ProductKey?: string; DeviceName?: string[]; IotId?: string[]; IotInstanceId?: string }> = {

@@ -1,7 +1,7 @@
 /**
  * The topology actions (docs/protocol/gateway-platform.md, "Cloud actions"): BatchAddThingTopo (all or nothing,
  * signs as in topo/add), GetThingTopo (paged, `List.deviceInfo`), RemoveThingTopo (a gateway: all its
- * sub-devices; a sub-device: its binding) and GetGatewayBySubDevice.
+ * sub-devices; a sub-device: its binding), both told to the gateway on `topo/change`, and GetGatewayBySubDevice.
  */
 import { ApiErrors } from '../errors';
 import type { DeviceRecord } from '../registry';
@@ -56,8 +56,12 @@ export const batchAddThingTopo: ApiAction<{ GwProductKey: string; GwDeviceName: 
       ...(t.Timestamp !== undefined ? { timestamp: t.Timestamp } : {}),
       ...(t.ClientId !== undefined ? { clientId: t.ClientId } : {}),
     }));
+    const subs = p.TopoAddItem.map((t) => ({ productKey: t.ProductKey!, deviceName: t.DeviceName! }));
+    const before = subs.map((sub) => deps.platform.gateways.gatewayOf(sub));
     const fail = deps.platform.gatewayChannel.addTopologyAll(gw, items);
     if (fail) throw ApiErrors.topoAddFailed(fail.item, fail.code, fail.message);
+    // The result is pushed to the gateway on topo/change [DOC].
+    await deps.platform.lifecycle.topologyAdded(gw, subs, before);
     return {};
   },
 };
@@ -86,14 +90,7 @@ export const removeThingTopo: ApiAction<DeviceParams> = {
   name: 'RemoveThingTopo',
   schema: { type: 'object', properties: deviceProps },
   async handle(p, deps) {
-    const d = resolveDevice(deps.registry, p);
-    const book = deps.platform.gateways;
-    const subs = deps.registry.product(d.productKey)?.nodeType === 'gateway' ? book.subDevicesOf(d) : [d];
-    for (const sub of subs) {
-      const gw = book.gatewayOf(sub);
-      if (!gw || !book.removeTopo(sub)) continue;
-      deps.platform.gatewayChannel.endSession(sub, gw, true);
-    }
+    await deps.platform.lifecycle.removeTopology(resolveDevice(deps.registry, p));
     return { Data: true };
   },
 };

@@ -47,6 +47,7 @@ export const THROTTLED_ACTIONS = [
   'NotifyAddThingTopo',
   'DisableThing',
   'EnableThing',
+  'DeleteDevice',
   'BatchGetDeviceState',
 ] as const;
 export type ThrottledAction = (typeof THROTTLED_ACTIONS)[number];
@@ -70,6 +71,8 @@ export interface ProductConfig {
   nodeType?: 'direct' | 'gateway' | 'sub';
   /** Sub-device products: whether `thing.sub.register` may hand out secrets [false]. */
   dynamicRegistration?: boolean;
+  /** With dynamicRegistration: the secret `thing.proxy.provisioning.product_register` signs with. */
+  productSecret?: string;
 }
 
 export interface DeviceConfig {
@@ -211,10 +214,10 @@ export const configSchema = {
     },
     products: {
       type: 'array',
-      expected: 'a list of {productKey?, tsl, dataFormat?, nodeType?, dynamicRegistration?}',
+      expected: 'a list of {productKey?, tsl, dataFormat?, nodeType?, dynamicRegistration?, productSecret?}',
       items: {
         type: 'object',
-        expected: 'an object {productKey?, tsl, dataFormat?, nodeType?, dynamicRegistration?}',
+        expected: 'an object {productKey?, tsl, dataFormat?, nodeType?, dynamicRegistration?, productSecret?}',
         additionalProperties: false,
         required: ['tsl'],
         properties: {
@@ -223,6 +226,7 @@ export const configSchema = {
           dataFormat: { type: 'string', enum: ['alink', 'custom'], expected: '"alink" or "custom"' },
           nodeType: { type: 'string', enum: ['direct', 'gateway', 'sub'], expected: '"direct", "gateway" or "sub"' },
           dynamicRegistration: { type: 'boolean', expected: 'true or false' },
+          productSecret: str('a product secret'),
         },
       },
     },

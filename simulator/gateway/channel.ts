@@ -1,12 +1,13 @@
 /**
  * The platform's side of a gateway's own topics (docs/protocol/gateway-platform.md): topology add/delete/get,
- * `thing.sub.register`, sub-device login/logout (single and batch), and the presence of sub-devices, which are
- * online while logged in through an online gateway. Routed by topic, never by `method` (several SDKs omit it).
+ * `thing.sub.register` and registration by product secret, sub-device login/logout (single and batch), and the
+ * presence of sub-devices, which are online while logged in through an online gateway. Routed by topic, never by
+ * `method` (several SDKs omit it).
  */
 import type { Logger } from 'pino';
 import { AlinkCodes } from '../../thing-model/codes';
 import { isPlainObject } from '../../thing-model';
-import { AlinkMethods, gatewayTopics, lifecycleTopics, TopoChangeStatus } from '../../thing-model/wire';
+import { AlinkMethods, gatewayTopics, lifecycleTopics } from '../../thing-model/wire';
 import type { SimulatorEventBus } from '../events';
 import type { DeviceId } from '../mqtt/acl';
 import { parseJson } from '../mqtt/posts';
@@ -14,6 +15,7 @@ import type { Registry } from '../registry';
 import type { DeviceStateStore } from '../state/device-state';
 import type { GatewayBook } from './sessions';
 import { checkSubDeviceSign } from './sign-check';
+import { productRegister } from './product-register';
 
 export interface GatewayChannelOptions {
   registry: Registry;
@@ -35,7 +37,9 @@ interface Failure {
 type Item = Record<string, unknown>;
 const TOPO_BATCH_MAX = 30;
 const LOGIN_BATCH_MAX = 50;
-const GW_TOPIC = /^\/(sys|ext\/session)\/([^/]+)\/([^/]+)\/(thing\/topo\/add|thing\/topo\/delete|thing\/topo\/get|thing\/sub\/register|combine\/login|combine\/logout|combine\/batch_login|combine\/batch_logout)$/;
+const GW_TOPIC = /^\/(sys|ext\/session)\/([^/]+)\/([^/]+)\/(thing\/topo\/add|thing\/topo\/delete|thing\/topo\/get|thing\/sub\/register|thing\/proxy\/provisioning\/product_register|combine\/login|combine\/logout|combine\/batch_login|combine\/batch_logout)$/;
+/** A gateway's answer, on the sub-device's topic, to the notice that ended its session. */
+const LIFECYCLE_REPLY = /^\/sys\/[^/]+\/[^/]+\/thing\/(disable|enable|delete)_reply$/;
 const ident = (d: DeviceId) => ({ productKey: d.productKey, deviceName: d.deviceName });
 const same = (a: DeviceId, b: DeviceId) => a.productKey === b.productKey && a.deviceName === b.deviceName;
 
@@ -82,6 +86,8 @@ export class GatewayChannel {
         return { code: AlinkCodes.SUCCESS, data: this.opts.book.subDevicesOf(gw).map(ident) };
       case 'thing/sub/register':
         return this.subRegister(params);
+      case 'thing/proxy/provisioning/product_register':
+        return productRegister(this.opts.registry, params, this.opts.logger);
       case 'combine/login':
         return isPlainObject(params) ? this.loginBatch(gw, [params], undefined, true) : bad('params: expected an object');
       case 'combine/batch_login': {
@@ -272,25 +278,6 @@ export class GatewayChannel {
     this.notifyError(gw, id, AlinkCodes.SUB_DEVICE_DUPLICATE_LOGIN, 'sub-device logged in by another connection');
   }
 
-  /**
-   * DisableThing / EnableThing on a sub-device: disable sends `thing.disable` on its own topic while it is online,
-   * ends its session and tells the gateway `topo/change` status 8; enable tells the gateway status 2 (a disabled
-   * sub-device is offline and cannot hear `thing.enable`) [DOC].
-   */
-  async setEnabled(sub: DeviceId, enabled: boolean): Promise<void> {
-    const gw = this.opts.book.gatewayOf(sub);
-    const session = this.opts.book.sessionOf(sub);
-    if (!enabled && session) {
-      const body = { id: String(Date.now()), version: '1.0', params: {}, method: AlinkMethods.THING_DISABLE };
-      // Sent while the session still lets it through to the gateway.
-      await this.opts.send(lifecycleTopics(sub).disable, Buffer.from(JSON.stringify(body))).catch(() => undefined);
-      this.endSession(sub, session, true);
-    }
-    if (!gw) return;
-    const change = { id: String(Date.now()), version: '1.0', method: AlinkMethods.TOPO_CHANGE, params: { status: enabled ? TopoChangeStatus.ENABLED : TopoChangeStatus.DISABLED, subList: [ident(sub)] } };
-    await this.opts.send(gatewayTopics(gw).topoChange, Buffer.from(JSON.stringify(change))).catch(() => undefined);
-  }
-
   /** NotifyAddThingTopo: asks the gateway to add topology for these sub-devices (`topo/add/notify`) [DOC-m]. */
   async notifyAdd(gw: DeviceId, subs: DeviceId[]): Promise<string> {
     const id = String(Date.now());
@@ -307,12 +294,21 @@ export class GatewayChannel {
 
   /**
    * What the gateway `origin` publishes on a sub-device's topic: the sub-device itself when it is logged in through
-   * that gateway; otherwise undefined, and the gateway hears 520 (no session).
+   * that gateway; otherwise undefined, and the gateway hears 521 for a sub-device deleted from it, 522 for a
+   * disabled one of its topology, else 520 (no session) [DOC-codes]. Its answer to the `thing.disable` /
+   * `thing.delete` notice that ended the session is taken quietly. [POLICY]
    */
-  actingFor(origin: DeviceId, owner: DeviceId): DeviceId | undefined {
-    const gw = this.opts.book.sessionOf(owner);
+  actingFor(origin: DeviceId, owner: DeviceId, topic: string): DeviceId | undefined {
+    const book = this.opts.book;
+    const gw = book.sessionOf(owner);
     if (gw && same(gw, origin)) return owner;
-    this.notifyError(origin, owner, AlinkCodes.SUB_DEVICE_SESSION_ERROR, 'sub-device session error: not logged in through this gateway');
+    if (LIFECYCLE_REPLY.test(topic)) return undefined;
+    const d = this.opts.registry.device(owner.productKey, owner.deviceName);
+    const deletedFrom = d ? undefined : book.deletedFrom(owner);
+    const topoGw = book.gatewayOf(owner);
+    if (deletedFrom && same(deletedFrom, origin)) this.notifyError(origin, owner, AlinkCodes.SUB_DEVICE_DELETED, 'sub-device deleted');
+    else if (d?.disabled && topoGw && same(topoGw, origin)) this.notifyError(origin, owner, AlinkCodes.SUB_DEVICE_DISABLED, 'sub-device disabled');
+    else this.notifyError(origin, owner, AlinkCodes.SUB_DEVICE_SESSION_ERROR, 'sub-device session error: not logged in through this gateway');
     return undefined;
   }
 }

@@ -5,12 +5,16 @@
 import type { DeviceId } from '../mqtt/acl';
 
 const key = (d: DeviceId) => `${d.productKey}/${d.deviceName}`;
+/** Deleted sub-devices remembered for their gateway's sake (521 instead of 520). */
+const DELETED_MAX = 10_000;
 
 export class GatewayBook {
   /** sub → its gateway in the topology. */
   private readonly topo = new Map<string, DeviceId>();
   /** sub → the gateway it is logged in through. */
   private readonly sessions = new Map<string, DeviceId>();
+  /** Deleted sub-device → the gateway it was bound to, so that gateway's later traffic for it hears 521. */
+  private readonly deleted = new Map<string, DeviceId>();
 
   gatewayOf(sub: DeviceId): DeviceId | undefined {
     return this.topo.get(key(sub));
@@ -36,6 +40,18 @@ export class GatewayBook {
     if (!g || (gw && key(g) !== key(gw))) return false;
     this.topo.delete(key(sub));
     return true;
+  }
+
+  /** DeleteDevice of a sub-device bound to (or logged in through) `gw`; the oldest records go past DELETED_MAX. */
+  markDeleted(sub: DeviceId, gw: DeviceId): void {
+    this.deleted.delete(key(sub));
+    this.deleted.set(key(sub), { productKey: gw.productKey, deviceName: gw.deviceName });
+    if (this.deleted.size > DELETED_MAX) this.deleted.delete(this.deleted.keys().next().value!);
+  }
+
+  /** The gateway a deleted sub-device was bound to (meaningless once a device of that name is registered again). */
+  deletedFrom(sub: DeviceId): DeviceId | undefined {
+    return this.deleted.get(key(sub));
   }
 
   /** The gateway the sub-device is logged in through, if any. */

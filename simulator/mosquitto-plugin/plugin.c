@@ -17,7 +17,8 @@
 #include "alink.h"
 
 #define PRESENCE_TOPIC "$alink-sim/presence"
-/* The simulator's sub-device sessions: "+\t{gwpk}/{gwdn}\t{subpk}/{subdn}" on login, "-\t..." on logout. */
+/* The simulator's sub-device sessions: "+\t{gwpk}/{gwdn}\t{subpk}/{subdn}" on login, "-\t..." on logout; and
+ * "!\t{pk}/{dn}": end that device's live connection (DeleteDevice, DisableThing). */
 #define PROXY_TOPIC "alink-sim/proxy"
 
 /* Sub-devices logged in through a gateway: the gateway may use their topics while the entry lasts. */
@@ -80,12 +81,25 @@ static void proxy_drop(const char *gw, const char *pk, const char *dn)
 	}
 }
 
+/* The platform ended a device: its connection goes (the registry file no longer lets it back in). */
+static void kick(const char *id)
+{
+	char pk[128], dn[128];
+	const char *slash = strchr(id, '/');
+	if(!slash || (size_t)(slash - id) >= sizeof(pk) || strlen(slash + 1) >= sizeof(dn)) return;
+	snprintf(pk, sizeof(pk), "%.*s", (int)(slash - id), id);
+	snprintf(dn, sizeof(dn), "%s", slash + 1);
+	struct alink_session *s = sessions_get(pk, dn);
+	if(s) mosquitto_kick_client_by_clientid(s->client_id, false);
+}
+
 static void proxy_control(const char *payload, uint32_t len)
 {
 	char buf[800], gw[260], sub[260];
 	if(len >= sizeof(buf)) return;
 	memcpy(buf, payload, len);
 	buf[len] = '\0';
+	if(buf[0] == '!' && buf[1] == '\t'){ kick(buf + 2); return; }
 	if(sscanf(buf, "%*c\t%259[^\t]\t%259s", gw, sub) != 2) return;
 	char *slash = strchr(sub, '/');
 	if(!slash || strlen(slash + 1) >= 128 || (size_t)(slash - sub) >= 128) return;

@@ -21,6 +21,8 @@ export interface ConnectRules {
   keepaliveMin: number;
   keepaliveMax: number;
   secretOf(productKey: string, deviceName: string): string | undefined;
+  /** DisableThing: a disabled device may not connect (checked once its signature verifies). */
+  disabled?(productKey: string, deviceName: string): boolean;
 }
 
 const MAX_CID = 64;
@@ -69,6 +71,7 @@ export function checkDeviceConnect(input: ConnectInput, rules: ConnectRules): Co
     sameHex(signDevice({ productKey, deviceName, deviceSecret: secret, signMethod, ...v }), password),
   );
   if (!verified) return { ok: false, returnCode: 4, reason: `password: does not verify as ${signMethod} for ${productKey}/${deviceName}` };
+  if (rules.disabled?.(productKey, deviceName)) return { ok: false, returnCode: 5, reason: `device ${productKey}/${deviceName} is disabled` };
   return {
     ok: true,
     productKey,

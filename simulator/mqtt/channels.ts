@@ -56,6 +56,12 @@ export class DeviceChannels {
     return true;
   }
 
+  /** DeleteDevice: the device's tags and logs go with it. */
+  forget(id: DeviceId): void {
+    this.tags.forget(id);
+    this.logs.forget(id);
+  }
+
   async close(): Promise<void> {
     await this.scripts.close();
   }

@@ -41,6 +41,12 @@ export class StateChannels {
 
   constructor(private readonly opts: DeviceChannelOptions) {}
 
+  /** DeleteDevice: its desired values and shadow go with it. */
+  forget(id: DeviceId): void {
+    this.desired.delete(key(id));
+    this.shadows.delete(key(id));
+  }
+
   /** Takes the device messages of these channels; false for every other topic. */
   handles(topic: string, payload: Buffer, origin?: DeviceId): boolean {
     let m = DESIRED.exec(topic);

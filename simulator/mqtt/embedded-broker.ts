@@ -31,6 +31,8 @@ export interface EmbeddedBrokerOptions {
   keepaliveMax: number;
   serviceClients: { username: string; password: string }[];
   secretOf(productKey: string, deviceName: string): string | undefined;
+  /** DisableThing: refused with CONNACK 5. */
+  disabled?(productKey: string, deviceName: string): boolean;
   sink: UplinkSink;
   logger: Logger;
   /** Whether gateway `gw` may use sub-device `owner`'s topics (docs/protocol/gateway-platform.md). */
@@ -62,6 +64,8 @@ export class EmbeddedBroker implements MqttLink {
   private readonly byIdentity = new Map<string, Client>();
   /** ClientIds of service clients: aedes keeps only the publisher's id on a forwarded packet. */
   private readonly serviceClientIds = new Set<string>();
+  /** Connections the platform ended itself (DeleteDevice, DisableThing): clean ends, as at stop(). */
+  private readonly kicked = new WeakSet<Client>();
 
   constructor(private readonly opts: EmbeddedBrokerOptions) {}
 
@@ -111,6 +115,14 @@ export class EmbeddedBroker implements MqttLink {
     await this.start();
   }
 
+  /** Closes the device's live connection, if it has one (the platform ended it: a clean end). */
+  disconnect(id: DeviceId): void {
+    const client = this.byIdentity.get(`${id.productKey}/${id.deviceName}`);
+    if (!client || client.closed) return;
+    this.kicked.add(client);
+    client.close();
+  }
+
   publish(topic: string, payload: Buffer, opts: DownstreamOptions): Promise<void> {
     const broker = this.broker;
     if (!broker) return Promise.reject(new Error('the embedded broker is not running'));
@@ -158,7 +170,7 @@ export class EmbeddedBroker implements MqttLink {
         }
         const outcome = checkDeviceConnect(
           { clientId: client.id, username, password, keepalive: this.connectKeepalive.get(client) ?? 0 },
-          { keepaliveMin: this.opts.keepaliveMin, keepaliveMax: this.opts.keepaliveMax, secretOf: this.opts.secretOf },
+          { keepaliveMin: this.opts.keepaliveMin, keepaliveMax: this.opts.keepaliveMax, secretOf: this.opts.secretOf, disabled: this.opts.disabled },
         );
         if (!outcome.ok) {
           log.warn({ clientId: client.id, username, returnCode: outcome.returnCode, reason: outcome.reason }, 'device connect refused');
@@ -237,7 +249,7 @@ export class EmbeddedBroker implements MqttLink {
       const key = `${s.id.productKey}/${s.id.deviceName}`;
       if (this.byIdentity.get(key) !== client) return;
       this.byIdentity.delete(key);
-      const graceful = this.closing || (client as Client & { _disconnected?: boolean })._disconnected === true;
+      const graceful = this.closing || this.kicked.has(client) || (client as Client & { _disconnected?: boolean })._disconnected === true;
       this.opts.sink.deviceDisconnected(s.id, { clientId: client.id, graceful });
     });
     broker.on('unsubscribe', (topics, client) => {

@@ -30,4 +30,9 @@ export interface MqttLink {
   start(): Promise<string>;
   stop(): Promise<void>;
   publish(topic: string, payload: Buffer, opts: DownstreamOptions): Promise<void>;
+  /**
+   * Ends the device's own live connection, if any, as a clean end (DeleteDevice, DisableThing). Absent where the
+   * simulator does not run the broker (external mode).
+   */
+  disconnect?(id: DeviceId): void;
 }

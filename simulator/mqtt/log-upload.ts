@@ -38,6 +38,12 @@ export class DeviceLogs {
     },
   ) {}
 
+  /** DeleteDevice: its switch and its uploaded logs go with it. */
+  forget(id: DeviceId): void {
+    this.modes.delete(key(id));
+    this.logs.delete(key(id));
+  }
+
   /** Switches upload on (1) or off (0); an online device is told at once. Resolves with whether it was pushed. */
   async setMode(id: DeviceId, mode: 0 | 1): Promise<boolean> {
     this.modes.set(key(id), mode);

@@ -27,7 +27,7 @@ import { SERVER_SUBSCRIPTION_TEMPLATES } from './server-subscriptions';
 import { parseClientId } from '../../thing-model/wire';
 
 export const PRESENCE_TOPIC = '$alink-sim/presence';
-/** Sub-device sessions, for the plugin's ACL (plugin.c PROXY_TOPIC). */
+/** Sub-device sessions, for the plugin's ACL, and connections to end (plugin.c PROXY_TOPIC). */
 export const PROXY_TOPIC = 'alink-sim/proxy';
 
 export interface ManagedBrokerOptions {
@@ -198,11 +198,24 @@ export class ManagedBroker implements MqttLink {
     this.link?.publish(PROXY_TOPIC, Buffer.from(line), { qos: 1 }).catch((e: Error) => this.opts.logger.warn({ err: e.message }, 'proxy update to the plugin failed'));
   }
 
-  /** Rewrites the device file (atomically); the plugin reads it again on the next CONNECT. */
+  /**
+   * Ends the device's live connection (the plugin kicks it). The platform's own doing, so a clean end: the verdict
+   * is known before mosquitto reports the disconnect (its log line for a kick is not one the verdicts read).
+   */
+  disconnect(id: { productKey: string; deviceName: string }): void {
+    const key = `${id.productKey}/${id.deviceName}`;
+    const live = this.online.get(key);
+    if (!live || !this.link) return;
+    this.verdicts.set(live.clientId, true);
+    this.link.publish(PROXY_TOPIC, Buffer.from(`!\t${key}`), { qos: 1 }).catch((e: Error) => this.opts.logger.warn({ err: e.message }, 'kick request to the plugin failed'));
+  }
+
+  /** Rewrites the device file (atomically) after a device was added, deleted, disabled or enabled; the plugin reads it again on the next CONNECT. */
   writeRegistry(): void {
     if (!this.dir) return;
     const lines = [`S\t${this.account.username}\t${this.account.password}`, ...this.opts.serviceClients.map((s) => `S\t${s.username}\t${s.password}`)];
-    for (const d of this.opts.devices()) lines.push(`D\t${d.productKey}\t${d.deviceName}\t${d.deviceSecret}`);
+    // A disabled device is left out: the plugin refuses its CONNECT as an unknown device's.
+    for (const d of this.opts.devices()) if (!d.disabled) lines.push(`D\t${d.productKey}\t${d.deviceName}\t${d.deviceSecret}`);
     const file = join(this.dir, 'registry.txt');
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, lines.join('\n') + '\n', { mode: 0o600 });

@@ -26,6 +26,7 @@ import { StateChannels } from './device-channels';
 import type { OtaService } from '../ota/service';
 import { GatewayChannel } from '../gateway/channel';
 import { GatewayBook } from '../gateway/sessions';
+import { DeviceLifecycle } from '../gateway/lifecycle';
 import { topicOwner } from '../gateway/owner';
 import { ApiErrors } from '../errors';
 
@@ -92,6 +93,8 @@ export class Platform implements UplinkSink {
   readonly gateways = new GatewayBook();
   /** The gateway topics: topology, registration, sub-device login and logout. */
   readonly gatewayChannel: GatewayChannel;
+  /** DeleteDevice, DisableThing, EnableThing and the topology notices (gateway/lifecycle.ts). */
+  readonly lifecycle: DeviceLifecycle;
 
   constructor(private readonly opts: PlatformOptions) {
     this.gatewayChannel = new GatewayChannel({
@@ -99,6 +102,14 @@ export class Platform implements UplinkSink {
       book: this.gateways,
       limits: opts.gatewayLimits ?? { maxSubDevices: 2000, maxOnlineSubDevices: 2000 },
       send: (topic, payload) => this.send(topic, payload, 0),
+    });
+    this.lifecycle = new DeviceLifecycle({
+      ...opts,
+      book: this.gateways,
+      channel: this.gatewayChannel,
+      send: (topic, payload) => this.send(topic, payload, 0),
+      disconnect: (id) => this.disconnect(id),
+      forget: (id) => this.forget(id),
     });
     this.channels = new DeviceChannels({ ...opts, send: (topic, payload, qos) => this.send(topic, payload, qos), seen: (id) => this.seen(id) });
     this.stateChannels = new StateChannels({ ...opts, send: (t, p, q) => this.send(t, p, q), reachability: (id) => this.reachability(id), setProperties: (id, items) => this.setProperties(id, items) });
@@ -154,9 +165,23 @@ export class Platform implements UplinkSink {
 
   deviceDisconnected(id: DeviceId, info: { clientId: string; graceful: boolean }): void {
     this.gatewayChannel.gatewayGone(id, info.graceful);
-    this.opts.state.markOffline(id.productKey, id.deviceName, info.graceful, Date.now());
+    // A deleted device's connection ends after it left the registry: nothing is kept about it.
+    if (this.opts.registry.device(id.productKey, id.deviceName)) this.opts.state.markOffline(id.productKey, id.deviceName, info.graceful, Date.now());
     this.opts.logger.info({ device: `${id.productKey}/${id.deviceName}`, clientId: info.clientId, graceful: info.graceful }, 'device offline');
     this.opts.events.emit('deviceOffline', { ...id, graceful: info.graceful });
+  }
+
+  /** DeleteDevice: what the platform kept about the device goes (OTA tasks stay with their jobs). */
+  private forget(id: DeviceId): void {
+    this.opts.state.forget(id.productKey, id.deviceName);
+    this.channels.forget(id);
+    this.stateChannels.forget(id);
+  }
+
+  /** Ends the device's own connection (DeleteDevice, DisableThing); an external broker is not ours to act on. */
+  private disconnect(id: DeviceId): void {
+    if (this.link?.disconnect) this.link.disconnect(id);
+    else this.opts.logger.warn({ device: `${id.productKey}/${id.deviceName}` }, 'the device stays connected: the external broker is not the simulator\'s to close');
   }
 
   private seen(id: DeviceId): void {
@@ -311,7 +336,7 @@ export class Platform implements UplinkSink {
     const owner = origin && topicOwner(topic);
     if (origin && owner && (owner.productKey !== origin.productKey || owner.deviceName !== origin.deviceName)) {
       // A gateway speaking for a sub-device: accepted while the sub-device is logged in through it.
-      from = this.gatewayChannel.actingFor(origin, owner);
+      from = this.gatewayChannel.actingFor(origin, owner, topic);
       if (!from) return;
     }
     this.upstream.uplink(topic, payload, from);
@@ -329,8 +354,10 @@ export class Platform implements UplinkSink {
   /** Whether the gateway `gw` may use the sub-device `owner`'s topics: `receive` only while logged in through it. */
   mayProxy(gw: DeviceId, owner: DeviceId, use: 'publish' | 'subscribe' | 'receive'): boolean {
     if (this.opts.registry.product(gw.productKey)?.nodeType !== 'gateway') return false;
-    if (this.opts.registry.product(owner.productKey)?.nodeType !== 'sub' || !this.opts.registry.device(owner.productKey, owner.deviceName)) return false;
+    if (this.opts.registry.product(owner.productKey)?.nodeType !== 'sub') return false;
     const same = (d?: DeviceId) => !!d && d.productKey === gw.productKey && d.deviceName === gw.deviceName;
+    // A sub-device deleted from this gateway: its publishes still reach the platform, which answers 521.
+    if (!this.opts.registry.device(owner.productKey, owner.deviceName)) return use === 'publish' && same(this.gateways.deletedFrom(owner));
     if (use === 'receive') return same(this.gateways.sessionOf(owner));
     // Publishing for a sub-device that is not logged in reaches the platform, which answers /ext/error 520.
     if (use === 'publish') return true;

@@ -42,6 +42,11 @@ export class DeviceTags {
     this.tags.set(key(id), m);
   }
 
+  /** DeleteDevice: the device's tags go with it. */
+  forget(id: DeviceId): void {
+    this.tags.delete(key(id));
+  }
+
   remove(id: DeviceId, keys: readonly string[]): void {
     const m = this.tags.get(key(id));
     for (const k of keys) m?.delete(k);

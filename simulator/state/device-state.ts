@@ -92,6 +92,11 @@ export class DeviceStateStore {
     ring.push(v);
   }
 
+  /** DeleteDevice: what the platform knew about the device goes with it. */
+  forget(productKey: string, deviceName: string): void {
+    this.states.delete(`${productKey}/${deviceName}`);
+  }
+
   peek(productKey: string, deviceName: string): DeviceState | undefined {
     return this.states.get(`${productKey}/${deviceName}`);
   }

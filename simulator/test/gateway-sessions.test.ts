@@ -5,41 +5,22 @@
  * per sub-device, sub-device traffic both ways, and the gateway's drop taking its sub-devices offline.
  */
 import { createHmac } from 'node:crypto';
-import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
 import type { MqttClient } from 'mqtt';
 import { createIotClient, longCallRuntime } from '../sdk-client';
-import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep, startSim, testConfig } from './harness';
+import { gatewayRequester, gwSession, gwSys, signed, startGatewaySim, SUB_PK, SUB_PRODUCT_SECRET, SUB_SECRET, topoAddItem } from './gateway-harness';
+import { BROKER_MODES, BrokerMode, connectDevice, nextMessage, PK, sleep } from './harness';
 
-const SUB_PK = 'a1SubDemo01';
-const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
-const GW = `/sys/${PK}/gw-001`;
-const SESSION = `/ext/session/${PK}/gw-001`;
+const GW = gwSys();
+const SESSION = gwSession();
 
-let s: Awaited<ReturnType<typeof startSim>>;
+let s: Awaited<ReturnType<typeof startGatewaySim>>;
 let gw: MqttClient;
-let seq = 0;
-
-function signed(dn: string, method: 'hmacSha1' | 'hmacSha256' | 'hmacMd5', key: 'signmethod' | 'signMethod', extra: Record<string, string> = {}, secret = SUB_SECRET) {
-  const ts = String(Date.now());
-  const clientId = `${SUB_PK}.${dn}`;
-  const hash = { hmacSha1: 'sha1', hmacSha256: 'sha256', hmacMd5: 'md5' }[method];
-  const sign = createHmac(hash, secret).update(`clientId${clientId}deviceName${dn}productKey${SUB_PK}timestamp${ts}`).digest('hex');
-  return { productKey: SUB_PK, deviceName: dn, clientId, timestamp: ts, [key]: method, sign, ...extra };
-}
+const request = gatewayRequester(() => gw);
 
 /** The same signed item with its hex in upper case (the docs' examples), signed once so the timestamp matches. */
 function upper<T extends { sign: string }>(item: T): T {
   return { ...item, sign: item.sign.toUpperCase() };
-}
-
-async function request(topic: string, params: unknown, method?: string): Promise<{ id: string; code: number; data: unknown; message: string }> {
-  const id = String(++seq);
-  const reply = nextMessage(gw, (t) => t === `${topic}_reply`);
-  await gw.publishAsync(topic, JSON.stringify({ id, version: '1.0', params, ...(method ? { method } : {}) }));
-  const r = JSON.parse((await reply).payload.toString()) as { id: string; code: number; data: unknown; message: string };
-  expect(r.id).toBe(id);
-  return r;
 }
 
 const api = () => createIotClient(s.httpUrl);
@@ -47,18 +28,7 @@ const status = async (dn: string) => (await api().getDeviceStatus(new $Iot.GetDe
 
 describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) => {
   beforeAll(async () => {
-    const base = testConfig({ mqtt: { mode } }, 2);
-    s = await startSim({
-      ...base,
-      products: [
-        { productKey: PK, tsl: join(__dirname, '..', 'tsl', 'example-gateway.json'), nodeType: 'gateway' },
-        { productKey: SUB_PK, tsl: join(__dirname, '..', 'tsl', 'example-sensor.json'), nodeType: 'sub', dynamicRegistration: true },
-      ],
-      devices: [
-        ...(base.devices ?? []),
-        ...['sensor-01', 'sensor-02', 'sensor-03'].map((deviceName) => ({ productKey: SUB_PK, deviceName, deviceSecret: SUB_SECRET })),
-      ] as never,
-    });
+    s = await startGatewaySim(mode);
     gw = await connectDevice(s.mqttUrl, { deviceName: 'gw-001' }, mode === 'managed' ? { protocolVersion: 5 } : {});
     await gw.subscribeAsync([`${GW}/#`, `${SESSION}/#`, `/ext/error/${PK}/gw-001`]);
   });
@@ -99,16 +69,36 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     expect(r.data).toEqual([expect.objectContaining({ productKey: SUB_PK, deviceName: 'sensor-01', deviceSecret: SUB_SECRET })]);
   });
 
+  it('registers sub-devices by product secret (thing.proxy.provisioning.product_register): known and new names, item by item', async () => {
+    // The documented vector (random of 20 hex, HMAC-SHA256, C4) for a known device; a new name signed as the Android
+    // LinkKit demo signs (hmacsha1, 10 characters of random).
+    const vector = { productKey: SUB_PK, deviceName: 'sensor-01', random: '0123456789abcdef0123', signMethod: 'hmacSha256', sign: '862603f82115064e9c0d334721c98aa3f4b203a6dc83bd93d1be22ff8278cfd3' };
+    const random = 'k3J9xQ2mZp';
+    const fresh = { productKey: SUB_PK, deviceName: 'meter-0042', random, signMethod: 'hmacsha1', sign: createHmac('sha1', SUB_PRODUCT_SECRET).update(`deviceNamemeter-0042productKey${SUB_PK}random${random}`).digest('hex') };
+    const badSign = { ...fresh, deviceName: 'meter-0043' };
+    const notDynamic = { ...fresh, productKey: PK };
+    const r = await request(`${GW}/thing/proxy/provisioning/product_register`, { proxieds: [vector, fresh, badSign, notDynamic] });
+    expect(r.code).toBe(200);
+    const data = r.data as { successes: { productKey: string; deviceName: string; deviceSecret: string; iotId: string }[]; failures: { deviceName: string; code: number }[] };
+    expect(data.successes.map((d) => d.deviceName)).toEqual(['sensor-01', 'meter-0042']);
+    expect(data.successes[0]!.deviceSecret).toBe(SUB_SECRET);
+    const secret = data.successes[1]!.deviceSecret;
+    expect(secret).toMatch(/^[0-9a-f]{32}$/);
+    expect(data.failures).toEqual([expect.objectContaining({ deviceName: 'meter-0043', code: 401 }), expect.objectContaining({ productKey: PK, code: 6288 })]);
+    // The new device exists with that secret: the cloud knows it, and its topo/add signed with it is accepted.
+    expect((await api().getDeviceStatus(new $Iot.GetDeviceStatusRequest({ productKey: SUB_PK, deviceName: 'meter-0042' }))).body.data?.status).toBe('UNACTIVE');
+    const add = await request(`${GW}/thing/topo/add`, [signed('meter-0042', 'hmacSha256', 'signmethod', {}, secret)]);
+    expect(add).toMatchObject({ code: 200, data: [{ productKey: SUB_PK, deviceName: 'meter-0042' }] });
+    expect((await request(`${GW}/thing/topo/delete`, [{ productKey: SUB_PK, deviceName: 'meter-0042' }])).code).toBe(200);
+    expect((await request(`${GW}/thing/proxy/provisioning/product_register`, { proxieds: [] })).code).toBe(460);
+  });
+
   it('cloud topology actions through the official SDK: BatchAddThingTopo (all or nothing), GetThingTopo, GetGatewayBySubDevice, RemoveThingTopo', async () => {
-    const item = (dn: string, sign?: string) => {
-      const v = signed(dn, 'hmacSha256', 'signmethod');
-      return new $Iot.BatchAddThingTopoRequestTopoAddItem({ productKey: SUB_PK, deviceName: dn, clientId: v.clientId, timestamp: v.timestamp, signMethod: 'hmacSha256', sign: sign ?? v.sign });
-    };
-    const bad = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [item('sensor-03'), item('sensor-99')] }));
+    const bad = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [topoAddItem('sensor-03'), topoAddItem('sensor-99')] }));
     expect(bad.body).toMatchObject({ success: false, code: 'iot.gateway.TopoAddFailed' });
     const topo = async () => (await api().getThingTopo(new $Iot.GetThingTopoRequest({ productKey: PK, deviceName: 'gw-001', pageNo: 1, pageSize: 50 }))).body.data!;
     expect((await topo()).total).toBe(2);
-    const ok = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [item('sensor-03')] }));
+    const ok = await api().batchAddThingTopo(new $Iot.BatchAddThingTopoRequest({ gwProductKey: PK, gwDeviceName: 'gw-001', topoAddItem: [topoAddItem('sensor-03')] }));
     expect(ok.body.success).toBe(true);
     const t = await topo();
     expect(t.total).toBe(3);
@@ -212,7 +202,7 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     expect(rr.body.rrpcCode).toBe('OFFLINE');
   });
 
-  it('DisableThing on a sub-device: thing.disable over the gateway, logged out, topo/change 8, DISABLE state, login 6204; EnableThing: topo/change 2', async () => {
+  it('DisableThing on a sub-device: thing.disable over the gateway, logged out, topo/change 8, DISABLE state, login 6204, its traffic 522 (embedded); EnableThing: topo/change 2', async () => {
     const sub = `/sys/${SUB_PK}/sensor-01`;
     await gw.subscribeAsync(`${sub}/thing/disable`);
     const disable = nextMessage(gw, (t) => t === `${sub}/thing/disable`);
@@ -223,6 +213,12 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     const states = await api().batchGetDeviceState(new $Iot.BatchGetDeviceStateRequest({ productKey: SUB_PK, deviceName: ['sensor-01', 'sensor-02'] }));
     expect(states.body.deviceStatusList!.deviceStatus!.map((d) => d.status)).toEqual(['DISABLE', 'OFFLINE']);
     expect((await request(`${SESSION}/combine/login`, signed('sensor-01', 'hmacSha1', 'signMethod'))).code).toBe(6204);
+    if (mode === 'embedded') {
+      // Its traffic through the gateway of its topology: /ext/error 522 (disabled), not 520.
+      const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
+      await gw.publishAsync(`${sub}/thing/event/property/post`, JSON.stringify({ id: '79', version: '1.0', params: { Temperature: 1 } }));
+      expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 522, data: { productKey: SUB_PK, deviceName: 'sensor-01' } });
+    }
     const enabled = nextMessage(gw, (t) => t === `${GW}/thing/topo/change`);
     expect((await api().enableThing(new $Iot.EnableThingRequest({ productKey: SUB_PK, deviceName: 'sensor-01' }))).body.success).toBe(true);
     expect(JSON.parse((await enabled).payload.toString())).toMatchObject({ params: { status: 2 } });
