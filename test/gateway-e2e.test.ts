@@ -85,7 +85,7 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
           { productKey: ID.productKey, tsl: GW_TSL, nodeType: 'gateway' },
           { productKey: SUB_PK, tsl: SENSOR_TSL, nodeType: 'sub' },
         ],
-        devices: [{ ...ID, deviceSecret: DEVICE.secret }, ...names.map((deviceName) => ({ ...sub(deviceName), deviceSecret: SUB_SECRET })), { ...sub('sensor-99'), deviceSecret: SUB_SECRET }] as never,
+        devices: [{ ...ID, deviceSecret: DEVICE.secret }, ...names.map((deviceName) => ({ ...sub(deviceName), deviceSecret: SUB_SECRET })), { ...sub('sensor-99'), deviceSecret: SUB_SECRET }, { ...sub('sensor-98'), deviceSecret: SUB_SECRET }] as never,
       },
       1,
     ));
@@ -187,6 +187,17 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     await iot.enableThing(new $Iot.EnableThingRequest({ ...sub('sensor-10') }));
     await waitFor(() => t.agent.gateway.api.status(sub('sensor-10'))?.state === 'online', 5000, 'sensor-10 online again');
     expect((await setProperty('sensor-10', { Relay: 1 })).code).toBe(200);
+  });
+
+  it('DeleteDevice of a sub-device: the agent forgets it and tells its driver', async () => {
+    const api = t.agent.gateway.api;
+    await api.add({ ...sub('sensor-98'), deviceSecret: SUB_SECRET });
+    await waitFor(() => api.status(sub('sensor-98'))?.state === 'online', 5000, 'sensor-98 online');
+    const del = await iot.deleteDevice(new $Iot.DeleteDeviceRequest({ ...sub('sensor-98') }));
+    expect(del.body.success).toBe(true);
+    await waitFor(() => api.status(sub('sensor-98')) === undefined, 5000, 'sensor-98 forgotten');
+    expect(log.states).toContainEqual({ device: `${SUB_PK}/sensor-98`, state: 'offline', previous: 'online' });
+    expect(online()).toBe(N);
   });
 
   it('a broker restart: every sub-device is logged in again', async () => {
