@@ -17,12 +17,17 @@ export interface DemoDeviceInfo {
   deviceName: string;
   deviceSecret: string;
   tslPath: string;
+  /** A sub-device product in the simulator's config, and its devices (a gateway device speaks for them). */
+  subProduct?: { productKey: string; tslPath: string };
+  subDevices?: { deviceName: string; deviceSecret: string }[];
 }
 
 export interface RunningDevice {
   stop(): Promise<void>;
   /** True when the device takes OTA updates: the demo then runs its OTA step (demo/ota-step.ts). */
   ota?: boolean;
+  /** The sub-devices the device speaks for as a gateway: the demo then runs its gateway step (demo/gateway-step.ts). */
+  gateway?: { subProductKey: string; subDevices: readonly string[] };
 }
 
 /** The demo device's OTA: download the notice's file, check its SHA-256, report progress, inform the new version. */

@@ -28,6 +28,11 @@ describe('demo', () => {
     expect(line('  device answered:')).toContain('"op":"pong"');
     expect(line('ok     device answer on /user/echo/reply')).toContain('level');
     expect(line('ok   QueryDevicePropertyStatus')).toContain('LastCalibrationTime=');
+    // The gateway step: two meters of another product behind the agent, reached through the official SDK.
+    expect(line('ok   sub-devices meter-01, meter-02 logged in through the gateway')).toContain('["ONLINE","ONLINE"]');
+    expect(line('ok   GetThingTopo')).toContain('a1SubDemo01/meter-01');
+    expect(line('ok     meter-01 set_reply through the gateway')).toContain('"code":200');
+    expect(line('  meter answered:')).toContain('Energy');
   });
 
   it('takes another device through startDevice', async () => {

@@ -24,6 +24,7 @@ import type { SimulatorEvents } from '../simulator/events';
 import { createLogger } from '../simulator/logger';
 import { createIotClient, longCallRuntime } from '../simulator/sdk-client';
 import { runOtaStep } from './ota-step';
+import { runGatewayStep } from './gateway-step';
 
 export { startDemoDevice };
 
@@ -38,6 +39,8 @@ export interface DemoOptions {
 const CONFIG_CANDIDATES = [join(__dirname, '..', 'simulator', 'simulator.config.json'), join(__dirname, '..', '..', 'simulator', 'simulator.config.json')];
 /** handlers/examples/calibration, from source (ts-jest) or from dist/ alike: the extension is left to require. */
 const EXAMPLE_PLUGIN = join(__dirname, '..', 'handlers', 'examples', 'calibration');
+/** handlers/examples/meter-driver: the gateway's driver for the meters behind it. */
+const METER_DRIVER = join(__dirname, '..', 'handlers', 'examples', 'meter-driver');
 /** One "second" of the example plugin's SettleSeconds and DelaySeconds, shortened so the demo runs in seconds. */
 const DEMO_MS_PER_SECOND = 100;
 
@@ -77,6 +80,7 @@ const pingPlugin: PluginEntry = {
  * (warnings and errors only) goes to stderr, so the demo's own lines stay readable on stdout.
  */
 export async function startDemoAgent(info: DemoDeviceInfo): Promise<RunningDevice> {
+  const meters = info.subDevices ?? [];
   const dataDir = mkdtempSync(join(tmpdir(), 'alink-demo-'));
   let agent: Agent | undefined;
   try {
@@ -86,7 +90,22 @@ export async function startDemoAgent(info: DemoDeviceInfo): Promise<RunningDevic
         broker: { url: info.mqttUrl },
         thingModel: { path: info.tslPath },
         dataDir,
-        handlers: [{ module: EXAMPLE_PLUGIN, options: { msPerSecond: DEMO_MS_PER_SECOND } }],
+        handlers: [
+          { module: EXAMPLE_PLUGIN, options: { msPerSecond: DEMO_MS_PER_SECOND } },
+          ...(meters.length > 0 && info.subProduct
+            ? [
+                {
+                  module: METER_DRIVER,
+                  options: {
+                    productKey: info.subProduct.productKey,
+                    msPerSecond: DEMO_MS_PER_SECOND,
+                    meters: meters.map((m, i) => ({ deviceName: m.deviceName, address: i + 1, deviceSecret: m.deviceSecret, energyKWh: 1250.5 + i * 100, powerW: 1200 })),
+                  },
+                },
+              ]
+            : []),
+        ],
+        ...(info.subProduct ? { gateway: { products: { [info.subProduct.productKey]: { path: info.subProduct.tslPath } } } } : {}),
       },
       { logger: pino({ name: 'alink-agent', level: 'warn' }, pino.destination(2)), plugins: [pingPlugin] },
     );
@@ -98,6 +117,7 @@ export async function startDemoAgent(info: DemoDeviceInfo): Promise<RunningDevic
   }
   const running = agent;
   return {
+    ...(meters.length > 0 && info.subProduct ? { gateway: { subProductKey: info.subProduct.productKey, subDevices: meters.map((m) => m.deviceName) } } : {}),
     stop: async () => {
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -150,7 +170,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       };
       sim.on('deviceOnline', on);
     });
-    device = await (opts.startDevice ?? startDemoAgent)({ mqttUrl, ...devCfg, tslPath: product.tsl });
+    // The sub-device product and its devices, when the config has them: the gateway step's meters.
+    const subProduct = config.products.find((p) => p.nodeType === 'sub');
+    const subDevices = subProduct ? config.devices.filter((d) => d.productKey === subProduct.productKey).map((d) => ({ deviceName: d.deviceName, deviceSecret: d.deviceSecret })) : [];
+    device = await (opts.startDevice ?? startDemoAgent)({
+      mqttUrl,
+      ...devCfg,
+      tslPath: product.tsl,
+      ...(subProduct?.productKey ? { subProduct: { productKey: subProduct.productKey, tslPath: subProduct.tsl }, subDevices } : {}),
+    });
     await online;
     print(`device ${id.productKey}/${id.deviceName}: ${sim.deviceStatus(id.productKey, id.deviceName).status}`);
 
@@ -219,6 +247,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
       reported.map((p) => `${p.identifier}=${p.value}`),
       reported.some((p) => p.identifier === 'ReportInterval' && p.value === '60') && reported.some((p) => p.identifier === 'WorkMode' && p.value === '1'),
     );
+
+    if (device.gateway) await runGatewayStep({ client, sim, gateway: base, ...device.gateway, print, show });
+    else print('skip gateway: this device speaks for no sub-devices');
 
     // OTA: a package and a job through the SDK, followed until the device informs the new version.
     if (device.ota) await runOtaStep({ client, ...base, print, show });
