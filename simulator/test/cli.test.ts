@@ -21,7 +21,8 @@ afterAll(() => {
 
 function writeConfig(name: string, patch: (cfg: Record<string, unknown>) => void): string {
   const cfg = JSON.parse(readFileSync(DEFAULT_CONFIG, 'utf8')) as Record<string, unknown>;
-  cfg.products = [{ productKey: 'a1GwDemo01', tsl: join(ROOT, 'simulator', 'tsl', 'example-gateway.json') }];
+  // The shipped config's TSL paths are relative to its own folder: made absolute for a copy elsewhere.
+  cfg.products = (cfg.products as { tsl: string }[]).map((p) => ({ ...p, tsl: join(ROOT, 'simulator', p.tsl) }));
   patch(cfg);
   const file = join(dir, name);
   writeFileSync(file, JSON.stringify(cfg));

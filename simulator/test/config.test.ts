@@ -67,7 +67,10 @@ describe('loadConfigFile', () => {
   it('loads the shipped default config, TSL path resolved against its folder', () => {
     const cfg = loadConfigFile(join(__dirname, '..', 'simulator.config.json'));
     expect(cfg.products[0]?.tsl).toBe(TSL_PATH);
-    expect(cfg.devices).toEqual([{ productKey: 'a1GwDemo01', deviceName: 'gw-001', deviceSecret: '3f6c0a9d27b84e1c95d2a7e41b08c6f3' }]);
+    expect(cfg.devices[0]).toEqual({ productKey: 'a1GwDemo01', deviceName: 'gw-001', deviceSecret: '3f6c0a9d27b84e1c95d2a7e41b08c6f3' });
+    // The gateway's two meters of the demo's gateway step (demo/gateway-step.ts).
+    expect(cfg.products.map((p) => [p.productKey, p.nodeType])).toEqual([['a1GwDemo01', 'gateway'], ['a1SubDemo01', 'sub']]);
+    expect(cfg.devices.slice(1).map((d) => d.deviceName)).toEqual(['meter-01', 'meter-02']);
     expect(cfg.accessKeys).toEqual([{ id: 'testAK', secret: 'testSecret' }]);
   });
 
