@@ -2,8 +2,8 @@
  * The traffic side's contract with the sessions side, over real brokers: a sub-device's filters are subscribed on
  * the gateway's connection before it is reported online (its property set, services, RRPC and custom topics reach the
  * gateway) and dropped after it goes offline; owners (`devices` wins over `products`) and the Alink refusals for a
- * sub-device that is unknown, disabled, not online or unowned. The directory is an in-memory one until the sessions
- * side's lands.
+ * sub-device that is unknown, disabled, not online or unowned. The directory is a hand-made one: this tests the traffic
+ * side alone (test/gateway-e2e.test.ts runs both sides together).
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
