@@ -162,6 +162,25 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     expect(status.body.data?.list?.propertyStatusInfo?.find((p) => p.identifier === 'Temperature')?.value).toBe('19.5');
   });
 
+  it('a pack post carries several sub-devices in one message; the platform stores each one\'s values', async () => {
+    const api = t.agent.gateway.api;
+    await waitFor(() => online() === N, 20_000, `all ${N} sub-devices online`);
+    const reply = await api.postPack([
+      { device: sub('sensor-11'), properties: { Temperature: 11.5 } },
+      { device: sub('sensor-12'), properties: { Temperature: 12.5, Energy: 4.25 } },
+    ]);
+    expect(reply.code).toBe(200);
+    for (const [dn, v] of [['sensor-11', '11.5'], ['sensor-12', '12.5']] as const) {
+      const st = await iot.queryDevicePropertyStatus(new $Iot.QueryDevicePropertyStatusRequest({ ...sub(dn) }));
+      expect(st.body.data?.list?.propertyStatusInfo?.find((p) => p.identifier === 'Temperature')?.value).toBe(v);
+    }
+    // Refused before anything is sent: the platform's limits, and each value against its device's Thing Model.
+    const many = names.slice(0, 21).map((dn) => ({ device: sub(dn), properties: { Temperature: 1 } }));
+    await expect(api.postPack(many).stored).rejects.toThrow(/entries: expected 1\.\.20 sub-devices, received 21/);
+    await expect(api.postPack([{ device: sub('sensor-11'), properties: { Temperature: 'hot' } }]).stored).rejects.toThrow(/entries\[0\]\.properties: .*Temperature/);
+    await expect(api.postPack([{ device: sub('sensor-00'), properties: { Temperature: 1 } }]).stored).rejects.toThrow(/entries\[0\]\.device: expected a sub-device the agent knows/);
+  });
+
   it('a sub-device added at run time comes online; removed, its topology goes and its traffic is refused with 6100', async () => {
     const api = t.agent.gateway.api;
     const added = await api.add({ ...sub('sensor-99'), deviceSecret: SUB_SECRET });

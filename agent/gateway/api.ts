@@ -7,6 +7,11 @@ import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { GatewayApi, SubDeviceSpec, SubDeviceStatus, Upstream } from '../../handlers/api';
 import { Secret } from '../config/secret';
+import { ValidationError } from '../../thing-model/codes';
+import { AlinkMethods, gatewayTopics } from '../../thing-model/wire';
+import type { AlinkUpstream } from '../upstream/upstream';
+import { rejectedPost } from '../upstream/handles';
+import { checkPack } from './traffic/pack-post';
 import { subDeviceKey, type SubDeviceEntry } from './directory';
 import { GatewayErrors } from './errors';
 import type { GatewaySessions } from './sessions/engine';
@@ -24,6 +29,10 @@ export interface GatewayApiDeps {
   store: SubDeviceStore;
   models: ReadonlyMap<string, CompiledThingModel>;
   connected: () => boolean;
+  /** The gateway's own upstream: the pack post goes on the gateway's topic. */
+  upstream: AlinkUpstream;
+  /** The agent's corrected clock (the pack post's default `time`). */
+  now: () => number;
 }
 
 const NAME = /^[A-Za-z0-9_@.:-]{4,32}$/;
@@ -86,5 +95,10 @@ export function createGatewayApi(d: GatewayApiDeps): GatewayApi {
       return up;
     },
     model: (productKey) => d.models.get(productKey),
+    postPack(entries, opts) {
+      const params = checkPack(entries, (dev) => d.records.get(dev.productKey, dev.deviceName)?.model, Math.round(d.now()));
+      if (params instanceof ValidationError) return rejectedPost(params);
+      return d.upstream.request(gatewayTopics(d.gateway).packPost, AlinkMethods.PROPERTY_PACK_POST, params, 'property', opts);
+    },
   };
 }

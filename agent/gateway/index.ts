@@ -92,7 +92,7 @@ export class Gateway {
     });
     this.sessions = new GatewaySessions({ records: this.records, requests: this.requests, traffic: this.traffic, store: this.store, config: deps.config.gateway, logger });
     this.notices = new GatewayNotices({ gateway: deps.identity, records: this.records, sessions: this.sessions, traffic: this.traffic, requests: this.requests, store: this.store, uplink: deps.uplink, logger });
-    this.api = createGatewayApi({ gateway: deps.identity, records: this.records, sessions: this.sessions, requests: this.requests, traffic: this.traffic, store: this.store, models, connected: () => this.connected });
+    this.api = createGatewayApi({ gateway: deps.identity, records: this.records, sessions: this.sessions, requests: this.requests, traffic: this.traffic, store: this.store, models, connected: () => this.connected, upstream: deps.upstream, now: deps.now });
     this.load(models);
     this.tellOwners(claims, logger);
   }
@@ -104,7 +104,7 @@ export class Gateway {
     if (!this.enabled) return { replies: [], channels: [] };
     const handle = (msg: InboundMessage) => this.gatewayMessage(msg);
     const topics = [this.gw.topoChange, this.gw.topoAddNotify, this.gwLife.extError, this.gwLife.disable, this.gwLife.enable, this.gwLife.delete];
-    return { replies: this.requests.replyTopics(), channels: topics.map((topic) => ({ topic, qos: topic === this.gwLife.extError ? 0 : 1, handle })) };
+    return { replies: [...this.requests.replyTopics(), this.gw.packPostReply], channels: topics.map((topic) => ({ topic, qos: topic === this.gwLife.extError ? 0 : 1, handle })) };
   }
 
   /**

@@ -157,7 +157,7 @@ export class AlinkUpstream implements Upstream {
   }
 
   /** An upstream Alink request of the other channels (tags, config, logs) that waits for its `_reply`. */
-  request(topic: string, method: string, params: unknown, messageClass: string, opts?: PostOptions): Promise<CloudReply> {
+  request(topic: string, method: string, params: unknown, messageClass: string, opts?: PostOptions): PostHandle {
     const id = this.ids.nextId();
     return this.send(topic, id, JSON.stringify({ id, version: '1.0', params, method }), messageClass, opts);
   }

@@ -8,7 +8,7 @@
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { CustomTopicHandler, CustomTopicClaim, PropertyClaim, RawClaim, RrpcClaims, ServiceHandler } from './index';
-import type { Upstream } from './upstream';
+import type { PostHandle, PostOptions, Upstream } from './upstream';
 
 /**
  * Where a sub-device stands, as the agent sees it.
@@ -83,4 +83,20 @@ export interface GatewayApi {
   upstream(device: DeviceIdentity): Upstream;
   /** The compiled Thing Model of a sub-device product the agent is configured with. */
   model(productKey: string): CompiledThingModel | undefined;
+  /**
+   * Several sub-devices' properties and events in one `thing.event.property.pack.post` on the gateway's topic
+   * (docs/protocol/gateway-traffic.md, "Pack post"): at most 20 sub-devices, 200 properties and 20 events per message,
+   * each checked against its device's Thing Model before anything is sent (`ValidationError` naming the entry). The
+   * platform takes or refuses the whole message. Same outbox and handle as `ctx.upstream`'s posts.
+   */
+  postPack(entries: readonly PackPostEntry[], opts?: PostOptions): PostHandle;
+}
+
+/** One sub-device's part of a pack post. `time` (epoch ms) defaults to the agent's corrected clock. */
+export interface PackPostEntry {
+  device: DeviceIdentity;
+  properties?: Record<string, unknown>;
+  /** Key = event identifier of the device's product; value = the event's output parameters. */
+  events?: Record<string, Record<string, unknown>>;
+  time?: number;
 }

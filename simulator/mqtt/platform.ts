@@ -121,6 +121,7 @@ export class Platform implements UplinkSink {
       send: (topic, payload) => this.send(topic, payload, 0),
       seen: (id) => this.seen(id),
       channels: this.channels,
+      gatewayOf: (sub) => this.gateways.gatewayOf(sub),
     });
   }
 

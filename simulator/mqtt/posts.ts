@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { AlinkCodes, isPlainObject, MAX_POST_PROPERTIES } from '../../thing-model';
 import type { CompiledThingModel, EventDef, PropertyDef } from '../../thing-model';
-import { AlinkMethods, eventMethod } from '../../thing-model/wire';
+import { AlinkMethods, eventMethod, PACK_POST_LIMITS } from '../../thing-model/wire';
 import type { Registry } from '../registry';
 import type { DeviceStateStore } from '../state/device-state';
 import type { SimulatorEventBus } from '../events';
@@ -21,6 +21,8 @@ export interface PostsOptions {
   logger: Logger;
   /** Publishes a reply (QoS 0). */
   send(topic: string, payload: Buffer): Promise<void>;
+  /** The gateway a sub-device has topology with (the pack post's check). */
+  gatewayOf?: (sub: DeviceId) => DeviceId | undefined;
 }
 
 interface Verdict {
@@ -208,6 +210,63 @@ export class Posts {
     const v = checked.verdict;
     this.replyTo(topic, req, method, v);
     this.opts.events.emit(event, { ...id, id: String(req.id), params, code: v.code, ...(v.code === AlinkCodes.SUCCESS ? {} : { message: v.message }) });
+  }
+
+  /**
+   * A gateway's `thing.event.property.pack.post` (docs/protocol/gateway-platform.md, "Pack post"): its own and its
+   * sub-devices' values and events, at most 20 sub-devices, 200 properties and 20 events; every device known and bound
+   * to this gateway, every value valid; all or nothing. Answered like the other posts; each device's values stored.
+   */
+  packPost(gw: DeviceId, topic: string, payload: Buffer): void {
+    const method = AlinkMethods.PROPERTY_PACK_POST;
+    const req = this.parseRequest(topic, payload, method);
+    if (!req) return;
+    const p = req.params;
+    const parts: { id: DeviceId; properties: Record<string, unknown>; events: Record<string, unknown> }[] = [];
+    const v = ((): Verdict => {
+      if (!isPlainObject(p)) return { code: AlinkCodes.TSL_PARAMS_NOT_OBJECT, message: `params: expected {"properties", "events", "subDevices"}, received ${typeName(p)}` };
+      const subs = p.subDevices ?? [];
+      if (!Array.isArray(subs)) return { code: AlinkCodes.PARAM_ERROR, message: `params.subDevices: expected a list, received ${typeName(subs)}` };
+      if (subs.length > PACK_POST_LIMITS.subDevices) return { code: AlinkCodes.PACK_TOO_MANY_SUB_DEVICES, message: `params.subDevices: expected at most ${PACK_POST_LIMITS.subDevices}, received ${subs.length}` };
+      parts.push({ id: gw, properties: isPlainObject(p.properties) ? p.properties : {}, events: isPlainObject(p.events) ? p.events : {} });
+      for (const [i, s] of subs.entries()) {
+        const who = isPlainObject(s) && isPlainObject(s.identity) ? s.identity : undefined;
+        const sub = who && typeof who.productKey === 'string' && typeof who.deviceName === 'string' ? { productKey: who.productKey, deviceName: who.deviceName } : undefined;
+        if (!sub || !this.opts.registry.device(sub.productKey, sub.deviceName)) return { code: AlinkCodes.DEVICE_LOOKUP_FAILED, message: `params.subDevices[${i}].identity: expected a known sub-device` };
+        const bound = this.opts.gatewayOf?.(sub);
+        if (!bound || bound.productKey !== gw.productKey || bound.deviceName !== gw.deviceName) return { code: AlinkCodes.NO_TOPOLOGY, message: `params.subDevices[${i}]: ${sub.productKey}/${sub.deviceName} has no topology with this gateway` };
+        parts.push({ id: sub, properties: isPlainObject((s as Record<string, unknown>).properties) ? ((s as Record<string, unknown>).properties as Record<string, unknown>) : {}, events: isPlainObject((s as Record<string, unknown>).events) ? ((s as Record<string, unknown>).events as Record<string, unknown>) : {} });
+      }
+      const nProps = parts.reduce((n, x) => n + Object.keys(x.properties).length, 0);
+      const nEvents = parts.reduce((n, x) => n + Object.keys(x.events).length, 0);
+      if (nProps > PACK_POST_LIMITS.properties) return { code: AlinkCodes.POST_TOO_MANY_PROPERTIES, message: `params: expected at most ${PACK_POST_LIMITS.properties} properties, received ${nProps}` };
+      if (nEvents > PACK_POST_LIMITS.events) return { code: AlinkCodes.PACK_TOO_MANY_EVENTS, message: `params: expected at most ${PACK_POST_LIMITS.events} events, received ${nEvents}` };
+      if (nProps + nEvents === 0) return { code: AlinkCodes.TSL_PARAMS_EMPTY, message: 'params: expected at least one property or event, received none' };
+      for (const x of parts) {
+        if (Object.keys(x.properties).length > 0) {
+          const c = this.checkProperties(x.id, x.properties);
+          if (c.code !== AlinkCodes.SUCCESS) return { code: c.code, message: `${x.id.productKey}/${x.id.deviceName}: ${c.message}` };
+        }
+        for (const [eventId, e] of Object.entries(x.events)) {
+          const event = this.model(x.id).event(eventId);
+          if (!event || !isPlainObject(e)) return { code: AlinkCodes.TSL_METHOD_NOT_EXIST, message: `${x.id.productKey}/${x.id.deviceName}: ${eventId} is not an event of its product` };
+          const f = this.eventForm(x.id, event, e);
+          if (f.verdict.code !== AlinkCodes.SUCCESS) return f.verdict;
+        }
+      }
+      return OK;
+    })();
+    if (v.code === AlinkCodes.SUCCESS) {
+      const now = Date.now();
+      for (const x of parts) {
+        if (Object.keys(x.properties).length > 0) this.storeProperties(x.id, x.properties, now);
+        for (const [eventId, e] of Object.entries(x.events)) {
+          const f = this.eventForm(x.id, this.model(x.id).event(eventId)!, e as Record<string, unknown>);
+          this.storeEvent(x.id, this.model(x.id).event(eventId)!, f.value, typeof f.time === 'number' ? f.time : now);
+        }
+      }
+    }
+    this.replyTo(topic, req, method, v);
   }
 
   private checkHistory(id: DeviceId, params: unknown): TimedCheck {

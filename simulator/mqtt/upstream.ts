@@ -29,6 +29,8 @@ export interface UpstreamOptions {
   stateChannels?: (topic: string, payload: Buffer, origin?: DeviceId) => boolean;
   /** The OTA topics (simulator/ota/device-side.ts); true when it took the message. */
   ota?: (topic: string, payload: Buffer, origin?: DeviceId) => boolean;
+  /** The gateway a sub-device has topology with (pack posts). */
+  gatewayOf?: (sub: DeviceId) => DeviceId | undefined;
 }
 
 const NTP_REQUEST = /^\/ext\/ntp\/([^/]+)\/([^/]+)\/request$/;
@@ -77,6 +79,9 @@ export class Upstream {
       case 'propertyHistoryPost':
         this.opts.seen(id);
         return this.posts.historyPost(id, topic, payload);
+      case 'propertyPackPost':
+        this.opts.seen(id);
+        return this.posts.packPost(id, topic, payload);
       case 'eventPost':
         this.opts.seen(id);
         return this.posts.eventPost(id, kind.eventId, topic, payload);

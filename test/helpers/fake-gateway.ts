@@ -94,6 +94,12 @@ export class FakeGateway implements GatewayApi {
     return this.models.get(productKey);
   }
 
+  /** Pack posts are not recorded: the example driver posts per device. A call fails the test loudly. */
+  postPack(): PostHandle {
+    const err = new Error('FakeGateway: postPack is not faked');
+    return settled(Promise.reject(err), Promise.reject(err));
+  }
+
   /** Moves a known sub-device to `state` and tells the owning claim, as the agent does. */
   setState(device: DeviceIdentity, state: SubDeviceState, reason?: string): void {
     const before = this.devices.get(key(device));

@@ -69,6 +69,7 @@ export type TopicKind =
   | { kind: 'propertyBatchPost'; productKey: string; deviceName: string }
   | { kind: 'propertyBatchPostReply'; productKey: string; deviceName: string }
   | { kind: 'propertyHistoryPost'; productKey: string; deviceName: string }
+  | { kind: 'propertyPackPost'; productKey: string; deviceName: string }
   | { kind: 'propertyHistoryPostReply'; productKey: string; deviceName: string }
   | { kind: 'eventPost'; productKey: string; deviceName: string; eventId: string }
   | { kind: 'eventPostReply'; productKey: string; deviceName: string; eventId: string }
@@ -101,6 +102,7 @@ export function parseTopic(topic: string): TopicKind {
       if (rest[4] === 'post') return { kind: 'propertyBatchPost', ...base };
       if (rest[4] === 'post_reply') return { kind: 'propertyBatchPostReply', ...base };
     }
+    if (rest[0] === 'thing' && rest.length === 5 && rest[1] === 'event' && rest[2] === 'property' && rest[3] === 'pack' && rest[4] === 'post') return { kind: 'propertyPackPost', ...base };
     if (rest[0] === 'thing' && rest.length === 5 && rest[1] === 'event' && rest[2] === 'property' && rest[3] === 'history') {
       if (rest[4] === 'post') return { kind: 'propertyHistoryPost', ...base };
       if (rest[4] === 'post_reply') return { kind: 'propertyHistoryPostReply', ...base };
