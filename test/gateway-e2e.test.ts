@@ -181,6 +181,17 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     await expect(api.postPack([{ device: sub('sensor-00'), properties: { Temperature: 1 } }]).stored).rejects.toThrow(/entries\[0\]\.device: expected a sub-device the agent knows/);
   });
 
+  it('de-duplicates per sub-device: a redelivered set is answered again, not applied twice; the same id for another device is its own', async () => {
+    const set = (dn: string) => ({ topic: `/sys/${SUB_PK}/${dn}/thing/service/property/set`, payload: Buffer.from('{"id":"777001","version":"1.0","params":{"Mode":2}}'), qos: 1 as const });
+    const applied = () => log.sets.filter((x) => x.values.Mode === 2 && (x.device.endsWith('sensor-21') || x.device.endsWith('sensor-22'))).map((x) => x.device);
+    await waitFor(() => online() === N, 20_000, `all ${N} sub-devices online`);
+    await t.agent.gateway.handle(set('sensor-21'));
+    await t.agent.gateway.handle(set('sensor-21'));
+    await t.agent.gateway.handle(set('sensor-22'));
+    expect(applied()).toEqual([`${SUB_PK}/sensor-21`, `${SUB_PK}/sensor-22`]);
+    expect(t.log.lines().filter((l) => l.msg === 'redelivered request answered from the reply cache').length).toBeGreaterThanOrEqual(1);
+  });
+
   it('a sub-device added at run time comes online; removed, its topology goes and its traffic is refused with 6100', async () => {
     const api = t.agent.gateway.api;
     const added = await api.add({ ...sub('sensor-99'), deviceSecret: SUB_SECRET });
