@@ -230,10 +230,22 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     expect(online()).toBe(N);
   });
 
-  it('a broker restart: every sub-device is logged in again', async () => {
-    await sim.restartBroker(200);
+  it('a broker restart: every sub-device is logged in again, and what was posted for them meanwhile arrives after their login', async () => {
+    const stored: string[] = [];
+    const logFrom = t.log.lines().length;
+    sim.on('propertyPost', (p: { deviceName: string; params: unknown; code: number }) => {
+      if (p.code === 200 && (p.params as { Temperature?: unknown }).Temperature === 33.5) stored.push(p.deviceName);
+    });
+    const restarted = sim.restartBroker(1500);
     await waitFor(() => t.agent.state === 'reconnecting', 5000, 'the outage');
+    // Accepted into the outbox while the gateway is away: sent only once each sub-device is logged in again.
+    const posts = ['sensor-30', 'sensor-31', 'sensor-32'].map((dn) => t.agent.gateway.api.upstream(sub(dn)).postProperties({ Temperature: 33.5 }, { timeoutMs: 20_000 }));
+    for (const p of posts) expect((await p.stored).durable).toBe(true);
+    await restarted;
     await waitFor(() => t.agent.state === 'connected' && online() === N, 20_000, 'everything back online');
+    for (const p of posts) expect((await p).code).toBe(200);
+    expect(stored.sort()).toEqual(['sensor-30', 'sensor-31', 'sensor-32']);
+    expect(t.log.lines().slice(logFrom).filter((l) => String(l.msg).startsWith('outbox dropped a message') || l.msg === 'platform error notice about a sub-device')).toEqual([]);
     expect((await setProperty('sensor-45', { Mode: 2 })).code).toBe(200);
   });
 

@@ -137,6 +137,32 @@ export class Gateway {
     this.sessions.stop();
   }
 
+  /**
+   * True for a topic of a known sub-device that is not online: the platform would refuse its messages, so the
+   * outbox keeps them until the device is logged in again (docs/protocol/gateway.md, "Held messages").
+   */
+  holds(topic: string): boolean {
+    const owner = topicOwner(topic);
+    if (!owner || owner.extError) return false;
+    const d = owner.device;
+    if (d.productKey === this.deps.identity.productKey && d.deviceName === this.deps.identity.deviceName) return false;
+    const e = this.records.get(d.productKey, d.deviceName);
+    return e !== undefined && e.state !== 'online';
+  }
+
+  /** Calls `release` (once per turn however many devices came online in it) whenever a sub-device is online. */
+  onOnline(release: () => void): void {
+    let scheduled = false;
+    this.records.onChange((entry) => {
+      if (entry.state !== 'online' || scheduled) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        release();
+      });
+    });
+  }
+
   /** Sub-devices by state, for /healthz, /metrics and STATUS=. */
   counts(): Record<SubDeviceState, number> {
     return this.records.byState();

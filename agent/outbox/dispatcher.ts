@@ -56,6 +56,13 @@ export class Dispatcher {
   private closed = false;
 
   private readonly agedClasses: ReadonlySet<string>;
+  /**
+   * Rows whose topic is held (a sub-device not logged in: docs/protocol/gateway.md, "Held messages"), kept out of the
+   * window until {@link release}; they stay in SQLite meanwhile.
+   */
+  private readonly held = new Map<number, OutboxRow>();
+  private hold: ((topic: string) => boolean) | undefined;
+  private releaseAsked = false;
 
   constructor(private readonly c: DispatcherContext) {
     this.cursor = c.commit.firstSeq;
@@ -84,6 +91,37 @@ export class Dispatcher {
     this.online = false;
   }
 
+  /** Which topics may not be sent now (undefined: none is held). */
+  setHold(hold: ((topic: string) => boolean) | undefined): void {
+    this.hold = hold;
+    this.release();
+  }
+
+  /** What the hold says may have changed (a sub-device is online again): held rows are looked at on the next pump. */
+  release(): void {
+    this.releaseAsked = true;
+    this.pump();
+  }
+
+  /**
+   * A new connection is about to re-send the in-flight window: the packets on held topics are taken out of it
+   * (`skipOnReplay` said so) and go back to the rows to send, where the hold keeps them until released.
+   */
+  unsendHeld(): void {
+    const hold = this.hold;
+    if (!hold) return;
+    for (const [seq, f] of this.inflight) {
+      if (!hold(f.summary.topic)) continue;
+      this.inflight.delete(seq);
+      this.cursor = Math.min(this.cursor, seq);
+    }
+  }
+
+  /** True when a re-sent packet on `topic` would be refused now. */
+  holds(topic: string): boolean {
+    return this.hold?.(topic) === true;
+  }
+
   /** Sends nothing more and ignores the callbacks of what was sent. */
   close(): void {
     this.closed = true;
@@ -94,11 +132,13 @@ export class Dispatcher {
    * backlog, a page at a time), then from the hot range kept in memory since the commit.
    */
   pump(): void {
-    if (!this.online || !this.client || this.closed || this.pumping || this.cursor >= this.c.commit.nextSeq) return;
+    if (!this.online || !this.client || this.closed || this.pumping) return;
+    if (this.cursor >= this.c.commit.nextSeq && !(this.releaseAsked && this.held.size > 0)) return;
     this.pumping = true;
     try {
       const now = this.c.now();
       let free = this.window - this.inflight.size;
+      if (this.releaseAsked) free = this.releaseHeld(now, free);
       const last = this.c.commit.nextSeq - 1;
       while (free > 0 && this.online && this.cursor <= last) {
         const dbTo = this.hotFrom !== 0 ? this.hotFrom - 1 : last;
@@ -155,6 +195,20 @@ export class Dispatcher {
   forget(seq: number): void {
     this.inflight.delete(seq);
     this.hot.delete(seq);
+    this.held.delete(seq);
+  }
+
+  /** Held rows the hold lets go now, oldest first, within the window; the pass ends when all were looked at. */
+  private releaseHeld(now: number, free: number): number {
+    let left = free;
+    for (const [seq, row] of this.held) {
+      if (left <= 0) return left;
+      if (this.hold?.(row.topic)) continue;
+      this.held.delete(seq);
+      if (this.take(row, now)) left--;
+    }
+    this.releaseAsked = false;
+    return left;
   }
 
   /** Everything in flight is sent again, from the oldest, on the next connection. */
@@ -178,8 +232,13 @@ export class Dispatcher {
   private take(row: OutboxRow, now: number): boolean {
     if (this.inflight.has(row.seq) || this.c.commit.isDeleting(row.seq)) return false;
     if (row.expires_at !== null && row.expires_at <= now) {
+      this.held.delete(row.seq);
       this.c.commit.remove(row.seq, row.size);
       this.c.drop({ summary: row, reason: 'expired' });
+      return false;
+    }
+    if (this.hold?.(row.topic)) {
+      this.held.set(row.seq, row);
       return false;
     }
     const aged = this.c.aged;

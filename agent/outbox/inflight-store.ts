@@ -40,6 +40,13 @@ export interface InflightStoreHooks {
   beforeReplay?(ids: number[]): Promise<void> | undefined;
   /** MQTT.js closed the store (`client.end()`): whatever was in flight will not be re-sent by it. */
   onClose(): void;
+  /**
+   * Once the gate opened, before the re-send: true for a packet that must not go on this connection now (its topic is
+   * held). It is taken out of the store; `skipped` hears its packet id, then `afterSkip` once per replay.
+   */
+  skipOnReplay?(packet: Packet): boolean;
+  skipped?(messageId: number): void;
+  afterSkip?(): void;
 }
 
 /** An MQTT.js `IStore` for the outbox's in-flight window. */
@@ -101,6 +108,16 @@ export class InflightStore implements IStore {
       else stream.push(next.value.cmd === 'publish' ? { ...next.value, dup: true } : next.value);
     };
     const open = () => {
+      if (hooks.skipOnReplay) {
+        let any = false;
+        for (const [id, p] of packets) {
+          if (p.cmd !== 'publish' || !hooks.skipOnReplay(p)) continue;
+          packets.delete(id);
+          hooks.skipped?.(id);
+          any = true;
+        }
+        if (any) hooks.afterSkip?.();
+      }
       hooks.onReplay(packets.size);
       it = packets.values();
     };

@@ -165,6 +165,13 @@ export class Outbox implements Uplink {
       onClose: () => {
         if (this.client?.outgoingStore === store) this.dispatcher.rewindAll('MQTT.js closed its store');
       },
+      skipOnReplay: (packet) => packet.cmd === 'publish' && this.dispatcher.holds(packet.topic),
+      skipped: (id) => {
+        // MQTT.js will not hear a PUBACK for it: its id and callback go; the row is sent anew once released.
+        messageIdProvider.deallocate(id);
+        if (this.client) delete (this.client.outgoing as Record<number, unknown>)[id];
+      },
+      afterSkip: () => this.dispatcher.unsendHeld(),
     });
     this.stores.add(store);
     return { outgoingStore: store, messageIdProvider };
@@ -201,6 +208,20 @@ export class Outbox implements Uplink {
       client.removeListener('end', onEnd);
     };
     if (client.connected) this.dispatcher.connected(undefined);
+  }
+
+  /**
+   * Messages on topics `hold` says true for wait in the outbox (kept, not sent, in-flight ones taken out of a
+   * re-send) until {@link release}: a gateway's sub-devices that are not logged in, whose messages the platform
+   * would refuse (docs/protocol/gateway.md, "Held messages"). `undefined` holds nothing.
+   */
+  setHold(hold: ((topic: string) => boolean) | undefined): void {
+    this.dispatcher.setHold(hold);
+  }
+
+  /** What the hold says may have changed: held messages it now lets go are sent. */
+  release(): void {
+    this.dispatcher.release();
   }
 
   /** Stops sending through the attached client; in-flight messages will be sent again after the next attach. */

@@ -49,6 +49,9 @@ export interface DurableUplink extends Uplink {
    * nothing on that connection until the promise settles (the outbox does this through its in-flight store).
    */
   attach(client: MqttClient, gate?: { hold(heldIds: number[]): Promise<void> | undefined }): void;
+  /** Keeps messages on the topics `hold` names out of the connection until `release` (agent/outbox). */
+  setHold?(hold: ((topic: string) => boolean) | undefined): void;
+  release?(): void;
 }
 
 export interface SessionOptions {

@@ -50,6 +50,11 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
     now: () => p.clock.now(),
     replyTimeoutMs: config.upstream.replyTimeoutMs,
   });
+  const durable = stores.durable;
+  if (gateway.enabled && durable?.setHold && durable.release) {
+    durable.setHold((topic) => gateway.holds(topic));
+    gateway.onOnline(() => durable.release?.());
+  }
   const routes = gateway.routes();
   for (const t of routes.replies) router.addReplyTopic(t);
   for (const r of routes.channels) router.addRoute(r);
