@@ -210,6 +210,15 @@ export class CloudSimulator extends EventEmitter<SimulatorEvents> {
   }
 
   /**
+   * Ends a sub-device's session through its gateway behind the gateway's back, as when the platform loses it: the
+   * gateway is not told, cloud calls to the sub-device answer DeviceOffline, and the gateway's next publish for it
+   * is answered with `/ext/error` 520 (docs/protocol/gateway-platform.md). False when it had no session.
+   */
+  loseSubDeviceSession(productKey: string, deviceName: string): boolean {
+    return this.platform.gatewayChannel.loseSession({ productKey, deviceName });
+  }
+
+  /**
    * Remote configuration (docs/protocol/remote-config.md): the platform edits and pushes a product's configuration
    * file in its console only, so this is the simulator's own API. Sets the file devices get with `thing.config.get`;
    * with `push`, also sends `thing.config.push` to every online device of the product (their replies land in

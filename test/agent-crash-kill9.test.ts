@@ -5,13 +5,13 @@
  * the child reported durable (custom topic, QoS 1) or answered (property post) has reached the simulator; the
  * duplicates QoS 1 allows are counted, not forbidden.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CloudSimulator } from '../simulator/cloud-simulator';
 import { waitFor } from './helpers/brokers';
 import { prng } from './helpers/prng';
+import { spawnAgentChild } from './helpers/agent-child';
 import { DEVICE } from './agent-support';
 import { startSimulator, TSL_PATH } from './agent-e2e-support';
 
@@ -35,34 +35,19 @@ interface Child {
 }
 
 function spawnAgent(configFile: string, onLine: (line: string) => void = () => undefined): Child {
-  const proc = spawn(process.execPath, ['-r', './test/helpers/ts-register.js', 'agent/cli/main.ts', 'run', '--config', configFile], {
-    cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NOTIFY_SOCKET: '', WATCHDOG_USEC: '' },
-  });
   const run: Run = { durable: [], replied: [], started: false, code: null, signal: null, stderr: '' };
-  let buf = '';
-  proc.stdout.on('data', (d: Buffer) => {
-    const parts = (buf + d.toString()).split('\n');
-    // A line cut short by the kill is not a complete report; only whole lines count.
-    buf = parts.pop() ?? '';
-    for (const line of parts) {
+  // Only whole lines count: a line cut short by the kill is not a complete report.
+  const child = spawnAgentChild(configFile, {
+    onLine: (line) => {
       const m = /^([SDR]) ([0-9.]+)$/.exec(line);
       if (m?.[1] === 'D') run.durable.push(m[2] as string);
       else if (m?.[1] === 'R') run.replied.push(m[2] as string);
       else if (m?.[1] === 'S') run.started = true;
       onLine(line);
-    }
+    },
   });
-  proc.stderr.on('data', (d: Buffer) => (run.stderr += d.toString()));
-  const exited = new Promise<Run>((resolve) =>
-    proc.once('exit', (code, signal) => {
-      run.code = code;
-      run.signal = signal;
-      resolve(run);
-    }),
-  );
-  return { run, exited, kill: (signal) => proc.kill(signal) };
+  const exited = child.exited.then((exit) => Object.assign(run, exit));
+  return { run, exited, kill: (signal) => child.kill(signal) };
 }
 
 describe('the agent under kill -9', () => {

@@ -15,17 +15,16 @@
  * earlier process, is delivered again under its id: the inbox answers it, and the next start-up post shows that
  * it was not applied again. The counts are printed, not sampled.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startAedes, startMosquitto, waitFor, type RunningBroker } from './helpers/brokers';
 import { prng } from './helpers/prng';
+import { spawnAgentChild, type AgentChild } from './helpers/agent-child';
 import { DEVICE } from './agent-support';
 import { TSL_PATH } from './agent-e2e-support';
 
-const REPO = resolve(__dirname, '..');
 const ROUNDS = Number(process.env.AGENT_KILL9_SETS_ROUNDS ?? 20);
 const SYS = `/sys/${DEVICE.productKey}/${DEVICE.deviceName}`;
 const SET = `${SYS}/thing/service/property/set`;
@@ -54,22 +53,7 @@ interface SetRequest {
   onReply?: () => void;
 }
 
-interface Child {
-  kill(signal: NodeJS.Signals): void;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-}
-
-function spawnAgent(configFile: string): Child {
-  const proc = spawn(process.execPath, ['-r', './test/helpers/ts-register.js', 'agent/cli/main.ts', 'run', '--config', configFile], {
-    cwd: REPO,
-    stdio: ['ignore', process.env.AGENT_KILL9_DEBUG ? 'inherit' : 'ignore', 'pipe'],
-    env: { ...process.env, NOTIFY_SOCKET: '', WATCHDOG_USEC: '' },
-  });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) => proc.once('exit', (code, signal) => res({ code, signal, stderr })));
-  return { exited, kill: (signal) => proc.kill(signal) };
-}
+const spawnAgent = (configFile: string): AgentChild => spawnAgentChild(configFile, { inherit: !!process.env.AGENT_KILL9_DEBUG });
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

@@ -6,33 +6,22 @@
  * SQLite, which is at most one write block behind what was on disk at the kill, and never zero; the bytes fetched
  * after the restart are the rest of the file, not all of it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createPackage, staticJob, waitTask } from '../simulator/test/ota-harness';
 import { waitFor } from './helpers/brokers';
+import { spawnAgentChild } from './helpers/agent-child';
 import { MODES, startChannelSim, type ChannelSim } from './channels-support';
 import { DEVICE } from './agent-support';
 import { TSL_PATH } from './agent-e2e-support';
 import { bytes } from './ota-support';
 
-const REPO = resolve(__dirname, '..');
 const DN = 'gw-002';
 const BLOCK = 1024 * 1024;
 const SIZE = 48 * BLOCK + 12_345;
 
-function spawnAgent(configFile: string) {
-  const proc = spawn(process.execPath, ['-r', './test/helpers/ts-register.js', 'agent/cli/main.ts', 'run', '--config', configFile], {
-    cwd: REPO,
-    stdio: ['ignore', process.env.OTA_KILL9_DEBUG ? 'inherit' : 'ignore', 'pipe'],
-    env: { ...process.env, NOTIFY_SOCKET: '', WATCHDOG_USEC: '' },
-  });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) => proc.once('exit', (code, signal) => res({ code, signal, stderr })));
-  return { proc, exited };
-}
+const spawnAgent = (configFile: string) => spawnAgentChild(configFile, { inherit: !!process.env.OTA_KILL9_DEBUG });
 
 /** Bytes of the one staged file on disk (0 before it exists). */
 function stagedBytes(dataDir: string): number {
@@ -89,7 +78,7 @@ describe.each(MODES)('OTA download under kill -9 (%s broker)', (mode) => {
         const n = stagedBytes(join(dir, 'data'));
         return n >= 6 * BLOCK ? n : undefined;
       }, 20_000, 'six blocks staged');
-      agent.proc.kill('SIGKILL');
+      agent.kill('SIGKILL');
       const first = await agent.exited;
       expect(first.signal).toBe('SIGKILL');
       const atKill = stagedBytes(join(dir, 'data'));
@@ -118,7 +107,7 @@ describe.each(MODES)('OTA download under kill -9 (%s broker)', (mode) => {
       expect(readFileSync(join(dir, 'installed.bin')).equals(file)).toBe(true);
       process.stdout.write(`ota kill -9 (${mode}): ${seen} bytes seen staged, ${atKill} on disk after the kill, resumed at ${start}; refetched ${refetched} of ${SIZE}\n`);
     } finally {
-      agent.proc.kill('SIGKILL');
+      agent.kill('SIGKILL');
       await agent.exited;
     }
   }, 90_000);

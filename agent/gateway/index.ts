@@ -17,6 +17,7 @@ import { Secret } from '../config/secret';
 import { GatewaySessions } from './sessions/engine';
 import { GatewayNotices } from './sessions/notices';
 import { SubDeviceRecords } from './sessions/records';
+import { watchRefusals } from './sessions/refusals';
 import { GatewayRequests } from './sessions/requests';
 import { MemorySubDeviceStore, type SubDeviceStore } from './sessions/store';
 import { checkClaim, createSubDeviceTraffic, topicOwner, SubDeviceOwners, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
@@ -80,7 +81,8 @@ export class Gateway {
       subscriber: deps.subscriber,
       claims,
       logger,
-      routers: { ...deps.routers, uplink: deps.uplink, slotOf: (name) => slots.get(name) },
+      // The notices exist by the time a receipt settles.
+      routers: { ...deps.routers, uplink: watchRefusals(deps.uplink, (d, topic) => void this.notices.publishRefused(d, topic).catch((err: unknown) => logger.error({ err, topic }, 'refused publish not handled'))), slotOf: (name) => slots.get(name) },
     });
     this.requests = new GatewayRequests({
       gateway: deps.identity,

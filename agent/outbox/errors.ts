@@ -86,6 +86,8 @@ export class OutboxDroppedError extends OutboxError {
     readonly reason: DropReason,
     readonly seq: number,
     detail: string,
+    /** For `refused`: the MQTT 5 PUBACK reason code. */
+    readonly reasonCode?: number,
   ) {
     super('OUTBOX_DROPPED', `outbox dropped message ${seq} (${reason}): ${detail}`);
   }

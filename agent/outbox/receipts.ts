@@ -102,7 +102,7 @@ export function reportDrop(
           : d.reason === 'aged'
             ? `waited longer than the platform accepts for its kind, and the aged-message policy drops it`
             : `overflow policy ${describePolicy(ctx.opts.overflow)}`;
-    ctx.receipts.reject(s.seq, new OutboxDroppedError(d.reason, s.seq, detail));
+    ctx.receipts.reject(s.seq, new OutboxDroppedError(d.reason, s.seq, detail, d.reasonCode));
   }
   if (ctx.onDrop) {
     try {

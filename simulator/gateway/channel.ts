@@ -265,6 +265,17 @@ export class GatewayChannel {
     this.opts.events.emit('deviceOffline', { ...ident(sub), graceful, gateway: ident(gw) });
   }
 
+  /**
+   * The platform loses a sub-device's session without telling its gateway: offline at once, and the gateway hears
+   * 520 the next time it publishes for it (docs/protocol/gateway-platform.md). False when it had no session.
+   */
+  loseSession(sub: DeviceId): boolean {
+    const gw = this.opts.book.sessionOf(sub);
+    if (!gw) return false;
+    this.endSession(sub, gw, false);
+    return true;
+  }
+
   /** The gateway's connection ended: its sub-devices go offline with it and their sessions end. */
   gatewayGone(gw: DeviceId, graceful: boolean): void {
     for (const sub of this.opts.book.onlineThrough(gw)) this.endSession(sub, gw, graceful);

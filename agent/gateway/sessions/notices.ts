@@ -66,6 +66,17 @@ export class GatewayNotices {
     await this.apply(r, n.code, `${n.code} ${n.message ?? ''}`.trim());
   }
 
+  /**
+   * The broker refused a publish for an online sub-device as not authorized (sessions/refusals.ts): its session is
+   * gone there, as with 520. Only for an online device, so the refusals of a burst ask for one login, not many.
+   */
+  async publishRefused(device: DeviceIdentity, topic: string): Promise<void> {
+    const r = this.deps.records.record(device);
+    if (!r || r.entry.state !== 'online') return;
+    this.deps.logger.warn({ device: r.key, topic }, 'the broker refused a publish for a sub-device (no session there); logging it in again');
+    await this.apply(r, AlinkCodes.SUB_DEVICE_SESSION_ERROR, 'publish refused by the broker (not authorized)');
+  }
+
   /** What a code means for the device (docs/protocol/gateway.md, the `/ext/error` table). */
   private async apply(r: SubDeviceRecord, code: number, reason: string): Promise<void> {
     const { sessions, records } = this.deps;
