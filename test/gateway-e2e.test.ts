@@ -2,8 +2,10 @@
  * A gateway agent and its sub-devices end to end, on both simulator brokers, driven by the official cloud SDK
  * (docs/protocol/gateway.md, gateway-traffic.md): topology added and reported by GetThingTopo, batch login in more
  * than one chunk, SetDeviceProperty (accepted, read-only, out of range per the sub-device's own TSL), async and sync
- * services and RRpc to a sub-device, an unknown sub-device's traffic refused, a lost session logged in again, disable
- * and enable, a broker restart with every sub-device back online, and a restart that neither re-adds nor re-registers.
+ * services and RRpc to a sub-device, posts and pack posts, de-duplication per sub-device, run-time add and remove, an
+ * unknown sub-device's traffic refused, disable and enable, DeleteDevice, a broker restart with every sub-device back
+ * online and what was posted meanwhile delivered after their logins, and a restart that neither re-adds nor
+ * re-registers. A lost session and kill -9 are in test/gateway-kill9.test.ts.
  */
 import { join } from 'node:path';
 import * as $Iot from '@alicloud/iot20180120';
