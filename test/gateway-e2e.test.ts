@@ -26,6 +26,7 @@ const sub = (deviceName: string) => ({ productKey: SUB_PK, deviceName });
 
 interface DriverLog {
   sets: { device: string; values: Record<string, unknown> }[];
+  custom: { device: string; suffix: string; payload: string }[];
   resets: { device: string; input: unknown }[];
   states: { device: string; state: SubDeviceState; previous: SubDeviceState | undefined }[];
 }
@@ -53,6 +54,11 @@ function driver(log: DriverLog) {
             ReadMeter: (_input: unknown, call: CallContext) => ({ Energy: call.device?.deviceName === 'sensor-02' ? 2.5 : 1.25 }),
           },
           rrpc: { raw: (req: { payload: Buffer }, call: CallContext) => `meter ${call.device?.deviceName}: ${req.payload.toString()}` },
+          customTopics: {
+            'cmd/+': (msg: { suffix: string; payload: Buffer }, call: CallContext) => {
+              log.custom.push({ device: key(call), suffix: msg.suffix, payload: msg.payload.toString() });
+            },
+          },
           onStateChange: (d: { productKey: string; deviceName: string; state: SubDeviceState }, previous: SubDeviceState | undefined) => {
             log.states.push({ device: `${d.productKey}/${d.deviceName}`, state: d.state, previous });
           },
@@ -67,7 +73,7 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
   let iot: ReturnType<typeof createIotClient>;
   let mqttUrl: string;
   let t: TestAgent;
-  const log: DriverLog = { sets: [], resets: [], states: [] };
+  const log: DriverLog = { sets: [], custom: [], resets: [], states: [] };
   const protocolVersion: 4 | 5 = mode === 'managed' ? 5 : 4;
 
   const config = (dataDirUrl: string) => ({
@@ -153,6 +159,15 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     const rrpc = await iot.rRpcWithOptions(new $Iot.RRpcRequest({ ...sub('sensor-04'), requestBase64Byte: Buffer.from('ping').toString('base64'), timeout: 3000 }), longCallRuntime());
     expect(rrpc.body.rrpcCode).toBe('SUCCESS');
     expect(Buffer.from(rrpc.body.payloadBase64Byte ?? '', 'base64').toString()).toBe('meter sensor-04: ping');
+  });
+
+  it('Pub to a sub-device\'s custom topic reaches its driver with the device named', async () => {
+    await waitFor(() => online() === N, 20_000, `all ${N} sub-devices online`);
+    const topic = `/${SUB_PK}/sensor-06/user/cmd/relay`;
+    const pub = await iot.pub(new $Iot.PubRequest({ productKey: SUB_PK, topicFullName: topic, messageContent: Buffer.from('on').toString('base64'), qos: 1 }));
+    expect(pub.body.success).toBe(true);
+    await waitFor(() => log.custom.length > 0, 5000, 'the custom-topic message at the driver');
+    expect(log.custom).toEqual([{ device: `${SUB_PK}/sensor-06`, suffix: 'cmd/relay', payload: 'on' }]);
   });
 
   it('posts for a sub-device through ctx.gateway reach the platform on its own topics', async () => {
