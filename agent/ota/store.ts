@@ -118,8 +118,7 @@ export class SqliteOtaStore implements OtaStore {
   }
 
   putJob(j: StoredJob): Promise<void> {
-    this.commit(() => this.stmts.put.run(j.device, j.module, j.key, JSON.stringify(j.notice), j.state, j.previousVersion ?? null, j.boots, j.updatedAt));
-    return this.durable();
+    return this.store.writeDurably(() => this.stmts.put.run(j.device, j.module, j.key, JSON.stringify(j.notice), j.state, j.previousVersion ?? null, j.boots, j.updatedAt));
   }
 
   offset(device: string, module: string, idx: number): number {
@@ -127,30 +126,19 @@ export class SqliteOtaStore implements OtaStore {
   }
 
   setOffset(device: string, module: string, idx: number, offset: number, size: number, sign: string): void {
-    this.commit(() => this.stmts.setOffset.run(device, module, idx, offset, size, sign));
+    this.store.commitAfterOthers(() => this.stmts.setOffset.run(device, module, idx, offset, size, sign));
     this.store.syncLater(() => undefined);
   }
 
   deleteJob(device: string, module: string): Promise<void> {
-    this.commit(() => {
+    return this.store.writeDurably(() => {
       this.stmts.delFiles.run(device, module);
       this.stmts.delJob.run(device, module);
     });
-    return this.durable();
   }
 
   close(): void {
     // The handle belongs to the stores; nothing of ours to release.
-  }
-
-  private commit(fn: () => void): void {
-    // Rows other writers buffered this turn go in first (agent/storage/db.ts, onBeforeCommit).
-    this.store.runBeforeCommit();
-    this.store.db.transaction(fn)();
-  }
-
-  private durable(): Promise<void> {
-    return new Promise((resolve, reject) => this.store.syncLater((err) => (err ? reject(err) : resolve())));
   }
 }
 

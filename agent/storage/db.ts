@@ -110,6 +110,21 @@ export class AgentDb {
     for (const flush of this.beforeCommit) flush();
   }
 
+  /**
+   * One small write of a table of its own (OTA jobs, sub-devices): the others' buffered rows first, then `fn` in a
+   * transaction. The promise resolves once it is durable (the turn's shared fsync).
+   */
+  writeDurably(fn: () => void): Promise<void> {
+    this.commitAfterOthers(fn);
+    return new Promise((resolve, reject) => this.syncLater((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** `fn` in a transaction, after what the other writers buffered this turn (their rows go in first). */
+  commitAfterOthers(fn: () => void): void {
+    this.runBeforeCommit();
+    this.db.transaction(fn)();
+  }
+
   /** Closes the handle; SQLite checkpoints and syncs the WAL into the file on the way. */
   close(): void {
     if (this.closed) return;

@@ -85,23 +85,11 @@ export class SqliteSubDeviceStore implements SubDeviceStore {
   }
 
   put(d: StoredSubDevice): Promise<void> {
-    this.commit(() => this.stmts.put.run(d.productKey, d.deviceName, d.added ? 1 : 0, d.secret ?? null, d.topology ? 1 : 0, d.disabled ? 1 : 0));
-    return this.durable();
+    return this.store.writeDurably(() => this.stmts.put.run(d.productKey, d.deviceName, d.added ? 1 : 0, d.secret ?? null, d.topology ? 1 : 0, d.disabled ? 1 : 0));
   }
 
   delete(productKey: string, deviceName: string): Promise<void> {
-    this.commit(() => this.stmts.del.run(productKey, deviceName));
-    return this.durable();
-  }
-
-  private commit(fn: () => void): void {
-    // Rows other writers buffered this turn go in first (agent/storage/db.ts, onBeforeCommit).
-    this.store.runBeforeCommit();
-    this.store.db.transaction(fn)();
-  }
-
-  private durable(): Promise<void> {
-    return new Promise((resolve, reject) => this.store.syncLater((err) => (err ? reject(err) : resolve())));
+    return this.store.writeDurably(() => this.stmts.del.run(productKey, deviceName));
   }
 }
 
