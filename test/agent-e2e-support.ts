@@ -121,3 +121,27 @@ export async function makeAgent(url: string, config: Partial<AgentConfigInput> =
     },
   };
 }
+
+/** The gateway's TSL and the sub-device product the gateway tests use (docs/protocol/gateway.md). */
+export const GATEWAY_TSL = TSL_PATH;
+export const SUB_PRODUCT = { productKey: 'a1SubDemo01', tsl: resolve(__dirname, '..', 'simulator', 'tsl', 'example-sensor.json'), secret: '9c1f4e2a7b3d4c5e8f60718293a4b5c6' };
+
+/** The simulator with gw-001 as a gateway and `names` as sub-devices of one product (the sensor one by default). */
+export function startGatewaySimulator(
+  mode: 'embedded' | 'managed',
+  names: readonly string[],
+  sub: { productKey?: string; tsl?: string; secret?: string; dynamicRegistration?: boolean } = {},
+): Promise<{ sim: CloudSimulator; httpUrl: string; mqttUrl: string }> {
+  const productKey = sub.productKey ?? SUB_PRODUCT.productKey;
+  return startSimulator(
+    {
+      mqtt: { mode },
+      products: [
+        { productKey: ID.productKey, tsl: GATEWAY_TSL, nodeType: 'gateway' },
+        { productKey, tsl: sub.tsl ?? SUB_PRODUCT.tsl, nodeType: 'sub', ...(sub.dynamicRegistration ? { dynamicRegistration: true } : {}) },
+      ],
+      devices: [{ ...ID, deviceSecret: DEVICE.secret }, ...names.map((deviceName) => ({ productKey, deviceName, deviceSecret: sub.secret ?? SUB_PRODUCT.secret }))],
+    } as Partial<SimulatorConfigInput>,
+    1,
+  );
+}

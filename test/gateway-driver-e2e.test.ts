@@ -11,13 +11,11 @@ import type { CloudSimulator } from '../simulator/cloud-simulator';
 import meterDriver from '../handlers/examples/meter-driver';
 import type { PluginConfig } from '../agent/plugins/loader';
 import { waitFor } from './helpers/brokers';
-import { DEVICE } from './agent-support';
-import { ID, makeAgent, startSimulator, type TestAgent } from './agent-e2e-support';
+import { makeAgent, startGatewaySimulator, type TestAgent } from './agent-e2e-support';
 
 const SUB_PK = 'a1SubDemo01';
 const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
 const SENSOR_TSL = join(__dirname, '..', 'simulator', 'tsl', 'example-sensor.json');
-const GW_TSL = join(__dirname, '..', 'simulator', 'tsl', 'example-gateway.json');
 const sub = (deviceName: string) => ({ productKey: SUB_PK, deviceName });
 
 describe.each(['embedded', 'managed'] as const)('the example meter driver in a gateway agent (%s broker)', (mode) => {
@@ -28,17 +26,7 @@ describe.each(['embedded', 'managed'] as const)('the example meter driver in a g
   beforeAll(async () => {
     let httpUrl: string;
     let mqttUrl: string;
-    ({ sim, httpUrl, mqttUrl } = await startSimulator(
-      {
-        mqtt: { mode },
-        products: [
-          { productKey: ID.productKey, tsl: GW_TSL, nodeType: 'gateway' },
-          { productKey: SUB_PK, tsl: SENSOR_TSL, nodeType: 'sub' },
-        ],
-        devices: [{ ...ID, deviceSecret: DEVICE.secret }, { ...sub('meter-01'), deviceSecret: SUB_SECRET }, { ...sub('meter-02'), deviceSecret: SUB_SECRET }] as never,
-      },
-      1,
-    ));
+    ({ sim, httpUrl, mqttUrl } = await startGatewaySimulator(mode, ['meter-01', 'meter-02']));
     iot = createIotClient(httpUrl);
     const driver = {
       module: 'meter-driver',

@@ -14,7 +14,7 @@ import type { CloudSimulator } from '../simulator/cloud-simulator';
 import { definePlugin, type CallContext, type SubDeviceState } from '../handlers/api';
 import { waitFor } from './helpers/brokers';
 import { DEVICE } from './agent-support';
-import { ID, makeAgent, startSimulator, type TestAgent } from './agent-e2e-support';
+import { ID, makeAgent, startGatewaySimulator, type TestAgent } from './agent-e2e-support';
 
 const SUB_PK = 'a1SubDemo01';
 const SUB_SECRET = '9c1f4e2a7b3d4c5e8f60718293a4b5c6';
@@ -86,17 +86,7 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
 
   beforeAll(async () => {
     let httpUrl: string;
-    ({ sim, httpUrl, mqttUrl } = await startSimulator(
-      {
-        mqtt: { mode },
-        products: [
-          { productKey: ID.productKey, tsl: GW_TSL, nodeType: 'gateway' },
-          { productKey: SUB_PK, tsl: SENSOR_TSL, nodeType: 'sub' },
-        ],
-        devices: [{ ...ID, deviceSecret: DEVICE.secret }, ...names.map((deviceName) => ({ ...sub(deviceName), deviceSecret: SUB_SECRET })), { ...sub('sensor-99'), deviceSecret: SUB_SECRET }, { ...sub('sensor-98'), deviceSecret: SUB_SECRET }] as never,
-      },
-      1,
-    ));
+    ({ sim, httpUrl, mqttUrl } = await startGatewaySimulator(mode, [...names, 'sensor-99', 'sensor-98']));
     iot = createIotClient(httpUrl);
     t = await makeAgent(mqttUrl, config(mqttUrl), { plugins: [driver(log)] });
     await t.agent.start();

@@ -21,7 +21,7 @@ import { waitFor } from './helpers/brokers';
 import { prng } from './helpers/prng';
 import { spawnAgentChild, type AgentChild } from './helpers/agent-child';
 import { DEVICE } from './agent-support';
-import { ID, startSimulator } from './agent-e2e-support';
+import { ID, startGatewaySimulator } from './agent-e2e-support';
 
 const REPO = resolve(__dirname, '..');
 const GW_TSL = join(REPO, 'simulator', 'tsl', 'example-gateway.json');
@@ -121,17 +121,7 @@ describe.each(['embedded', 'managed'] as const)('gateway under kill -9 (%s broke
     writeTsl(tsl);
     let httpUrl: string;
     let mqttUrl: string;
-    ({ sim, httpUrl, mqttUrl } = await startSimulator(
-      {
-        mqtt: { mode },
-        products: [
-          { productKey: ID.productKey, tsl: GW_TSL, nodeType: 'gateway' },
-          { productKey: SUB_PK, tsl, nodeType: 'sub', dynamicRegistration: true },
-        ],
-        devices: [{ ...ID, deviceSecret: DEVICE.secret }, ...NAMES.map((deviceName) => ({ ...sub(deviceName), deviceSecret: SUB_SECRET }))],
-      },
-      1,
-    ));
+    ({ sim, httpUrl, mqttUrl } = await startGatewaySimulator(mode, NAMES, { productKey: SUB_PK, tsl, secret: SUB_SECRET, dynamicRegistration: true }));
     iot = createIotClient(httpUrl);
     sim.on('deviceReply', (r) => {
       if (r.kind === 'propertySetReply' && r.id !== undefined && r.code !== undefined && !replies.has(r.id)) replies.set(r.id, r.code);
