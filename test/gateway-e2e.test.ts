@@ -218,6 +218,7 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
   });
 
   it('a sub-device disabled in the cloud is logged out and refused; enabled, it comes back', async () => {
+    await waitFor(() => online() === N, 20_000, `all ${N} sub-devices online`);
     await iot.disableThing(new $Iot.DisableThingRequest({ ...sub('sensor-10') }));
     await waitFor(() => t.agent.gateway.api.status(sub('sensor-10'))?.state === 'disabled', 5000, 'sensor-10 disabled');
     expect(log.states).toContainEqual({ device: `${SUB_PK}/sensor-10`, state: 'disabled', previous: 'online' });

@@ -123,6 +123,21 @@ describe('gateway sessions', () => {
     s.sessions.stop();
   });
 
+  it('a device disabled before is tried again after a connect: enabled meanwhile, it logs in; still disabled, 6204 keeps it so', async () => {
+    const s = setup(['m-1', 'm-2']);
+    for (const dn of ['m-1', 'm-2']) {
+      const r = s.records.record(id(dn))!;
+      r.disabled = true;
+      s.records.setState(r, 'disabled', 'disabled by the cloud');
+    }
+    s.platform.loginRefusals.push({ code: AlinkCodes.DEVICE_DISABLED, device: 'm-2' });
+    s.sessions.onConnected();
+    await s.settle();
+    expect([s.state('m-1'), s.state('m-2')]).toEqual(['online', 'disabled']);
+    expect(s.store.list().find((r) => r.deviceName === 'm-2')?.disabled).toBe(true);
+    s.sessions.stop();
+  });
+
   it('no topology (6401): the topology is added again and the device logged in', async () => {
     const s = setup(['m-1']);
     s.platform.topo.add('a1SubDemo01/m-1');

@@ -139,6 +139,9 @@ export class GatewaySessions {
   }
 
   private async round(gen: number, full: boolean): Promise<void> {
+    // A re-enable sent while the gateway was away is never heard again: after each connect a disabled device is tried
+    // once more, and the platform's 6204 puts it back if it still is.
+    if (full) for (const r of this.deps.records.records()) if (r.disabled) this.retryDisabled(r);
     if (full && this.deps.config.reconcileTopology) await this.reconcile(gen);
     if (!this.live(gen)) return;
     await this.registerSecrets(gen);
@@ -146,6 +149,11 @@ export class GatewaySessions {
     await this.addTopology(gen);
     if (!this.live(gen)) return;
     await this.login(gen);
+  }
+
+  private retryDisabled(r: SubDeviceRecord): void {
+    r.disabled = false;
+    this.deps.records.setState(r, 'offline', 'was disabled; trying to log in again after the connect');
   }
 
   /** Active in a round: known, enabled, not given up on. */
