@@ -41,9 +41,22 @@ const FIELD_RULES: Record<string, string> = {
 
 const ID_IN_TEXT = /"id"\s*:\s*"?([0-9]{1,10})\b/;
 
-/** Parses and checks request envelopes; one instance per router (ajv state is per instance). */
+type EnvelopeCheck = ((v: unknown) => boolean) & { errors?: ErrorObject[] | null };
+let compiled: EnvelopeCheck | undefined;
+
+/**
+ * Compiled on first use, then shared by every router of the process: a compiled schema is immutable (its `errors`
+ * are read right after each synchronous call), and compiling it per router cost a gateway ~250 KB and 17-32 ms of CPU
+ * per sub-device (docs/performance.md, "Gateway sub-devices").
+ */
+function envelopeCheck(): EnvelopeCheck {
+  compiled ??= new Ajv({ allErrors: false }).compile(SCHEMA) as EnvelopeCheck;
+  return compiled;
+}
+
+/** Parses and checks request envelopes. */
 export class EnvelopeParser {
-  private readonly check = new Ajv({ allErrors: false }).compile(SCHEMA) as ((v: unknown) => boolean) & { errors?: ErrorObject[] | null };
+  private readonly check = envelopeCheck();
 
   /** Parses `payload` as an Alink request. */
   parse(payload: Buffer): EnvelopeResult {

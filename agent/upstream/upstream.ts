@@ -43,6 +43,14 @@ const REPLY_SCHEMA = {
 };
 
 /** The agent's upstream: the public `Upstream` plus what the router needs (reply routing, pre-validated posts). */
+let compiledReplyCheck: ((v: unknown) => boolean) | undefined;
+
+/** Compiled once per process and shared (immutable; see agent/router/envelope.ts for why not per instance). */
+function replyCheck(): (v: unknown) => boolean {
+  compiledReplyCheck ??= new Ajv().compile(REPLY_SCHEMA);
+  return compiledReplyCheck;
+}
+
 export class AlinkUpstream implements Upstream {
   private readonly topics: DeviceTopics;
   private readonly channels: ChannelTopics;
@@ -58,7 +66,7 @@ export class AlinkUpstream implements Upstream {
     this.channels = channelTopics(opts.identity);
     this.ids = opts.ids ?? new MessageIdGenerator();
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 10_000;
-    this.checkReply = new Ajv().compile(REPLY_SCHEMA);
+    this.checkReply = replyCheck();
     for (const ev of opts.model.model.events) {
       // The implicit `post` event is the property post, not an event of its own (docs/protocol/tsl.md, "Implicit entries").
       if (ev.method !== AlinkMethods.PROPERTY_POST) this.eventTopics.set(ev.identifier, this.topics.eventPost(ev.identifier));
