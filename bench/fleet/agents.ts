@@ -1,0 +1,71 @@
+/**
+ * The fleet's in-process gateways: each a real `Agent` (its own SQLite file, MQTT connection, sub-device sessions)
+ * in this one process, which the agent allows because it has no global state. Each gets a driver plugin that owns
+ * every sub-device product and applies property sets (counted) once they are durable in its `ctx.state`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Agent } from '../../agent/agent';
+import { createAgentLogger } from '../../agent/config/logger';
+import { definePlugin, type CallContext } from '../../handlers/api';
+import { gatewayConfig, type GatewayConfigOptions } from './gateway-config';
+import type { FleetGateway, World } from './world';
+
+export interface InProcessGateway {
+  gw: FleetGateway;
+  agent: Agent;
+  /** Property sets the driver applied. */
+  applied(): number;
+  /** Sub-devices online, as the agent counts them. */
+  online(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The driver: owns every sub-device of the fleet's products, applies a set by writing it to `ctx.state` (so that
+ * the 200 the agent sends after the handler means the value is on disk, as a real driver that writes a register).
+ */
+export function fleetDriver(products: readonly string[], setProperties: readonly string[], onApplied: () => void = () => undefined) {
+  return definePlugin({
+    name: 'fleet-driver',
+    setup: (ctx) => ({
+      subDevices: {
+        products,
+        properties: {
+          ids: [...new Set(setProperties)],
+          apply: async (values: Record<string, unknown>, call: CallContext) => {
+            await ctx.state.put({ [`${call.device?.deviceName}`]: values });
+            onApplied();
+          },
+        },
+      },
+    }),
+  });
+}
+
+export async function startInProcessGateway(world: World, gw: FleetGateway, o: Omit<GatewayConfigOptions, 'dataDir'>): Promise<InProcessGateway> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fleet-gw-'));
+  let applied = 0;
+  const plugin = fleetDriver(
+    world.products.map((p) => p.productKey),
+    world.products.map((p) => p.setProperty),
+    () => applied++,
+  );
+  const agent = await Agent.create(gatewayConfig(world, gw, { ...o, dataDir }), {
+    logger: createAgentLogger({ level: o.logLevel as 'warn' }, pino.destination(2)),
+    plugins: [{ module: 'fleet-driver', plugin }],
+  });
+  await agent.start();
+  return {
+    gw,
+    agent,
+    applied: () => applied,
+    online: () => agent.gateway.counts().online,
+    stop: async () => {
+      await agent.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
