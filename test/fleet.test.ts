@@ -8,6 +8,7 @@ import { parseFleetArgs, runFleet } from '../bench/fleet/cli';
 import type { FleetReport } from '../bench/fleet/report';
 import { reportTable } from '../bench/fleet/report';
 import type { ScenarioResult } from '../bench/fleet/scenarios';
+import { startMosquitto } from './helpers/brokers';
 
 jest.setTimeout(180_000);
 
@@ -74,5 +75,25 @@ describe('fleet mode', () => {
     expect(() => parseFleetArgs(['--broker', 'external', '--broker-url', 'mqtt://127.0.0.1:1883'])).toThrow(/broker-restart/);
     const ext = parseFleetArgs(['--broker', 'external', '--broker-url', 'mqtt://127.0.0.1:1883', '--scenario', 'steady']);
     expect(ext.options).toMatchObject({ broker: 'external', brokerUrl: 'mqtt://127.0.0.1:1883', child: false });
+  });
+});
+
+describe('fleet mode on an external MQTT 5 broker (mosquitto standing in for an EMQX cluster)', () => {
+  it('steady: the agents and the simulator meet on the broker; posts stored, sets answered, nothing lost', async () => {
+    const broker = await startMosquitto();
+    try {
+      const { options, scenarios } = parseFleetArgs([
+        ...['--broker', 'external', '--broker-url', broker.url, '--scenario', 'steady', '--gateways', '1', '--sub-devices', '3'],
+        ...['--duration-ms', '2000', '--settle-timeout-ms', '8000', '--log-level', 'silent'],
+      ]);
+      const report = await runFleet(options, scenarios);
+      const [s] = report.scenarios;
+      expect(s).toMatchObject({ scenario: 'steady', postsLost: 0, setsFailed: 0 });
+      expect(s?.postsAccepted).toBeGreaterThan(0);
+      expect(s?.setsOk).toBeGreaterThan(0);
+      expect(report.ok).toBe(true);
+    } finally {
+      await broker.stop();
+    }
   });
 });

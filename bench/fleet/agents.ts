@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Agent } from '../../agent/agent';
 import { createAgentLogger } from '../../agent/config/logger';
-import { definePlugin, type CallContext } from '../../handlers/api';
+import { fleetDriver } from './driver';
 import { gatewayConfig, type GatewayConfigOptions } from './gateway-config';
 import type { FleetGateway, World } from './world';
 
@@ -23,29 +23,7 @@ export interface InProcessGateway {
   stop(): Promise<void>;
 }
 
-/**
- * The driver: owns every sub-device of the fleet's products, applies a set by writing it to `ctx.state` (so that
- * the 200 the agent sends after the handler means the value is on disk, as a real driver that writes a register).
- */
-export function fleetDriver(products: readonly string[], setProperties: readonly string[], onApplied: () => void = () => undefined) {
-  return definePlugin({
-    name: 'fleet-driver',
-    setup: (ctx) => ({
-      subDevices: {
-        products,
-        properties: {
-          ids: [...new Set(setProperties)],
-          apply: async (values: Record<string, unknown>, call: CallContext) => {
-            await ctx.state.put({ [`${call.device?.deviceName}`]: values });
-            onApplied();
-          },
-        },
-      },
-    }),
-  });
-}
-
-export async function startInProcessGateway(world: World, gw: FleetGateway, o: Omit<GatewayConfigOptions, 'dataDir'>): Promise<InProcessGateway> {
+export async function startInProcessGateway(world: Pick<World, 'mqttUrl' | 'protocolVersion' | 'products'>, gw: FleetGateway, o: Omit<GatewayConfigOptions, 'dataDir'>): Promise<InProcessGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fleet-gw-'));
   let applied = 0;
   const plugin = fleetDriver(

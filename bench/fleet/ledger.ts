@@ -51,6 +51,11 @@ export class PlatformLedger {
     return { connectsPerSecond: peak(this.connects, since), loginsPerSecond: peak(this.logins, since) };
   }
 
+  /** When gateway connects and sub-device logins happened at or after `since` (ms epoch, ascending). */
+  since(since: number): { connects: number[]; logins: number[] } {
+    return { connects: this.connects.filter((t) => t >= since), logins: this.logins.filter((t) => t >= since) };
+  }
+
   /** Accepted keys the platform has not stored. */
   missing(accepted: Iterable<string>): string[] {
     return [...accepted].filter((k) => !this.stored.has(k));

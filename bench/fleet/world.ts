@@ -28,6 +28,8 @@ export interface WorldOptions {
   broker: BrokerMode;
   /** External mode: the broker's URL (devices and the simulator connect there). */
   brokerUrl?: string;
+  /** Clients that may publish and subscribe anywhere (a benchmark's raw "cloud" and baseline clients). */
+  serviceClients?: { username: string; password: string }[];
 }
 
 /** One gateway and the sub-devices behind it. */
@@ -75,7 +77,7 @@ export async function startWorld(o: WorldOptions): Promise<World> {
       devices,
       // The agents validate; the cloud's own check would answer first and hide theirs.
       cloudValidation: false,
-      mqtt: o.broker === 'external' ? { mode: 'external', url: o.brokerUrl } : { mode: o.broker },
+      mqtt: o.broker === 'external' ? { mode: 'external', url: o.brokerUrl } : { mode: o.broker, serviceClients: o.serviceClients ?? [] },
       // The cloud side's sets are the load: the default API QPS limits would throttle them, not the agents.
       limits: { qps: { SetDeviceProperty: 100_000 }, replyHistory: 10_000 },
       gateway: { maxSubDevices: limit, maxOnlineSubDevices: limit },
