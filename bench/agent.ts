@@ -33,11 +33,11 @@
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
 import { Cloud } from './agent-cloud';
 import { child, spawnCli, type Role } from './agent-devices';
 import { startMosquitto } from './brokers';
 import { median, percentile, withTimeout } from './stats';
+import { procCpuUs, rssMb } from './proc';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
 const WARMUP_MS = 700;
@@ -48,19 +48,6 @@ const SETTLE_MS = 1000;
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const ALL_ROLES: Role[] = ['echo', 'sdk', 'agent', 'durable'];
 const ROLES = (process.env.BENCH_ROLES?.split(',') ?? ALL_ROLES).filter((r): r is Role => (ALL_ROLES as string[]).includes(r));
-
-/** utime + stime of a process from /proc, in µs (clock ticks of 10 ms; summed over slices the error averages out). */
-function procCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-}
-
-/** VmRSS of a process, in MB. */
-function rssMb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? NaN) / 1024;
-}
 
 const cpuMarks = new WeakMap<ChildProcess, number>();
 

@@ -12,7 +12,7 @@ import type { ResolvedGateway } from '../../config/sub-devices';
 import { Secret } from '../../config/secret';
 import type { SubDeviceTrafficSide } from '../traffic';
 import { subDeviceKey } from '../directory';
-import { chunks, RateWindow } from './pacing';
+import { chunks, RateWindow, windowFillingSize } from './pacing';
 import type { SubDeviceRecord, SubDeviceRecords } from './records';
 import { identities, type GatewayRequests } from './requests';
 import type { SubDeviceStore } from './store';
@@ -240,7 +240,7 @@ export class GatewaySessions {
 
   private async login(gen: number): Promise<void> {
     const cfg = this.deps.config;
-    for (const part of chunks(this.eligible(), cfg.loginBatchSize)) {
+    for (const part of chunks(this.eligible(), windowFillingSize(cfg.loginBatchSize, cfg.loginsPerSecond))) {
       await this.rate.take(part.length);
       if (!this.live(gen)) return;
       // Eligibility may have changed while waiting for the window (removed, lost, disabled).

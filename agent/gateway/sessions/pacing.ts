@@ -13,6 +13,24 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
+ * The login batch size to use: the largest size up to `max` whose whole batches fill a window of `perWindow` the most
+ * (docs/protocol/gateway.md, "Limits and pacing"). A batch is sent whole or waits, so batches of 50 under 180 per
+ * second leave 30 of every window unused (2,000 devices in 13.3 s instead of 11.1 s); batches of 45 fill it. Sizes
+ * below half of `max` are not considered.
+ */
+export function windowFillingSize(max: number, perWindow: number): number {
+  if (max >= perWindow) return perWindow;
+  let best = max;
+  let filled = Math.floor(perWindow / max) * max;
+  // No smaller than half of `max`: a prime rate would otherwise pick batches of 1, many more messages for little.
+  for (let size = max - 1; size >= Math.ceil(max / 2) && filled < perWindow; size--) {
+    const f = Math.floor(perWindow / size) * size;
+    if (f > filled) [best, filled] = [size, f];
+  }
+  return best;
+}
+
+/**
  * A sliding one-second window: `reserve(n)` says how long to wait before sending `n` more, so that every window
  * of `windowMs` holds at most `perWindow`. A request larger than `perWindow` is refused (chunk it first).
  */
