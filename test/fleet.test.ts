@@ -61,10 +61,9 @@ describe('fleet mode', () => {
     expect(report.ok).toBe(report.scenarios.every((s) => s.postsLost === 0 && (s.setsAnsweredLost ?? 0) === 0));
   });
 
-  // Known (docs/fleet.md, "What it found"): after a reconnect or a restart the outbox sends a sub-device's unacknowledged
-  // posts right after CONNACK, before the sub-device's batch login; the platform drops them with /ext/error 520. When
-  // this passes, the loss is fixed: turn it into a plain `it`.
-  it.failing('broker-restart and kill-gateway lose no post an agent accepted (QoS 1)', () => {
+  // What fleet mode found first (docs/fleet.md, "What it found"): posts sent right after CONNACK, before the
+  // sub-devices' logins, were refused and lost. The outbox now holds them until each device is online again.
+  it('broker-restart and kill-gateway lose no post an agent accepted (QoS 1)', () => {
     expect(scenario('broker-restart').postsLost).toBe(0);
     expect(scenario('kill-gateway').postsLost).toBe(0);
   });
