@@ -40,7 +40,7 @@ export interface EmbeddedBrokerOptions {
 }
 
 type Session =
-  | { kind: 'device'; id: DeviceId; keepalive: number; clientParams: Record<string, string>; subscriptions: Set<string>; serverFilters?: Set<string> }
+  | { kind: 'device'; id: DeviceId; keepalive: number; clientParams: Record<string, string>; subscriptions: Set<string>; perOwner: Map<string, number>; serverFilters?: Set<string> }
   | { kind: 'service' };
 
 type AuthError = Error & { returnCode: number };
@@ -178,7 +178,7 @@ export class EmbeddedBroker implements MqttLink {
           return;
         }
         const id = { productKey: outcome.productKey, deviceName: outcome.deviceName };
-        this.sessions.set(client, { kind: 'device', id, keepalive: outcome.keepalive, clientParams: outcome.params, subscriptions: new Set() });
+        this.sessions.set(client, { kind: 'device', id, keepalive: outcome.keepalive, clientParams: outcome.params, subscriptions: new Set(), perOwner: new Map() });
         this.serviceClientIds.delete(client.id);
         cb(null, true);
       },
@@ -207,10 +207,12 @@ export class EmbeddedBroker implements MqttLink {
         // The platform's own subscriptions for an _ss=1 client do not use up the device's allowance.
         if (s.serverFilters?.has(sub.topic)) return cb(null, sub as Subscription);
         // A sub-device's filters count against its own allowance, not its gateway's.
-        const owner = topicOwner(sub.topic);
-        const mine = [...s.subscriptions].filter((f) => sameOwner(topicOwner(f), owner)).length;
-        if (!s.subscriptions.has(sub.topic) && mine >= this.opts.maxSubscriptions) {
-          return refuse(`more than ${this.opts.maxSubscriptions} subscriptions`);
+        // Counted per owner as they come and go: a gateway with 2,000 sub-devices holds some 28,000 filters.
+        const owner = ownerKey(sub.topic);
+        const mine = s.perOwner.get(owner) ?? 0;
+        if (!s.subscriptions.has(sub.topic)) {
+          if (mine >= this.opts.maxSubscriptions) return refuse(`more than ${this.opts.maxSubscriptions} subscriptions`);
+          s.perOwner.set(owner, mine + 1);
         }
         s.subscriptions.add(sub.topic);
         cb(null, sub as Subscription);
@@ -254,7 +256,14 @@ export class EmbeddedBroker implements MqttLink {
     });
     broker.on('unsubscribe', (topics, client) => {
       const s = this.sessions.get(client);
-      if (s?.kind === 'device') for (const t of topics) s.subscriptions.delete(t);
+      if (s?.kind !== 'device') return;
+      for (const t of topics) {
+        if (!s.subscriptions.delete(t)) continue;
+        const k = ownerKey(t);
+        const n = (s.perOwner.get(k) ?? 1) - 1;
+        if (n > 0) s.perOwner.set(k, n);
+        else s.perOwner.delete(k);
+      }
     });
     broker.on('publish', (packet, client) => {
       const s = client ? this.sessions.get(client) : undefined;
@@ -266,6 +275,8 @@ export class EmbeddedBroker implements MqttLink {
   }
 }
 
-function sameOwner(a: DeviceId | undefined, b: DeviceId | undefined): boolean {
-  return a?.productKey === b?.productKey && a?.deviceName === b?.deviceName;
+/** Whose subscription allowance a filter uses: its device's ('' for filters of no device). */
+function ownerKey(filter: string): string {
+  const o = topicOwner(filter);
+  return o ? `${o.productKey}/${o.deviceName}` : '';
 }
