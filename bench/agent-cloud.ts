@@ -2,6 +2,21 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { PK, sys } from './agent-devices';
 
+/** What one socket read of `c` causes (requests, PUBACKs, replies) leaves in one write, not one syscall each. */
+export function corkPerRead(c: MqttClient): void {
+  const socket = c.stream as unknown as { cork?(): void; uncork?(): void; prependListener?(e: string, f: () => void): void };
+  let corked = false;
+  socket.prependListener?.('data', () => {
+    if (corked || !socket.cork || !socket.uncork) return;
+    corked = true;
+    socket.cork();
+    setImmediate(() => {
+      corked = false;
+      socket.uncork?.();
+    });
+  });
+}
+
 export class Cloud {
   private next = 1;
   private readonly waiting = new Map<string, (code: number) => void>();
@@ -12,17 +27,7 @@ export class Cloud {
     const postSuffix = '/thing/event/property/post';
     // The cloud must not be what limits the rate: the requests, PUBACKs and post_replies that one socket read
     // causes leave in one write (as the agent's session does it), not one syscall each. The same for every device.
-    const socket = c.stream as unknown as { cork?(): void; uncork?(): void; prependListener?(e: string, f: () => void): void };
-    let corked = false;
-    socket.prependListener?.('data', () => {
-      if (corked || !socket.cork || !socket.uncork) return;
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork?.();
-      });
-    });
+    corkPerRead(c);
     c.on('message', (topic, payload) => {
       const msg = JSON.parse(payload.toString()) as { id: string; code?: number };
       if (topic.endsWith(postSuffix)) {

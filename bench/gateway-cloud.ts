@@ -6,6 +6,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceIdentity } from '../thing-model/wire';
+import { corkPerRead } from './agent-cloud';
 
 export const CLOUD_CLIENT = { username: 'bench-gateway-cloud', password: 'bench-gateway-cloud-secret' };
 
@@ -15,17 +16,7 @@ export class SetCloud {
 
   private constructor(private readonly c: MqttClient) {
     // The cloud must not be what limits the rate: what one socket read causes leaves in one write (bench/agent-cloud.ts).
-    const socket = c.stream as unknown as { cork?(): void; uncork?(): void; prependListener?(e: string, f: () => void): void };
-    let corked = false;
-    socket.prependListener?.('data', () => {
-      if (corked || !socket.cork || !socket.uncork) return;
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        socket.uncork?.();
-      });
-    });
+    corkPerRead(c);
     c.on('message', (_topic, payload) => {
       const msg = JSON.parse(payload.toString()) as { id: string; code?: number };
       const done = this.waiting.get(msg.id);
