@@ -117,6 +117,9 @@ describe.each(['embedded', 'managed'] as const)('gateway sub-devices end to end 
     const metrics = await (await fetch(`${t.agent.healthAddress!.url}/metrics`)).text();
     expect(metrics).toContain(`alink_agent_sub_devices{state="online"} ${N}`);
     expect(metrics.split('\n').filter((l) => l.startsWith('alink_agent_sub_devices{')).length).toBe(6);
+    // A gateway nobody set a shadow for is told so (407) after its connect: a fact, not a warning.
+    expect(t.log.lines().some((l) => l.msg === 'no shadow document yet')).toBe(true);
+    expect(t.log.lines().filter((l) => l.msg === 'shadow update refused')).toEqual([]);
   });
 
   const setProperty = async (deviceName: string, items: Record<string, unknown>) => {

@@ -50,6 +50,9 @@ export class DeviceShadow {
     const version = typeof m.version === 'number' ? m.version : typeof body.version === 'number' ? body.version : undefined;
     if (m.method === 'reply' && body.status === 'error') {
       const content = isPlainObject(body.content) ? body.content : {};
+      // 407: the device has no shadow document yet (docs/protocol/desired-shadow.md §2), the normal answer to the
+      // `get` of a device nobody set a desired state for: every gateway of a fleet logged a warning for it.
+      if (String(content.errorcode) === '407') return void log.debug('no shadow document yet');
       log.warn({ errorcode: content.errorcode, errormessage: content.errormessage }, 'shadow update refused');
       // A refused version: learn the current one, and act on what is desired there.
       if (String(content.errorcode) === '403') await this.requestDocument();
