@@ -20,7 +20,7 @@ import { SubDeviceRecords } from './sessions/records';
 import { watchRefusals } from './sessions/refusals';
 import { GatewayRequests } from './sessions/requests';
 import { MemorySubDeviceStore, type SubDeviceStore } from './sessions/store';
-import { checkClaim, createSubDeviceTraffic, topicOwner, SubDeviceOwners, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
+import { checkClaim, createSubDeviceTraffic, topicOwner, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
 
 export interface GatewayDeps {
   identity: DeviceIdentity;
@@ -68,14 +68,14 @@ export class Gateway {
     const logger = (this.logger = deps.logger.child({ component: 'gateway' }));
     const models = loadModels(deps.config.gateway.products);
     const claims: OwnedClaim[] = deps.plugins.slots.flatMap((s) => (s.instance.subDevices ? [{ owner: s.name, claim: s.instance.subDevices as SubDeviceClaim }] : []));
-    const owners = new SubDeviceOwners(claims);
-    this.checkClaims(claims, models);
+    const slots = new Map(deps.plugins.slots.map((s) => [s.name, s]));
+    this.checkClaims(claims, models, slots);
     this.enabled = deps.config.subDevices.length > 0 || claims.length > 0;
     this.store = deps.store ?? new MemorySubDeviceStore();
-    this.records = new SubDeviceRecords((d) => owners.ownerOf(d)?.owner);
+    // The traffic side's owner table, built just below and before any record is added.
+    this.records = new SubDeviceRecords((d) => this.traffic.ownerOf(d)?.owner);
     this.gw = gatewayTopics(deps.identity);
     this.gwLife = lifecycleTopics(deps.identity);
-    const slots = new Map(deps.plugins.slots.map((s) => [s.name, s]));
     this.traffic = createSubDeviceTraffic({
       directory: this.records,
       subscriber: deps.subscriber,
@@ -96,7 +96,7 @@ export class Gateway {
     this.notices = new GatewayNotices({ gateway: deps.identity, records: this.records, sessions: this.sessions, traffic: this.traffic, requests: this.requests, store: this.store, uplink: deps.uplink, logger });
     this.api = createGatewayApi({ gateway: deps.identity, records: this.records, sessions: this.sessions, requests: this.requests, traffic: this.traffic, store: this.store, models, connected: () => this.connected, upstream: deps.upstream, now: deps.now });
     this.load(models);
-    this.tellOwners(claims, logger);
+    this.tellOwners(claims, slots, logger);
   }
 
   private connected = false;
@@ -199,8 +199,7 @@ export class Gateway {
   }
 
   /** Every claim checked against its products' Thing Models now, so a bad claim stops the start naming the plugin. */
-  private checkClaims(claims: OwnedClaim[], models: Map<string, CompiledThingModel>): void {
-    const slots = new Map(this.deps.plugins.slots.map((s) => [s.name, s]));
+  private checkClaims(claims: OwnedClaim[], models: Map<string, CompiledThingModel>, slots: ReadonlyMap<string, PluginSlot>): void {
     for (const c of claims) {
       const pks = new Set([...(c.claim.products ?? []), ...(c.claim.devices ?? []).map((d) => d.productKey)]);
       for (const pk of pks) {
@@ -211,9 +210,8 @@ export class Gateway {
   }
 
   /** Each owner's `onStateChange`, guarded: a throwing plugin is logged, never breaks the sessions. */
-  private tellOwners(claims: OwnedClaim[], logger: Logger): void {
+  private tellOwners(claims: OwnedClaim[], slots: ReadonlyMap<string, PluginSlot>, logger: Logger): void {
     const byOwner = new Map(claims.map((c) => [c.owner, c]));
-    const slots = new Map(this.deps.plugins.slots.map((s) => [s.name, s]));
     this.records.onChange((entry, previous) => {
       const owner = entry.owner ? byOwner.get(entry.owner) : undefined;
       const fn = owner ? ((slots.get(owner.owner)?.instance.subDevices as SubDeviceClaim | undefined) ?? owner.claim).onStateChange : undefined;

@@ -11,7 +11,7 @@ import type { InboundMessage, Uplink } from '../../transport';
 import type { SubDeviceTrafficSide } from '../traffic';
 import type { GatewaySessions } from './engine';
 import type { SubDeviceRecord, SubDeviceRecords } from './records';
-import type { GatewayRequests } from './requests';
+import { identityOf, type GatewayRequests } from './requests';
 import type { SubDeviceStore } from './store';
 
 export interface GatewayNoticesDeps {
@@ -40,11 +40,6 @@ function parse(payload: Buffer): Notice | undefined {
   } catch {
     return undefined;
   }
-}
-
-function identityOf(v: unknown): DeviceIdentity | undefined {
-  const o = v as { productKey?: unknown; deviceName?: unknown } | null;
-  return o && typeof o.productKey === 'string' && typeof o.deviceName === 'string' ? { productKey: o.productKey, deviceName: o.deviceName } : undefined;
 }
 
 export class GatewayNotices {

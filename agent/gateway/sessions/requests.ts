@@ -27,13 +27,15 @@ export interface GatewayRequestOptions {
 
 const ident = (d: DeviceIdentity) => ({ productKey: d.productKey, deviceName: d.deviceName });
 
+/** `{productKey, deviceName}` of a platform message, or undefined when it is not one. */
+export function identityOf(v: unknown): DeviceIdentity | undefined {
+  const o = v as { productKey?: unknown; deviceName?: unknown } | null;
+  return o && typeof o.productKey === 'string' && typeof o.deviceName === 'string' ? { productKey: o.productKey, deviceName: o.deviceName } : undefined;
+}
+
 /** The reply's `data` as a list of identities (topo/get, the items a topo/add took); [] for anything else. */
 export function identities(data: unknown): DeviceIdentity[] {
-  if (!Array.isArray(data)) return [];
-  return data.flatMap((d: unknown) => {
-    const o = d as { productKey?: unknown; deviceName?: unknown } | null;
-    return o && typeof o.productKey === 'string' && typeof o.deviceName === 'string' ? [{ productKey: o.productKey, deviceName: o.deviceName }] : [];
-  });
+  return Array.isArray(data) ? data.flatMap((d: unknown) => identityOf(d) ?? []) : [];
 }
 
 export class GatewayRequests {
@@ -72,10 +74,9 @@ export class GatewayRequests {
     const r = await this.send(this.topics.subRegister, AlinkMethods.SUB_REGISTER, ids.map(ident));
     if (!Array.isArray(r.data)) return [];
     return r.data.flatMap((d: unknown) => {
-      const o = d as { productKey?: unknown; deviceName?: unknown; deviceSecret?: unknown } | null;
-      return o && typeof o.productKey === 'string' && typeof o.deviceName === 'string' && typeof o.deviceSecret === 'string' && o.deviceSecret !== ''
-        ? [{ id: { productKey: o.productKey, deviceName: o.deviceName }, deviceSecret: o.deviceSecret }]
-        : [];
+      const id = identityOf(d);
+      const secret = (d as { deviceSecret?: unknown }).deviceSecret;
+      return id && typeof secret === 'string' && secret !== '' ? [{ id, deviceSecret: secret }] : [];
     });
   }
 
