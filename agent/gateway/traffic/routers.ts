@@ -34,6 +34,9 @@ export interface SubDeviceRouterDeps {
 
 /** The owner's `subDevices` claim seen as a plugin instance of its own, so the router's claims table can hold it. */
 function claimSlot(owned: OwnedClaim, real: PluginSlot): PluginSlot {
+  // The view is made again only when a reload replaced the real instance, not on every call that reads it.
+  let seen: unknown;
+  let view: PluginInstance<unknown> | undefined;
   return {
     name: real.name,
     logger: real.logger,
@@ -44,9 +47,13 @@ function claimSlot(owned: OwnedClaim, real: PluginSlot): PluginSlot {
       // The real slot's state is the plugin host's to change.
     },
     get instance(): PluginInstance<unknown> {
-      // Read on every call: a reload replaces the real instance and with it the claim.
-      const c = (real.instance as PluginInstance<unknown>).subDevices ?? owned.claim;
-      return { properties: c.properties, services: c.services, customTopics: c.customTopics, rrpc: c.rrpc, raw: c.raw } as PluginInstance<unknown>;
+      const inst = real.instance as PluginInstance<unknown>;
+      if (view === undefined || inst !== seen) {
+        seen = inst;
+        const c = inst.subDevices ?? owned.claim;
+        view = { properties: c.properties, services: c.services, customTopics: c.customTopics, rrpc: c.rrpc, raw: c.raw } as PluginInstance<unknown>;
+      }
+      return view;
     },
   };
 }
