@@ -301,6 +301,17 @@ describe.each(['embedded', 'managed'] as const)('gateway under kill -9 (%s broke
     await waitFor(() => heard().length > 0, 10_000, `the agent to hear that ${name} has no session`);
     await waitFor(allOnline, 10_000, `${name} logged in again`);
     expect(sim.deviceStatus(SUB_PK, name).status).toBe('ONLINE');
+    if (mode === 'managed') {
+      // The refused reading was kept in the outbox, not dropped: it reaches the platform after the new login.
+      await waitFor(
+        async () => {
+          const s = await iot.queryDevicePropertyStatus(new $Iot.QueryDevicePropertyStatusRequest({ ...sub(name) }));
+          return (s.body.data?.list?.propertyStatusInfo ?? []).some((p) => p.identifier === 'Temperature' && Number(p.value) === 21.5);
+        },
+        10_000,
+        `the refused reading of ${name} at the platform`,
+      );
+    }
     const values: Values = { Seq: 2_000_000_000, SetPoint: 22.5, Mode: 2 };
     const req = await send(name, values);
     expect(req).toBeDefined();

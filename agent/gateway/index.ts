@@ -17,7 +17,7 @@ import { Secret } from '../config/secret';
 import { GatewaySessions } from './sessions/engine';
 import { GatewayNotices } from './sessions/notices';
 import { SubDeviceRecords } from './sessions/records';
-import { watchRefusals } from './sessions/refusals';
+import { NOT_AUTHORIZED, watchRefusals } from './sessions/refusals';
 import { GatewayRequests } from './sessions/requests';
 import { MemorySubDeviceStore, type SubDeviceStore } from './sessions/store';
 import { checkClaim, createSubDeviceTraffic, topicOwner, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
@@ -82,7 +82,7 @@ export class Gateway {
       claims,
       logger,
       // The notices exist by the time a receipt settles.
-      routers: { ...deps.routers, uplink: watchRefusals(deps.uplink, (d, topic) => void this.notices.publishRefused(d, topic).catch((err: unknown) => logger.error({ err, topic }, 'refused publish not handled'))), slotOf: (name) => slots.get(name) },
+      routers: { ...deps.routers, uplink: watchRefusals(deps.uplink, (d, topic) => this.refusedFor(d, topic)), slotOf: (name) => slots.get(name) },
     });
     this.requests = new GatewayRequests({
       gateway: deps.identity,
@@ -122,6 +122,25 @@ export class Gateway {
     const life = lifecycleTopics(d);
     if (msg.topic === life.disable || msg.topic === life.enable || msg.topic === life.delete) return this.notices.lifecycle(msg, d);
     return this.traffic.handle(msg, owner);
+  }
+
+  /**
+   * The outbox heard the broker refuse a publish (docs/protocol/gateway.md, "Held messages"): a refusal as not
+   * authorized on a sub-device's topic is its lost session, taken as 520 before this returns, so the hold keeps the
+   * message for the device's next login instead of the outbox dropping it.
+   */
+  refused(topic: string, reasonCode: number): void {
+    if (!this.enabled || reasonCode !== NOT_AUTHORIZED) return;
+    const owner = topicOwner(topic);
+    if (!owner || owner.extError) return;
+    const d = owner.device;
+    if (d.productKey === this.deps.identity.productKey && d.deviceName === this.deps.identity.deviceName) return;
+    this.refusedFor(d, topic);
+  }
+
+  private refusedFor(device: DeviceIdentity, topic: string): void {
+    // publishRefused marks the device offline before its first await: the hold holds its topics from here on.
+    this.notices.publishRefused(device, topic).catch((err: unknown) => this.logger.error({ err, topic }, 'refused publish not handled'));
   }
 
   onConnected(): void {

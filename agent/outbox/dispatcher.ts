@@ -20,6 +20,9 @@ const QOS1 = Object.freeze({ qos: 1 as const });
 /** Most rows the hot range keeps in memory. */
 export const HOT_MAX = 8192;
 
+/** How often one row may be refused and taken back by the hold before the refusal counts as final. */
+export const REFUSALS_MAX = 3;
+
 interface Inflight {
   token: number;
   summary: RowSummary;
@@ -62,6 +65,9 @@ export class Dispatcher {
    */
   private readonly held = new Map<number, OutboxRow>();
   private hold: ((topic: string) => boolean) | undefined;
+  private onRefused: ((topic: string, reasonCode: number) => void) | undefined;
+  /** Per row, the refusals the hold took back (see {@link takeBack}); empty but for a lost sub-device session. */
+  private readonly refusals = new Map<number, number>();
   private releaseAsked = false;
 
   constructor(private readonly c: DispatcherContext) {
@@ -91,9 +97,13 @@ export class Dispatcher {
     this.online = false;
   }
 
-  /** Which topics may not be sent now (undefined: none is held). */
-  setHold(hold: ((topic: string) => boolean) | undefined): void {
+  /**
+   * Which topics may not be sent now (undefined: none is held). `onRefused` hears every refusal with a reason code
+   * before the dispatcher decides on it: a refusal it answers by holding the topic is not final (see {@link takeBack}).
+   */
+  setHold(hold: ((topic: string) => boolean) | undefined, onRefused?: (topic: string, reasonCode: number) => void): void {
     this.hold = hold;
+    this.onRefused = onRefused;
     this.release();
   }
 
@@ -196,6 +206,7 @@ export class Dispatcher {
     this.inflight.delete(seq);
     this.hot.delete(seq);
     this.held.delete(seq);
+    this.refusals.delete(seq);
   }
 
   /** Held rows the hold lets go now, oldest first, within the window; the pass ends when all were looked at. */
@@ -256,6 +267,27 @@ export class Dispatcher {
     return true;
   }
 
+  /**
+   * A refusal the hold explains is not final: told of it, the hold now keeps the topic (a sub-device whose session
+   * the broker no longer has, docs/protocol/gateway.md "Held messages"), so the row goes back to wait for the
+   * device's next login instead of being dropped. At most {@link REFUSALS_MAX} times per row, so a topic the broker
+   * refuses for good cannot go round for ever.
+   */
+  private takeBack(seq: number, topic: string, reasonCode: number): boolean {
+    if (!this.onRefused) return false;
+    this.onRefused(topic, reasonCode);
+    const n = (this.refusals.get(seq) ?? 0) + 1;
+    if (!this.hold?.(topic) || n > REFUSALS_MAX) {
+      this.refusals.delete(seq);
+      return false;
+    }
+    this.refusals.set(seq, n);
+    this.c.log.info({ seq, topic, reasonCode, refusals: n }, 'refused message kept: it waits for its topic to be released');
+    // Read back from SQLite by the next pump, where the hold keeps it.
+    this.cursor = Math.min(this.cursor, seq);
+    return true;
+  }
+
   private dropHot(): void {
     this.hot.clear();
     this.hotFrom = 0;
@@ -277,12 +309,14 @@ export class Dispatcher {
     this.inflight.delete(seq);
     if (!err) {
       this.c.counters.acked++;
+      if (this.refusals.size !== 0) this.refusals.delete(seq);
       this.c.commit.remove(seq, f.summary.size);
       this.c.receipts.resolve(seq);
       return;
     }
     if (err instanceof ErrorWithReasonCode && typeof err.code === 'number') {
-      // A negative PUBACK is final for this message: sending it again would be refused again.
+      if (this.takeBack(seq, f.summary.topic, err.code)) return;
+      // Otherwise a negative PUBACK is final for this message: sending it again would be refused again.
       this.c.commit.remove(seq, f.summary.size);
       this.c.drop({ summary: f.summary, reason: 'refused', reasonCode: err.code });
       return;

@@ -213,10 +213,12 @@ export class Outbox implements Uplink {
   /**
    * Messages on topics `hold` says true for wait in the outbox (kept, not sent, in-flight ones taken out of a
    * re-send) until {@link release}: a gateway's sub-devices that are not logged in, whose messages the platform
-   * would refuse (docs/protocol/gateway.md, "Held messages"). `undefined` holds nothing.
+   * would refuse (docs/protocol/gateway.md, "Held messages"). `undefined` holds nothing. `onRefused` hears every
+   * PUBACK refusal first: when the hold then keeps the topic, the message is kept too and sent after the release
+   * (at most a few times), instead of being dropped as refused.
    */
-  setHold(hold: ((topic: string) => boolean) | undefined): void {
-    this.dispatcher.setHold(hold);
+  setHold(hold: ((topic: string) => boolean) | undefined, onRefused?: (topic: string, reasonCode: number) => void): void {
+    this.dispatcher.setHold(hold, onRefused);
   }
 
   /** What the hold says may have changed: held messages it now lets go are sent. */

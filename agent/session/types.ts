@@ -50,7 +50,7 @@ export interface DurableUplink extends Uplink {
    */
   attach(client: MqttClient, gate?: { hold(heldIds: number[]): Promise<void> | undefined }): void;
   /** Keeps messages on the topics `hold` names out of the connection until `release` (agent/outbox). */
-  setHold?(hold: ((topic: string) => boolean) | undefined): void;
+  setHold?(hold: ((topic: string) => boolean) | undefined, onRefused?: (topic: string, reasonCode: number) => void): void;
   release?(): void;
 }
 

@@ -52,7 +52,10 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
   });
   const durable = stores.durable;
   if (gateway.enabled && durable?.setHold && durable.release) {
-    durable.setHold((topic) => gateway.holds(topic));
+    durable.setHold(
+      (topic) => gateway.holds(topic),
+      (topic, reasonCode) => gateway.refused(topic, reasonCode),
+    );
     gateway.onOnline(() => durable.release?.());
   }
   const routes = gateway.routes();

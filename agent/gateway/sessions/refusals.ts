@@ -10,7 +10,7 @@ import type { Uplink } from '../../transport';
 import { topicOwner } from '../traffic';
 
 /** MQTT 5 reason code 0x87, Not authorized: what an ACL answers for a topic the connection may not use. */
-const NOT_AUTHORIZED = 0x87;
+export const NOT_AUTHORIZED = 0x87;
 
 /** `inner`, telling `onRefused` of every QoS 1 publish on a sub-device's topic the broker refused as not authorized. */
 export function watchRefusals(inner: Uplink, onRefused: (device: DeviceIdentity, topic: string) => void): Uplink {
