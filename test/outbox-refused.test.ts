@@ -136,6 +136,36 @@ describe('outbox: refusals the hold explains (mosquitto, MQTT 5)', () => {
     }
   });
 
+  it('queues again, held until released, what was acknowledged for a device a moment ago', async () => {
+    const outbox = Outbox.open({ file: join(dir, 'd.db') });
+    let holding = false;
+    outbox.setHold((t) => holding && t === HELD);
+    outbox.keepAcked((t) => (t === HELD ? 'a1Sub/m-01' : undefined));
+    const client = connect(outbox, 'agent-d');
+    try {
+      await waitFor(() => client.connected, 5000, 'the agent connected');
+      const a = await outbox.publish(HELD, 'k1', { qos: 1, messageClass: 'property' });
+      const b = await outbox.publish(OTHER, 'k2', { qos: 1, messageClass: 'property' });
+      await Promise.all([a.acked, b.acked]);
+      await waitFor(() => received.length === 2, 5000, 'both delivered');
+      // The platform says it dropped the device's messages (520): the device is held, its last messages go again.
+      holding = true;
+      expect(outbox.resendAcked('a1Sub/m-01')).toBe(1);
+      expect(outbox.resendAcked('a1Sub/m-01')).toBe(0);
+      await waitFor(() => outbox.depth() === 1, 5000, 'the message queued again');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(received).toHaveLength(2);
+      holding = false;
+      outbox.release();
+      await waitFor(() => received.length === 3, 5000, 'the message sent again');
+      expect(received[2]).toBe(`${HELD} k1`);
+      expect(outbox.depth()).toBe(0);
+    } finally {
+      await client.endAsync();
+      outbox.close();
+    }
+  });
+
   it('treats a refusal as final when no hook is set', async () => {
     const outbox = Outbox.open({ file: join(dir, 'c.db') });
     const client = connect(outbox, 'agent-c');

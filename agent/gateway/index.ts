@@ -39,6 +39,8 @@ export interface GatewayDeps {
   now: () => number;
   /** How long a gateway request waits for its reply. */
   replyTimeoutMs: number;
+  /** The outbox's `resendAcked` (queues again what it acknowledged for a device key a moment ago). */
+  resendAcked?: (key: string) => number;
 }
 
 /** Compiles each sub-device product's Thing Model once (TslError names the file). */
@@ -93,7 +95,7 @@ export class Gateway {
       timeoutMs: deps.replyTimeoutMs,
     });
     this.sessions = new GatewaySessions({ records: this.records, requests: this.requests, traffic: this.traffic, store: this.store, config: deps.config.gateway, logger });
-    this.notices = new GatewayNotices({ gateway: deps.identity, records: this.records, sessions: this.sessions, traffic: this.traffic, requests: this.requests, store: this.store, uplink: deps.uplink, logger });
+    this.notices = new GatewayNotices({ gateway: deps.identity, records: this.records, sessions: this.sessions, traffic: this.traffic, requests: this.requests, store: this.store, uplink: deps.uplink, logger, ...(deps.resendAcked ? { resendAcked: deps.resendAcked } : {}) });
     this.api = createGatewayApi({ gateway: deps.identity, records: this.records, sessions: this.sessions, requests: this.requests, traffic: this.traffic, store: this.store, models, connected: () => this.connected, upstream: deps.upstream, now: deps.now });
     this.load(models);
     this.tellOwners(claims, slots, logger);
@@ -156,6 +158,14 @@ export class Gateway {
   async stop(drainTimeoutMs: number): Promise<void> {
     await this.traffic.drain(drainTimeoutMs);
     this.sessions.stop();
+  }
+
+  /** The record key of the known sub-device `topic` belongs to (the outbox keeps its acknowledged messages a moment). */
+  keyOf(topic: string): string | undefined {
+    const owner = topicOwner(topic);
+    if (!owner || owner.extError) return undefined;
+    const d = owner.device;
+    return this.records.get(d.productKey, d.deviceName)?.key;
   }
 
   /**

@@ -12,7 +12,8 @@ import type { GroupCommit, PendingInsert } from './group-commit';
 import { decodeProperties } from './properties';
 import type { Drop, OutboxCounters, Receipts } from './receipts';
 import type { AgedPolicy } from './options';
-import type { OutboxRow, OutboxTable, RowSummary } from './table';
+import { RecentAcks } from './recent-acks';
+import type { OutboxRow, OutboxTable } from './table';
 
 // MQTT.js copies its options; one shared object saves an allocation per message.
 const QOS1 = Object.freeze({ qos: 1 as const });
@@ -25,7 +26,7 @@ export const REFUSALS_MAX = 3;
 
 interface Inflight {
   token: number;
-  summary: RowSummary;
+  summary: OutboxRow;
 }
 
 export interface DispatcherContext {
@@ -69,6 +70,9 @@ export class Dispatcher {
   /** Per row, the refusals the hold took back (see {@link takeBack}); empty but for a lost sub-device session. */
   private readonly refusals = new Map<number, number>();
   private releaseAsked = false;
+  /** Which device an acknowledged row is kept under for {@link takeRecent} (undefined: not kept). */
+  private keepKey: ((topic: string) => string | undefined) | undefined;
+  private readonly recent = new RecentAcks();
 
   constructor(private readonly c: DispatcherContext) {
     this.cursor = c.commit.firstSeq;
@@ -125,6 +129,21 @@ export class Dispatcher {
       this.inflight.delete(seq);
       this.cursor = Math.min(this.cursor, seq);
     }
+  }
+
+  /** Keeps acknowledged rows for a moment under the key `keyOf` gives their topic (see recent-acks.ts). */
+  keepAcked(keyOf: ((topic: string) => string | undefined) | undefined): void {
+    this.keepKey = keyOf;
+  }
+
+  /** Takes the rows acknowledged under `key` within the last moments, oldest first (to be queued again). */
+  takeRecent(key: string): OutboxRow[] {
+    return this.recent.take(key, this.c.now());
+  }
+
+  private keepRecent(row: OutboxRow): void {
+    const key = this.keepKey?.(row.topic);
+    if (key !== undefined) this.recent.add(key, row, this.c.now());
   }
 
   /** True when a re-sent packet on `topic` would be refused now. */
@@ -310,6 +329,7 @@ export class Dispatcher {
     if (!err) {
       this.c.counters.acked++;
       if (this.refusals.size !== 0) this.refusals.delete(seq);
+      if (this.keepKey) this.keepRecent(f.summary);
       this.c.commit.remove(seq, f.summary.size);
       this.c.receipts.resolve(seq);
       return;

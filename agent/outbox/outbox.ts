@@ -25,13 +25,14 @@ import {
   OutboxNotAttachedError,
   OutboxSendError,
   OutboxStorageError,
+  errorMessage,
   sqliteCode,
   type DropReason,
 } from './errors';
 import { GroupCommit, type PendingInsert } from './group-commit';
 import { InflightStore, type ReplayGate } from './inflight-store';
 import { describePolicy, resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from './options';
-import { encodeProperties } from './properties';
+import { decodeProperties, encodeProperties } from './properties';
 import { NOOP_LOGGER, Receipts, newCounters, reportDrop, type Drop } from './receipts';
 import { OutboxTable } from './table';
 
@@ -219,6 +220,30 @@ export class Outbox implements Uplink {
    */
   setHold(hold: ((topic: string) => boolean) | undefined, onRefused?: (topic: string, reasonCode: number) => void): void {
     this.dispatcher.setHold(hold, onRefused);
+  }
+
+  /**
+   * Keeps each acknowledged message for a few seconds under the key `keyOf` gives its topic (a sub-device's), so that
+   * {@link resendAcked} can queue it again when the platform says after the fact that it dropped it (`/ext/error`
+   * 520, docs/protocol/gateway.md "Held messages"). In memory only, bounded (recent-acks.ts).
+   */
+  keepAcked(keyOf: ((topic: string) => string | undefined) | undefined): void {
+    this.dispatcher.keepAcked(keyOf);
+  }
+
+  /**
+   * Queues again, as new durable messages, what was acknowledged under `key` within the last few seconds; the hold
+   * keeps them until released. Returns how many. A message that cannot be queued (the outbox full) is logged.
+   */
+  resendAcked(key: string): number {
+    const rows = this.dispatcher.takeRecent(key);
+    for (const row of rows) {
+      const props = decodeProperties(row.props);
+      this.publish(row.topic, row.payload, { qos: 1, messageClass: row.cls as MessageClass, ...(props ? { properties: props } : {}) }).catch((err: unknown) =>
+        this.log.warn({ err: errorMessage(err), topic: row.topic }, 'acknowledged message the platform dropped could not be queued again'),
+      );
+    }
+    return rows.length;
   }
 
   /** What the hold says may have changed: held messages it now lets go are sent. */

@@ -52,6 +52,10 @@ export interface DurableUplink extends Uplink {
   /** Keeps messages on the topics `hold` names out of the connection until `release` (agent/outbox). */
   setHold?(hold: ((topic: string) => boolean) | undefined, onRefused?: (topic: string, reasonCode: number) => void): void;
   release?(): void;
+  /** Keeps acknowledged messages for a moment under the key `keyOf` gives their topic (agent/outbox/recent-acks.ts). */
+  keepAcked?(keyOf: ((topic: string) => string | undefined) | undefined): void;
+  /** Queues again what was acknowledged under `key` a moment ago; returns how many. */
+  resendAcked?(key: string): number;
 }
 
 export interface SessionOptions {

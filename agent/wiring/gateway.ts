@@ -49,6 +49,7 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
     },
     now: () => p.clock.now(),
     replyTimeoutMs: config.upstream.replyTimeoutMs,
+    ...(stores.durable?.resendAcked ? { resendAcked: (key: string) => stores.durable?.resendAcked?.(key) ?? 0 } : {}),
   });
   const durable = stores.durable;
   if (gateway.enabled && durable?.setHold && durable.release) {
@@ -56,6 +57,7 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
       (topic) => gateway.holds(topic),
       (topic, reasonCode) => gateway.refused(topic, reasonCode),
     );
+    durable.keepAcked?.((topic) => gateway.keyOf(topic));
     gateway.onOnline(() => durable.release?.());
   }
   const routes = gateway.routes();

@@ -23,6 +23,11 @@ export interface GatewayNoticesDeps {
   store: SubDeviceStore;
   uplink: Uplink;
   logger: Logger;
+  /**
+   * Queues again what the outbox had acknowledged for the device a moment ago (agent/outbox/recent-acks.ts);
+   * returns how many. Absent without a durable outbox.
+   */
+  resendAcked?: (key: string) => number;
 }
 
 interface Notice {
@@ -58,7 +63,15 @@ export class GatewayNotices {
     const line = { code: n.code, device: `${named.productKey}/${named.deviceName}`, reason: n.message };
     if (!r) return void this.deps.logger.warn(line, 'platform error notice about a device this gateway does not know');
     this.deps.logger.warn(line, 'platform error notice about a sub-device');
-    await this.apply(r, n.code, `${n.code} ${n.message ?? ''}`.trim());
+    // apply marks the device offline before its first await: what is queued again below is held for the new login.
+    const applied = this.apply(r, n.code, `${n.code} ${n.message ?? ''}`.trim());
+    if (n.code === AlinkCodes.SUB_DEVICE_SESSION_ERROR || n.code === AlinkCodes.KICKED_OFF) {
+      // The platform took and dropped messages since the session went: the notice does not say which, so the
+      // last moments' messages for the device go again (at least once; docs/protocol/gateway.md "Held messages").
+      const again = this.deps.resendAcked?.(r.key) ?? 0;
+      if (again > 0) this.deps.logger.info({ device: r.key, messages: again }, 'messages the platform dropped are queued again for after the login');
+    }
+    await applied;
   }
 
   /**
