@@ -15,14 +15,13 @@
  *
  * Goals (medians of BENCH_REPEAT runs, default 3): connected RSS within 12 MB of the plain client (issue 12; the agent runs with the
  * shipped unit's NODE_OPTIONS, UNIT_NODE_OPTIONS of bench/agent-devices.ts, unless BENCH_CLI_NODE_OPTIONS says otherwise); no growth over
- * the 100,000 messages (the RSS floor after collections at 25k and at 100k within BENCH_GROWTH_MB, default 2 MB); start
- * to READY=1 under 1 s.
+ * the 100,000 messages (the RSS floor after a forced full collection at 25k and at 100k within BENCH_GROWTH_MB,
+ * default 2 MB); start to READY=1 under 1 s.
  * Growth is judged after a warm-up of BENCH_WARMUP sets (default 50,000; the growth from connected to the first
  * floor is printed beside it): under a saturating load V8 and the allocator size their heaps to the allocation rate
- * over the first tens of thousands of sets (+40 to +60 MB). After that the RSS floors still wander by several MB
- * (141 to 153 MB over 1,000,000 sets in one run), so the 2 MB verdict is strict; to tell a leak from that, compare
- * heap snapshots (`--heapsnapshot-signal=SIGUSR2` on the agent): after 50,000 and after 350,000 sets the live JS
- * heap was 18.7 and 18.2 MB.
+ * over the first tens of thousands of sets. Floors read at a moment of the load wandered by 10 to 20 MB over
+ * 1,000,000 sets (V8 growing and shrinking its heap), so each floor is read after a full collection the bench asks
+ * for through the agent's inspector (bench/inspector-gc.ts), with the load paused; the live JS heap is printed too.
  * Env: BENCH_REPEAT, BENCH_MESSAGES (default 100000), BENCH_WARMUP, BENCH_WINDOW (default 64), BENCH_GROWTH_MB.
  *
  * Then the deployment footprint (bench/footprint-deploy.ts; root, about 10 minutes; BENCH_DEPLOY=0 leaves it out):
@@ -38,6 +37,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { UNIT_NODE_OPTIONS } from './agent-devices';
 import { freePort, startMosquitto } from './brokers';
 import { deployFootprint } from './footprint-deploy';
+import { InspectorGc } from './inspector-gc';
 import { withTimeout } from './stats';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
@@ -46,6 +46,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 50_000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 const GROWTH_TOLERANCE_MB = Number(process.env.BENCH_GROWTH_MB ?? 2);
 const SETTLE_MS = 1000;
+/** After a forced collection, before RSS is read: V8 hands freed pages back on its next tasks. */
+const GC_SETTLE_MS = 300;
 const PK = 'a1GwDemo01';
 const DN = 'gw-001';
 const SECRET = '3f6c0a9d27b84e1c95d2a7e41b08c6f3';
@@ -147,7 +149,7 @@ async function measurePlain(url: string): Promise<number> {
 }
 
 /** The agent CLI with a fresh data folder and a notification socket; resolves after READY=1. */
-async function startAgent(dir: string, url: string): Promise<{ proc: ChildProcess; readyMs: number; stderr: () => string; notify: NotifySocket }> {
+async function startAgent(dir: string, url: string, extraNodeOptions = ''): Promise<{ proc: ChildProcess; readyMs: number; stderr: () => string; notify: NotifySocket }> {
   const dataDir = mkdtempSync(join(dir, 'data-'));
   const config = join(dataDir, 'agent.json');
   writeFileSync(
@@ -160,7 +162,7 @@ async function startAgent(dir: string, url: string): Promise<{ proc: ChildProces
     }),
   );
   const notify = await NotifySocket.start(dir);
-  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: notify.address, NODE_OPTIONS: process.env.BENCH_CLI_NODE_OPTIONS ?? UNIT_NODE_OPTIONS };
+  const env: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: notify.address, NODE_OPTIONS: `${process.env.BENCH_CLI_NODE_OPTIONS ?? UNIT_NODE_OPTIONS} ${extraNodeOptions}`.trim() };
   delete env.WATCHDOG_USEC;
   const t0 = monotonicMs();
   const proc = spawn(process.execPath, [CLI, 'run', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -223,16 +225,19 @@ interface Run {
   readyMs: number;
   samples: number[];
   floors: number[];
+  /** The live JS heap after each forced collection, bytes. */
+  heaps: number[];
   settled: number;
   rate: number;
 }
 
 /**
- * After WARMUP sets, sends MESSAGES property sets, WINDOW outstanding, reading the agent's RSS every 1% of them. Under load RSS swings
- * by tens of MB with V8's collection cycles (the heap grows lazily, then shrinks), so a single reading at a quarter
- * mark says more about where the cycle was than about growth. Per quarter this reports the reading at the mark and
- * the floor (lowest reading over the last quarter of that quarter, i.e. after a collection); growth is judged on
- * the floors.
+ * After WARMUP sets, sends MESSAGES property sets, WINDOW outstanding, in four quarters. Under load RSS swings by tens
+ * of MB with V8's collection cycles (the heap grows lazily, then shrinks), so a reading at a quarter mark says more
+ * about where the cycle was than about growth. So at each mark the load pauses, the agent is made to run a full
+ * collection through its inspector (bench/inspector-gc.ts), and RSS is read after it: that floor, and the live JS
+ * heap, are what growth is judged on. The inspector is attached once after the warm-up, so its own memory is in
+ * every floor alike (and in none of the connected readings before it).
  */
 /** `count` property sets, WINDOW outstanding, each answered with 200; `each` sees the running count. */
 async function drive(cloud: Cloud, count: number, each?: (done: number) => void): Promise<void> {
@@ -251,7 +256,7 @@ async function drive(cloud: Cloud, count: number, each?: (done: number) => void)
   if (failed) throw new Error(`${failed} property sets were not answered with 200`);
 }
 
-async function load(cloud: Cloud, pid: number): Promise<{ samples: number[]; floors: number[]; rate: number }> {
+async function load(cloud: Cloud, pid: number, stderr: () => string): Promise<{ samples: number[]; floors: number[]; heaps: number[]; rate: number }> {
   for (let i = 0; ; i++) {
     // The agent's subscriptions are in place shortly after READY=1; the first answered set says so.
     const code = await withTimeout(cloud.set(), 2000, 'the first property set').catch(() => undefined);
@@ -259,17 +264,26 @@ async function load(cloud: Cloud, pid: number): Promise<{ samples: number[]; flo
     if (i >= 10) throw new Error('the agent does not answer property sets');
   }
   await drive(cloud, WARMUP);
-  const quarter = Math.floor(MESSAGES / 4);
-  const step = Math.max(1, Math.floor(MESSAGES / 100));
-  const readings: { at: number; kb: number }[] = [];
-  const samples: number[] = [];
-  const t0 = Date.now();
-  await drive(cloud, MESSAGES, (done) => {
-    if (done % step === 0) readings.push({ at: done, kb: rssKb(pid) });
-    if (done % quarter === 0 && samples.length < 4) samples.push(rssKb(pid));
-  });
-  const floors = [1, 2, 3, 4].map((q) => Math.min(...readings.filter((r) => r.at > q * quarter - quarter / 4 && r.at <= q * quarter).map((r) => r.kb)));
-  return { samples, floors, rate: MESSAGES / ((Date.now() - t0) / 1000) };
+  const gc = await InspectorGc.attach(pid, stderr);
+  try {
+    const quarter = Math.floor(MESSAGES / 4);
+    const samples: number[] = [];
+    const floors: number[] = [];
+    const heaps: number[] = [];
+    let busyMs = 0;
+    for (let q = 0; q < 4; q++) {
+      const t0 = Date.now();
+      await drive(cloud, quarter);
+      busyMs += Date.now() - t0;
+      samples.push(rssKb(pid));
+      heaps.push(await gc.collect());
+      await sleep(GC_SETTLE_MS);
+      floors.push(rssKb(pid));
+    }
+    return { samples, floors, heaps, rate: (4 * quarter) / (busyMs / 1000) };
+  } finally {
+    gc.close();
+  }
 }
 
 async function oneRun(dir: string, url: string): Promise<Run> {
@@ -283,19 +297,19 @@ async function oneRun(dir: string, url: string): Promise<Run> {
   await down.notify.close();
   if (downExit !== 0) throw new Error(`the idle agent exited with ${downExit}: ${down.stderr()}`);
 
-  const up = await startAgent(dir, url);
+  const up = await startAgent(dir, url, '--inspect-port=127.0.0.1:0');
   await sleep(SETTLE_MS);
   const pid = up.proc.pid as number;
   const connected = rssKb(pid);
   const cloud = await Cloud.connect(url);
-  const { samples, floors, rate } = await load(cloud, pid);
+  const { samples, floors, heaps, rate } = await load(cloud, pid, up.stderr);
   await sleep(SETTLE_MS);
   const settled = rssKb(pid);
   await cloud.end();
   const upExit = await stop(up.proc);
   await up.notify.close();
   if (upExit !== 0) throw new Error(`the agent exited with ${upExit}: ${up.stderr()}`);
-  return { bare, plain, idle, idleReadyMs: down.readyMs, connected, readyMs: up.readyMs, samples, floors, settled, rate };
+  return { bare, plain, idle, idleReadyMs: down.readyMs, connected, readyMs: up.readyMs, samples, floors, heaps, settled, rate };
 }
 
 function median(xs: number[]): number {
@@ -316,9 +330,10 @@ async function main(): Promise<void> {
       runs.push(r);
       const q = r.samples.map((kb) => mb(kb).toFixed(1)).join(' / ');
       const f = r.floors.map((kb) => mb(kb).toFixed(1)).join(' / ');
+      const h = r.heaps.map((b) => (b / 1048576).toFixed(1)).join(' / ');
       console.log(
         `run ${i + 1}: bare ${mb(r.bare).toFixed(1)} MB, MQTT.js ${mb(r.plain).toFixed(1)} MB, agent idle ${mb(r.idle).toFixed(1)} MB, connected ${mb(r.connected).toFixed(1)} MB, ` +
-          `quarters ${q} MB (floors ${f}), settled ${mb(r.settled).toFixed(1)} MB, READY ${r.readyMs.toFixed(0)} ms (broker down ${r.idleReadyMs.toFixed(0)} ms), ${r.rate.toFixed(0)} sets/s`,
+          `quarters ${q} MB (floors after a full GC ${f}; live heap ${h}), settled ${mb(r.settled).toFixed(1)} MB, READY ${r.readyMs.toFixed(0)} ms (broker down ${r.idleReadyMs.toFixed(0)} ms), ${r.rate.toFixed(0)} sets/s`,
       );
     }
   } finally {
@@ -330,6 +345,7 @@ async function main(): Promise<void> {
   const floor = (i: number) => m((r) => r.floors[i] ?? NaN);
   const overPlain = mb(m((r) => r.connected - r.plain));
   const growth = mb(m((r) => (r.floors[3] ?? NaN) - (r.floors[0] ?? NaN)));
+  const heapGrowth = m((r) => (r.heaps[3] ?? NaN) - (r.heaps[0] ?? NaN)) / 1048576;
   const ready = m((r) => r.readyMs);
   const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
   console.log(`\nmedians of ${runs.length} runs (RSS in MB)`);
@@ -339,11 +355,13 @@ async function main(): Promise<void> {
   console.log(`  agent, connected                       ${mb(m((r) => r.connected)).toFixed(1)}   (${overPlain >= 0 ? '+' : ''}${overPlain.toFixed(1)} over MQTT.js; goal <= 12: ${verdict(overPlain <= 12)})`);
   const marks = [1, 2, 3, 4].map((q) => `${Math.round((q * MESSAGES) / 4000)}k`).join(' / ');
   console.log(`  agent at ${marks} sets (reading)   ${[0, 1, 2, 3].map((i) => mb(sample(i)).toFixed(1)).join(' / ')}`);
-  console.log(`  agent at ${marks} sets (floor)     ${[0, 1, 2, 3].map((i) => mb(floor(i)).toFixed(1)).join(' / ')}`);
+  console.log(`  agent at ${marks} sets (floor)     ${[0, 1, 2, 3].map((i) => mb(floor(i)).toFixed(1)).join(' / ')}   (RSS after a forced full GC)`);
+  console.log(`  agent at ${marks} sets (live heap) ${[0, 1, 2, 3].map((i) => (m((r) => r.heaps[i] ?? NaN) / 1048576).toFixed(1)).join(' / ')}`);
   console.log(`  agent after the run settled            ${mb(m((r) => r.settled)).toFixed(1)}`);
   const warm = mb(m((r) => (r.floors[0] ?? NaN) - r.connected));
   console.log(`  connected -> first floor (warm-up)     ${warm >= 0 ? '+' : ''}${warm.toFixed(1)}   (heap sizing over the ${WARMUP} warm-up sets and the first quarter)`);
   console.log(`  growth of the floor, first -> last     ${growth >= 0 ? '+' : ''}${growth.toFixed(1)}   (goal: none, within ${GROWTH_TOLERANCE_MB} MB: ${verdict(growth <= GROWTH_TOLERANCE_MB)})`);
+  console.log(`  growth of the live heap, first -> last ${heapGrowth >= 0 ? '+' : ''}${heapGrowth.toFixed(1)}   (information: a JS leak shows here first)`);
   console.log(`  start -> READY=1, connected            ${ready.toFixed(0)} ms   (goal < 1000: ${verdict(ready < 1000)})`);
   console.log(`  start -> READY=1, broker unreachable   ${m((r) => r.idleReadyMs).toFixed(0)} ms`);
   console.log(`  property sets per second (durable)     ${m((r) => r.rate).toFixed(0)}`);
