@@ -5,6 +5,8 @@
  * cloud (bench/gateway-cloud.ts) keeps BENCH_WINDOW sets outstanding; the two loads take turns in slices of
  * BENCH_SLICE_MS, so the machine's background load falls on both alike; the gateway's CPU per set from /proc.
  */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CLOUD_CLIENT, SetCloud } from './gateway-cloud';
 import { spawnCliGateway, type CliGateway } from './gateway-devices';
@@ -19,6 +21,7 @@ const SUBS = 100;
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 const SLICE_MS = Number(process.env.BENCH_SLICE_MS ?? 500);
 const SLICES = Number(process.env.BENCH_SLICES ?? 6);
+const PROF_DIR = process.env.BENCH_CPU_PROF;
 
 export type SetLoad = 'own' | 'subs';
 
@@ -29,6 +32,9 @@ export interface SetsRound {
   /** Gateway CPU per set, µs. */
   ownCpuUs: number;
   subsCpuUs: number;
+  /** This process's CPU per set, µs: the platform's side (the embedded broker, the simulator) and the cloud client. */
+  ownPlatformCpuUs: number;
+  subsPlatformCpuUs: number;
 }
 
 export class SetsBench {
@@ -69,7 +75,7 @@ export class SetsBench {
   }
 
   /** WINDOW sets outstanding for `ms`: what was answered in that time and the gateway's CPU; then drains. */
-  private async slice(load: SetLoad, ms: number): Promise<{ done: number; seconds: number; cpuUs: number }> {
+  private async slice(load: SetLoad, ms: number): Promise<{ done: number; seconds: number; cpuUs: number; platformCpuUs: number }> {
     let counting = true;
     let stop = false;
     let done = 0;
@@ -84,22 +90,28 @@ export class SetsBench {
     };
     const pid = this.cli.proc.pid as number;
     const cpu0 = procCpuUs(pid);
+    const own0 = process.cpuUsage();
     const t0 = performance.now();
+    const mono0 = process.hrtime.bigint();
     const workers = Array.from({ length: WINDOW }, worker);
     await sleep(ms);
     counting = false;
     const seconds = (performance.now() - t0) / 1000;
     const counted = done;
     const cpuUs = procCpuUs(pid) - cpu0;
+    const platform = process.cpuUsage(own0);
+    // The gateway's CPU profile (BENCH_CPU_PROF) counts time on the same monotonic clock: the slices let
+    // bench/profile-split.ts split its samples by load.
+    if (PROF_DIR) appendFileSync(join(PROF_DIR, 'sets-slices.jsonl'), `${JSON.stringify({ load, sets: counted, fromUs: Number(mono0 / 1000n), toUs: Number(process.hrtime.bigint() / 1000n) })}\n`);
     stop = true;
     await Promise.all(workers);
     if (failed) throw new Error(`${load}: ${failed} property sets were not answered with 200`);
-    return { done: counted, seconds, cpuUs };
+    return { done: counted, seconds, cpuUs, platformCpuUs: platform.user + platform.system };
   }
 
   /** One round: SLICES slices of each load, taking turns (which goes first alternates by round). */
   async round(r: number): Promise<SetsRound> {
-    const sum = { own: { done: 0, seconds: 0, cpuUs: 0 }, subs: { done: 0, seconds: 0, cpuUs: 0 } };
+    const sum = { own: { done: 0, seconds: 0, cpuUs: 0, platformCpuUs: 0 }, subs: { done: 0, seconds: 0, cpuUs: 0, platformCpuUs: 0 } };
     const order: SetLoad[] = r % 2 === 0 ? ['own', 'subs'] : ['subs', 'own'];
     for (let i = 0; i < SLICES; i++) {
       for (const load of order) {
@@ -107,6 +119,7 @@ export class SetsBench {
         sum[load].done += s.done;
         sum[load].seconds += s.seconds;
         sum[load].cpuUs += s.cpuUs;
+        sum[load].platformCpuUs += s.platformCpuUs;
       }
     }
     return {
@@ -114,6 +127,8 @@ export class SetsBench {
       subs: sum.subs.done / sum.subs.seconds,
       ownCpuUs: sum.own.cpuUs / sum.own.done,
       subsCpuUs: sum.subs.cpuUs / sum.subs.done,
+      ownPlatformCpuUs: sum.own.platformCpuUs / sum.own.done,
+      subsPlatformCpuUs: sum.subs.platformCpuUs / sum.subs.done,
     };
   }
 

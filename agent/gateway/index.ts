@@ -43,6 +43,9 @@ export interface GatewayDeps {
   resendAcked?: (key: string) => number;
 }
 
+/** How a lifecycle notice's topic ends: only then are the device's lifecycle topics built to compare (not per message). */
+const LIFECYCLE_END = /\/thing\/(disable|enable|delete)$/;
+
 /** Compiles each sub-device product's Thing Model once (TslError names the file). */
 function loadModels(products: AgentConfig['gateway']['products']): Map<string, CompiledThingModel> {
   const out = new Map<string, CompiledThingModel>();
@@ -121,8 +124,10 @@ export class Gateway {
     const d = owner.device;
     if (d.productKey === this.deps.identity.productKey && d.deviceName === this.deps.identity.deviceName) return undefined;
     if (owner.extError) return this.notices.extError(msg, d);
-    const life = lifecycleTopics(d);
-    if (msg.topic === life.disable || msg.topic === life.enable || msg.topic === life.delete) return this.notices.lifecycle(msg, d);
+    if (LIFECYCLE_END.test(msg.topic)) {
+      const life = lifecycleTopics(d);
+      if (msg.topic === life.disable || msg.topic === life.enable || msg.topic === life.delete) return this.notices.lifecycle(msg, d);
+    }
     return this.traffic.handle(msg, owner);
   }
 

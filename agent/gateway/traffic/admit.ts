@@ -14,12 +14,16 @@ export type Admission =
   | { readonly ok: false; readonly code: number; readonly message: string };
 
 export function admit(directory: SubDeviceDirectory, owners: SubDeviceOwners, device: DeviceIdentity): Admission {
-  const name = `${device.productKey}/${device.deviceName}`;
   const entry = directory.get(device.productKey, device.deviceName);
-  if (!entry) return { ok: false, code: AlinkCodes.DEVICE_LOOKUP_FAILED, message: `sub-device ${name} is not known to this gateway` };
-  if (entry.state === 'disabled') return { ok: false, code: AlinkCodes.SUB_DEVICE_DISABLED, message: `sub-device ${name} is disabled` };
-  if (entry.state !== 'online') return { ok: false, code: AlinkCodes.SUB_DEVICE_SESSION_ERROR, message: `sub-device ${name} is not online (${entry.state})` };
+  if (!entry) return refused(AlinkCodes.DEVICE_LOOKUP_FAILED, device, ' is not known to this gateway');
+  if (entry.state === 'disabled') return refused(AlinkCodes.SUB_DEVICE_DISABLED, device, ' is disabled');
+  if (entry.state !== 'online') return refused(AlinkCodes.SUB_DEVICE_SESSION_ERROR, device, ` is not online (${entry.state})`);
   const owner = owners.ownerOf(device);
-  if (!owner) return { ok: false, code: AlinkCodes.REQUEST_ERROR, message: `sub-device ${name}: no plugin drives it` };
+  if (!owner) return refused(AlinkCodes.REQUEST_ERROR, device, ': no plugin drives it');
   return { ok: true, entry, owner };
+}
+
+/** The refusal's message is built only for a refusal: admitting is on the path of every sub-device message. */
+function refused(code: number, device: DeviceIdentity, why: string): Admission {
+  return { ok: false, code, message: `sub-device ${device.productKey}/${device.deviceName}${why}` };
 }

@@ -57,6 +57,8 @@ export interface SubDeviceTrafficSide extends SubDeviceTraffic {
   drain(timeoutMs: number): Promise<void>;
 }
 
+const DONE = Promise.resolve();
+
 /** QoS of a sub-device's filter: RRPC requests come at QoS 0 (docs/protocol/gateway-traffic.md, "Topics"). */
 function qosOf(filter: string): 0 | 1 {
   return filter.includes('/rrpc/') ? 0 : 1;
@@ -94,6 +96,7 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
     ];
   };
 
+  const failed = (err: unknown, msg: InboundMessage) => logger.error({ err, topic: msg.topic }, 'sub-device message failed');
   const refuse = async (msg: InboundMessage, owner: TopicOwner, code: number, message: string): Promise<void> => {
     logger.warn({ topic: msg.topic, code, reason: message }, 'sub-device message refused');
     deps.routers.observer?.rejection(code);
@@ -117,18 +120,18 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
     admit: (device) => admit(deps.directory, owners, device),
     upstream: (device) => routerOf(device)?.upstream,
     forget: (device) => routers.forget(device),
-    async handle(msg, owner) {
+    handle(msg, owner) {
+      // Not an async function: the router's promise is handed on as it is (a router never rejects), not wrapped
+      // in one more per message.
       try {
         // Post replies settle the device's own posts whatever its state now.
-        if (!owner.replyTopic && msg.topic.endsWith('/post_reply')) {
-          await routers.get(owner.device)?.handle(msg);
-          return;
-        }
+        if (!owner.replyTopic && msg.topic.endsWith('/post_reply')) return routers.get(owner.device)?.handle(msg) ?? DONE;
         const a = admit(deps.directory, owners, owner.device);
-        if (!a.ok) return await refuse(msg, owner, a.code, a.message);
-        await routers.routerFor(a.entry, a.owner).handle(msg);
+        if (!a.ok) return refuse(msg, owner, a.code, a.message).catch((err: unknown) => failed(err, msg));
+        return routers.routerFor(a.entry, a.owner).handle(msg);
       } catch (err) {
-        logger.error({ err, topic: msg.topic }, 'sub-device message failed');
+        failed(err, msg);
+        return DONE;
       }
     },
     async drain(timeoutMs) {

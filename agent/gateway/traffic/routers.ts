@@ -58,10 +58,14 @@ function claimSlot(owned: OwnedClaim, real: PluginSlot): PluginSlot {
   };
 }
 
-/** A sub-device's keys in the shared inbox. */
+/**
+ * A sub-device's keys in the shared inbox: the router's key (`set:{id}`...) then the device. The request id leads,
+ * as in the gateway's own keys, so the records of one commit land next to each other in the inbox's key index
+ * (ids grow); led by the device, a commit of sets spread over 100 sub-devices dirtied a page of the index per device.
+ */
 function scopedCache(cache: ReplyCache, device: string): ReplyCache {
-  const prefix = `${device}|`;
-  return { get: (k) => cache.get(prefix + k), put: (k, r) => cache.put(prefix + k, r) };
+  const suffix = `|${device}`;
+  return { get: (k) => cache.get(k + suffix), put: (k, r) => cache.put(k + suffix, r) };
 }
 
 /**
