@@ -21,6 +21,7 @@ import { watchRefusals } from './sessions/refusals';
 import { GatewayRequests } from './sessions/requests';
 import { MemorySubDeviceStore, type SubDeviceStore } from './sessions/store';
 import { checkClaim, createSubDeviceTraffic, topicOwner, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
+import { SubDeviceOta, type SubDeviceOtaOptions, type SubDeviceOtaStatus } from './ota';
 
 export interface GatewayDeps {
   identity: DeviceIdentity;
@@ -39,6 +40,8 @@ export interface GatewayDeps {
   now: () => number;
   /** How long a gateway request waits for its reply. */
   replyTimeoutMs: number;
+  /** The sub-devices' OTA (`gateway.otaModules`); without it their notices are refused like other traffic. */
+  ota?: SubDeviceOtaOptions;
 }
 
 /** Compiles each sub-device product's Thing Model once (TslError names the file). */
@@ -57,6 +60,8 @@ export class Gateway {
   readonly traffic: SubDeviceTrafficSide;
   /** False when nothing is configured and no plugin claims sub-devices: no topics, no requests. */
   readonly enabled: boolean;
+  /** The sub-devices' OTA clients (docs/ota.md, "Sub-devices"). */
+  readonly ota: SubDeviceOta | undefined;
   private readonly notices: GatewayNotices;
   private readonly requests: GatewayRequests;
   private readonly gw: ReturnType<typeof gatewayTopics>;
@@ -76,13 +81,16 @@ export class Gateway {
     this.records = new SubDeviceRecords((d) => this.traffic.ownerOf(d)?.owner);
     this.gw = gatewayTopics(deps.identity);
     this.gwLife = lifecycleTopics(deps.identity);
+    // The notices exist by the time a receipt settles.
+    const uplink = watchRefusals(deps.uplink, (d, topic) => void this.notices.publishRefused(d, topic).catch((err: unknown) => logger.error({ err, topic }, 'refused publish not handled')));
+    const otaModules = deps.config.gateway.otaModules;
     this.traffic = createSubDeviceTraffic({
       directory: this.records,
       subscriber: deps.subscriber,
       claims,
       logger,
-      // The notices exist by the time a receipt settles.
-      routers: { ...deps.routers, uplink: watchRefusals(deps.uplink, (d, topic) => void this.notices.publishRefused(d, topic).catch((err: unknown) => logger.error({ err, topic }, 'refused publish not handled'))), slotOf: (name) => slots.get(name) },
+      routers: { ...deps.routers, uplink, slotOf: (name) => slots.get(name) },
+      otaProducts: new Set(Object.keys(otaModules)),
     });
     this.requests = new GatewayRequests({
       gateway: deps.identity,
@@ -97,6 +105,7 @@ export class Gateway {
     this.api = createGatewayApi({ gateway: deps.identity, records: this.records, sessions: this.sessions, requests: this.requests, traffic: this.traffic, store: this.store, models, connected: () => this.connected, upstream: deps.upstream, now: deps.now });
     this.load(models);
     this.tellOwners(claims, slots, logger);
+    this.ota = deps.ota && this.enabled ? new SubDeviceOta({ ...deps.ota, modules: otaModules, directory: this.records, traffic: this.traffic, slotOf: (name) => slots.get(name), uplink, logger }) : undefined;
   }
 
   private connected = false;
@@ -121,6 +130,7 @@ export class Gateway {
     if (owner.extError) return this.notices.extError(msg, d);
     const life = lifecycleTopics(d);
     if (msg.topic === life.disable || msg.topic === life.enable || msg.topic === life.delete) return this.notices.lifecycle(msg, d);
+    if (this.ota && SubDeviceOta.takes(msg.topic)) return this.ota.handle(msg, d);
     return this.traffic.handle(msg, owner);
   }
 
@@ -134,9 +144,19 @@ export class Gateway {
     this.sessions.onDisconnected();
   }
 
+  /** Before the first connect: the sub-devices' OTA counts this start and resumes interrupted downloads. */
+  async boot(): Promise<void> {
+    await this.ota?.boot();
+  }
+
   async stop(drainTimeoutMs: number): Promise<void> {
-    await this.traffic.drain(drainTimeoutMs);
+    await Promise.all([this.traffic.drain(drainTimeoutMs), this.ota?.stop()]);
     this.sessions.stop();
+  }
+
+  /** Sub-devices with an OTA job or failure, for /healthz. */
+  otaStatus(): SubDeviceOtaStatus[] {
+    return this.ota?.status() ?? [];
   }
 
   /**

@@ -57,7 +57,7 @@ export class OtaError extends Error {
 
 export const OtaErrors = {
   invalid: (field: string, expected: string, received: unknown) => new OtaError('OTA_NOTICE_INVALID', `${field}: expected ${expected}, received ${shown(received)}`),
-  unhandled: (module: string) => new OtaError('OTA_MODULE_UNHANDLED', `module "${module}" is not handled by this device (no ota.modules entry)`),
+  unhandled: (module: string, key = 'ota.modules') => new OtaError('OTA_MODULE_UNHANDLED', `module "${module}" is not handled by this device (no ${key} entry)`),
   noSpace: (why: string) => new OtaError('OTA_NO_SPACE', why),
   download: (file: string, why: string) => new OtaError('OTA_DOWNLOAD_FAILED', `${file}: download failed: ${why}`),
   expired: (file: string, status: number) => new OtaError('OTA_URL_EXPIRED', `${file}: the URL was refused with HTTP ${status} (expired) and no fresh one came`),
