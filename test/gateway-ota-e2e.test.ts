@@ -8,9 +8,12 @@
  * next start.
  */
 import * as $Iot from '@alicloud/iot20180120';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import { Agent } from '../agent/agent';
+import type { AgentConfigInput } from '../agent/config/schema';
 import { definePlugin, type OtaJobInfo } from '../handlers/api';
 import { createIotClient } from '../simulator/sdk-client';
 import type { CloudSimulator } from '../simulator/cloud-simulator';
@@ -213,4 +216,44 @@ describe.each(['embedded', 'managed'] as const)('sub-device OTA through the gate
     expect(resumed[0]!.start).toBeGreaterThan(0);
     expect(flash.installs.at(-1)).toEqual({ info: expect.objectContaining({ device: sub('s-0002'), version: '2.1.0' }), digest: sha256(file) });
   }, 40_000);
+
+  it("stops a removed sub-device's OTA and forgets its job and staged package", async () => {
+    const dataDir = t!.dataDir;
+    await t!.agent.stop();
+    await start({ retryDelayMs: 60_000 }, dataDir);
+    const firmwareId = await createPackage(iot, sim, { productKey: SUB_PK, files: [bytes(300_000, 30)], destVersion: '2.2.0' });
+    sim.ota.setFault(firmwareId, { dropAfterBytes: 100_000 });
+    await staticJob(iot, { productKey: SUB_PK, firmwareId, targetDeviceName: ['s-0002'] });
+    await waitFor(() => t!.log.lines().some((l) => l.msg === 'ota download interrupted; resuming' && l.device === `${SUB_PK}/s-0002`), 8000, 'the dropped download');
+    const gw = t!.agent.gateway;
+    expect(gw.otaStatus().find((d) => d.device === `${SUB_PK}/s-0002`)?.modules[0]?.job).toMatchObject({ version: '2.2.0', state: 'downloading' });
+    const staged = join(dataDir, 'ota', `${SUB_PK}+s-0002`, 'default');
+    expect(existsSync(staged)).toBe(true);
+    await gw.api.remove(sub('s-0002'));
+    await waitFor(() => t!.log.lines().some((l) => l.msg === 'ota of a removed sub-device stopped'), 5000, 'the OTA of s-0002 stopped');
+    expect(gw.otaStatus().map((d) => d.device)).not.toContain(`${SUB_PK}/s-0002`);
+    expect(existsSync(staged)).toBe(false);
+  }, 30_000);
+});
+
+describe('gateway.otaModules and the plugins', () => {
+  it('refuses to start when a plugin version source names a plugin that does not claim the module', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-ota-claim-'));
+    try {
+      const plain = definePlugin({ name: 'plain-driver', setup: () => ({ subDevices: { products: [SUB_PK] } }) });
+      const create = Agent.create(
+        {
+          device: { productKey: ID.productKey, deviceName: ID.deviceName, secret: DEVICE.secret },
+          broker: { url: 'mqtt://127.0.0.1:9' },
+          thingModel: { path: GATEWAY_TSL },
+          dataDir,
+          gateway: { products: { [SUB_PK]: { path: SUB_PRODUCT.tsl } }, otaModules: { [SUB_PK]: [{ name: 'default', version: { plugin: 'plain-driver' } }] } },
+        } as AgentConfigInput,
+        { logger: pino({ level: 'silent' }), plugins: [{ module: 'plain-driver', plugin: plain }] },
+      );
+      await expect(create).rejects.toThrow(`gateway.otaModules.${SUB_PK}.0.version: plugin "plain-driver" does not claim module "default" in its subDevices.ota.modules`);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -21,7 +21,7 @@ import { watchRefusals } from './sessions/refusals';
 import { GatewayRequests } from './sessions/requests';
 import { MemorySubDeviceStore, type SubDeviceStore } from './sessions/store';
 import { checkClaim, createSubDeviceTraffic, topicOwner, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
-import { SubDeviceOta, type SubDeviceOtaOptions, type SubDeviceOtaStatus } from './ota';
+import { checkOtaClaims, SubDeviceOta, type SubDeviceOtaOptions, type SubDeviceOtaStatus } from './ota';
 
 export interface GatewayDeps {
   identity: DeviceIdentity;
@@ -75,6 +75,7 @@ export class Gateway {
     const claims: OwnedClaim[] = deps.plugins.slots.flatMap((s) => (s.instance.subDevices ? [{ owner: s.name, claim: s.instance.subDevices as SubDeviceClaim }] : []));
     const slots = new Map(deps.plugins.slots.map((s) => [s.name, s]));
     this.checkClaims(claims, models, slots);
+    checkOtaClaims(deps.config.gateway.otaModules, (name) => slots.get(name));
     this.enabled = deps.config.subDevices.length > 0 || claims.length > 0;
     this.store = deps.store ?? new MemorySubDeviceStore();
     // The traffic side's owner table, built just below and before any record is added.

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { MessageIdGenerator, otaTopics, type DeviceIdentity } from '../../thing-model/wire';
 import type { OtaModuleSection, OtaSection } from '../config/schema';
-import type { PluginSlot } from '../plugins/registry';
+import { ClaimError, type PluginSlot } from '../plugins/registry';
 import type { Router } from '../router';
 import type { InboundMessage, Uplink } from '../transport';
 import { OtaDevice, type OtaModuleStatus, type OtaObserver } from '../ota/device';
@@ -33,7 +33,7 @@ export interface SubDeviceOtaOptions {
 export interface SubDeviceOtaDeps extends SubDeviceOtaOptions {
   /** `gateway.otaModules`: product key → its sub-devices' modules. */
   modules: Readonly<Record<string, readonly OtaModuleSection[]>>;
-  directory: SubDeviceDirectory;
+  directory: SubDeviceDirectory & { onRemoved(listener: (entry: SubDeviceEntry) => void): void };
   traffic: SubDeviceTrafficSide;
   slotOf(name: string): PluginSlot | undefined;
   /** The gateway's uplink as its sub-devices' routers use it (refusals watched). */
@@ -67,6 +67,20 @@ export function modulesFor(modules: readonly OtaModuleSection[], id: DeviceIdent
   }));
 }
 
+/**
+ * Every `{"plugin": name}` version source of `gateway.otaModules` names a loaded plugin whose `subDevices.ota` claims
+ * the module: the ClaimError the agent fails to start with, rather than a version never informed.
+ */
+export function checkOtaClaims(modules: Readonly<Record<string, readonly OtaModuleSection[]>>, slotOf: (name: string) => PluginSlot | undefined): void {
+  for (const [pk, list] of Object.entries(modules)) {
+    list.forEach((m, i) => {
+      if (!('plugin' in m.version)) return;
+      const claimed: unknown = slotOf(m.version.plugin)?.instance.subDevices?.ota?.modules;
+      if (!Array.isArray(claimed) || !claimed.includes(m.name)) throw new ClaimError(`gateway.otaModules.${pk}.${i}.version: plugin "${m.version.plugin}" does not claim module "${m.name}" in its subDevices.ota.modules`);
+    });
+  }
+}
+
 export class SubDeviceOta {
   private readonly devices = new Map<string, Managed>();
   private readonly ids = new MessageIdGenerator();
@@ -78,6 +92,7 @@ export class SubDeviceOta {
     this.logger = d.logger.child({ component: 'ota' });
     for (const e of d.directory.list()) this.ensure(e);
     d.directory.onChange((entry) => this.onChange(entry));
+    d.directory.onRemoved((entry) => void this.drop(entry));
   }
 
   /** Whether a sub-device's inbound topic is one of OTA's: notices, firmware.get and block replies. */
@@ -118,13 +133,8 @@ export class SubDeviceOta {
     if (this.stopped) return;
     const m = this.devices.get(entry.key) ?? this.ensure(entry);
     if (!m) return;
-    if (entry.state === 'online') {
-      // Once per start: OtaDevice informs, pulls and confirms on its first call only.
-      void this.ready(m).then(() => m.ota.onConnected());
-      return;
-    }
-    // A removed device goes offline first and leaves the directory right after.
-    if (entry.state === 'offline') setImmediate(() => void this.dropIfRemoved(entry));
+    // Once per start: OtaDevice informs, pulls and confirms on its first call only.
+    if (entry.state === 'online') void this.ready(m).then(() => m.ota.onConnected());
   }
 
   /** The device's OTA client, made when its product has modules; booted at once when the gateway has booted. */
@@ -160,9 +170,9 @@ export class SubDeviceOta {
     return m.booted;
   }
 
-  private async dropIfRemoved(entry: SubDeviceEntry): Promise<void> {
+  private async drop(entry: SubDeviceEntry): Promise<void> {
     const m = this.devices.get(entry.key);
-    if (!m || this.stopped || this.d.directory.get(entry.productKey, entry.deviceName)) return;
+    if (!m || this.stopped) return;
     this.devices.delete(entry.key);
     await m.ota.stop();
     // The device is gone: its jobs and staged packages with it.
