@@ -220,7 +220,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (ota) health.reportOta(() => ota.status());
     this.gateway = createAgentGateway({ identity, config, plugins, session: this.session, uplink: metrics ? new MeteredUplink(this.session, metrics) : this.session, router: this.router, stores, logger, clock, ...(observer ? { observer } : {}), ...(metrics ? { otaObserver: metrics } : {}) });
     const gw = this.gateway;
-    if (gw.enabled) health.reportGateway(() => ({ configured: gw.records.size, byState: gw.counts() }), gw.ota ? () => gw.otaStatus() : undefined);
+    if (gw.enabled) health.reportGateway(() => ({ configured: gw.records.size, byState: gw.counts() }), gw.ota?.configured ? () => gw.otaStatus() : undefined);
     this.session.onMessage((msg) => gw.handle(msg) ?? this.router.handle(msg));
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));

@@ -82,6 +82,8 @@ export function checkOtaClaims(modules: Readonly<Record<string, readonly OtaModu
 }
 
 export class SubDeviceOta {
+  /** Whether any product has modules (/healthz lists the sub-devices' OTA only then). */
+  readonly configured: boolean;
   private readonly devices = new Map<string, Managed>();
   private readonly ids = new MessageIdGenerator();
   private readonly logger: Logger;
@@ -90,6 +92,7 @@ export class SubDeviceOta {
 
   constructor(private readonly d: SubDeviceOtaDeps) {
     this.logger = d.logger.child({ component: 'ota' });
+    this.configured = Object.values(d.modules).some((list) => list.length > 0);
     for (const e of d.directory.list()) this.ensure(e);
     d.directory.onChange((entry) => this.onChange(entry));
     d.directory.onRemoved((entry) => void this.drop(entry));
