@@ -218,9 +218,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     const ota = this.channels.ota;
     if (ota) health.reportOta(() => ota.status());
-    this.gateway = createAgentGateway({ identity, config, plugins, session: this.session, uplink: metrics ? new MeteredUplink(this.session, metrics) : this.session, router: this.router, stores, logger, clock, ...(observer ? { observer } : {}) });
+    this.gateway = createAgentGateway({ identity, config, plugins, session: this.session, uplink: metrics ? new MeteredUplink(this.session, metrics) : this.session, router: this.router, stores, logger, clock, ...(observer ? { observer } : {}), ...(metrics ? { otaObserver: metrics } : {}) });
     const gw = this.gateway;
-    if (gw.enabled) health.reportGateway(() => ({ configured: gw.records.size, byState: gw.counts() }));
+    if (gw.enabled) health.reportGateway(() => ({ configured: gw.records.size, byState: gw.counts() }), gw.ota?.configured ? () => gw.otaStatus() : undefined);
     this.session.onMessage((msg) => gw.handle(msg) ?? this.router.handle(msg));
     // Health first: listeners of the agent's `state` (the STATUS= line) then read the new state.
     this.session.on('state', (s) => this.health.follow(s));
@@ -299,7 +299,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     try {
       await this.session.subscribe(this.router.subscriptions());
       await this.plugins.start(this.router.upstream, undefined, this.gateway.api);
-      await this.channels.boot();
+      await Promise.all([this.channels.boot(), this.gateway.boot()]);
       const outcome = await this.session.connect();
       if (this.stopPromise) return;
       if (!outcome.connected) this.logger.warn({ cause: outcome.cause }, 'broker not reachable at start; running offline and reconnecting');

@@ -10,7 +10,7 @@ import { Agent, AgentOptions } from '../agent/agent';
 import type { AgentConfigInput } from '../agent/config/schema';
 import { definePlugin, HandlerError } from '../handlers/api';
 import type { PluginConfig } from '../agent/plugins/loader';
-import { CloudSimulator } from '../simulator/cloud-simulator';
+import { CloudSimulator, type CloudSimulatorOptions } from '../simulator/cloud-simulator';
 import type { SimulatorConfigInput } from '../simulator/config/schema';
 import { captureLog, CapturedLog, DEVICE, sleep } from './agent-support';
 
@@ -18,7 +18,7 @@ export const TSL_PATH = resolve(__dirname, '..', 'simulator', 'tsl', 'example-ga
 export const ID = { productKey: DEVICE.productKey, deviceName: DEVICE.deviceName };
 
 /** The simulator with gw-001..gw-00N, the cloud's own TSL check off so the agent's validation answers. */
-export async function startSimulator(overrides: Partial<SimulatorConfigInput> = {}, devices = 2): Promise<{ sim: CloudSimulator; httpUrl: string; mqttUrl: string }> {
+export async function startSimulator(overrides: Partial<SimulatorConfigInput> = {}, devices = 2, options: CloudSimulatorOptions = {}): Promise<{ sim: CloudSimulator; httpUrl: string; mqttUrl: string }> {
   const sim = new CloudSimulator(
     {
       accessKeys: [{ id: 'testAK', secret: 'testSecret' }],
@@ -28,7 +28,7 @@ export async function startSimulator(overrides: Partial<SimulatorConfigInput> = 
       log: { level: 'silent' },
       ...overrides,
     },
-    { logger: pino({ level: 'silent' }) },
+    { logger: pino({ level: 'silent' }), ...options },
   );
   const urls = await sim.start();
   return { sim, ...urls };

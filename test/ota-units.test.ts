@@ -78,5 +78,8 @@ describe('OTA pieces', () => {
     expect(ok).toMatchObject({ status: 'ok', check: 'ota' });
     const [warn] = checkOtaStaging(dir, { ...ota, maxPackageBytes: 2 ** 40 });
     expect(warn).toMatchObject({ status: 'warn', text: expect.stringContaining('packages larger than that are refused') });
+    // A gateway whose sub-devices alone have modules stages their packages there too.
+    const [sub] = checkOtaStaging(dir, { ...ota, modules: [], maxPackageBytes: 1024 }, { a1SubDemo01: [{ name: 'mcu', version: { file: 'v' } }] });
+    expect(sub).toMatchObject({ status: 'ok', text: expect.stringContaining('modules a1SubDemo01:mcu') });
   });
 });

@@ -4,6 +4,7 @@
  * here, beside their types, so that schema.ts stays one table of sections.
  */
 import { LOGIN_BATCH_MAX, SIGN_METHODS, SUB_LOGINS_PER_SECOND_MAX, TOPO_BATCH_MAX, type SignMethod } from '../../thing-model/wire';
+import { otaModulesSchema, type OtaModuleSection } from './ota-section';
 
 /** A product's Thing Model, as `thingModel` of the gateway's own device. */
 export interface SubThingModelSection {
@@ -44,6 +45,11 @@ export interface GatewaySection {
   retry: { initialMs: number; maxMs: number };
   /** Thing Models of products whose sub-devices plugins add at run time (`ctx.gateway.add`). */
   products: Record<string, SubThingModelSection>;
+  /**
+   * The OTA modules of each product's sub-devices (docs/ota.md, "Sub-devices"): `{productKey}` and `{deviceName}`
+   * in a version file or command and in install/rollback arguments stand for the sub-device's own.
+   */
+  otaModules: Record<string, OtaModuleSection[]>;
 }
 
 const int = (min: number, max: number, dflt: number) => ({ type: 'integer', minimum: min, maximum: max, default: dflt, expected: `integer in [${min}, ${max}]` });
@@ -85,6 +91,13 @@ export const gatewaySchema = {
       expected: 'an object mapping product keys to {path, enforceStep?, partialStructs?}',
       propertyNames: { pattern: '^[A-Za-z0-9]+$' },
       additionalProperties: thingModel,
+    },
+    otaModules: {
+      type: 'object',
+      default: {},
+      expected: 'an object mapping product keys to lists of {name, version, install?, rollback?}',
+      propertyNames: { pattern: '^[A-Za-z0-9]+$' },
+      additionalProperties: otaModulesSchema,
     },
   },
 };

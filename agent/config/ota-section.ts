@@ -65,6 +65,28 @@ const source = (key: string, expected: string) => ({
   properties: { [key]: { type: 'string', minLength: 1, expected } },
 });
 
+/** A list of modules: `ota.modules`, and each product's list in `gateway.otaModules` (gateway-section.ts). */
+export const otaModulesSchema = {
+  type: 'array',
+  default: [],
+  expected: 'a list of {name, version, install?, rollback?}',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'version'],
+    expected: 'an object {name, version, install?, rollback?}',
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', expected: 'a module name of letters, digits, _ . -' },
+      version: {
+        expected: 'one of {"file": path}, {"command": shell command}, {"plugin": plugin name}',
+        oneOf: [source('file', 'a file path'), source('command', 'a shell command'), source('plugin', 'a plugin instance name')],
+      },
+      install: argv('the installer'),
+      rollback: argv('the rollback'),
+    },
+  },
+};
+
 /** The schema node of `ota` (schema.ts adds the reload rule). */
 export const otaSchema = {
   type: 'object',
@@ -72,26 +94,7 @@ export const otaSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    modules: {
-      type: 'array',
-      default: [],
-      expected: 'a list of {name, version, install?, rollback?}',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'version'],
-        expected: 'an object {name, version, install?, rollback?}',
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', expected: 'a module name of letters, digits, _ . -' },
-          version: {
-            expected: 'one of {"file": path}, {"command": shell command}, {"plugin": plugin name}',
-            oneOf: [source('file', 'a file path'), source('command', 'a shell command'), source('plugin', 'a plugin instance name')],
-          },
-          install: argv('the installer'),
-          rollback: argv('the rollback'),
-        },
-      },
-    },
+    modules: otaModulesSchema,
     stagingDir: { type: 'string', minLength: 1, default: 'ota', expected: 'a directory path' },
     maxPackageBytes: int(1, 2 ** 40, 1024 ** 3),
     reserveBytes: int(0, 2 ** 40, 16 * 1024 * 1024),

@@ -48,6 +48,8 @@ describe('config: gateway and subDevices', () => {
     ['two models for a product', { subDevices: [sub('s-0001', { secret: 'a', thingModel: { path: SENSOR } }), sub('s-0002', { secret: 'b', thingModel: { path: 'other.json' } })] }, /subDevices\.1\.thingModel: expected the Thing Model of product a1SubDemo01 as subDevices\.0\.thingModel has it \(one per product\), received "other.json"/],
     ['a bad name', { subDevices: [sub('x', { secret: 'a' })] }, /subDevices\.0\.deviceName: expected 4\.\.32 characters/],
     ['a batch above the platform limit', { gateway: { loginBatchSize: 51 } }, 'gateway.loginBatchSize: expected integer in [1, 50], received 51'],
+    ['OTA modules of a product with no Thing Model', { gateway: { otaModules: { a1Other: [{ name: 'default', version: { file: 'v' } }] } } }, 'gateway.otaModules.a1Other: expected a sub-device product with a Thing Model (in gateway.products or on a subDevices entry), received "a1Other"'],
+    ['an OTA module without a version source', { gateway: { products: { a1SubDemo01: { path: SENSOR } }, otaModules: { a1SubDemo01: [{ name: 'default' }] } } }, 'gateway.otaModules.a1SubDemo01.0.version: expected one of {"file": path}, {"command": shell command}, {"plugin": plugin name}, received nothing'],
   ])('refuses %s with one line naming the key', (_what, extra, expected) => {
     const m = fails(extra);
     if (typeof expected === 'string') expect(m).toBe(`config: ${expected}`);
@@ -57,5 +59,12 @@ describe('config: gateway and subDevices', () => {
   it('a sub-device without a secret is fine with dynamic registration on', () => {
     const c = validateConfig({ ...base, gateway: { dynamicRegistration: true }, subDevices: [sub('s-0001', { thingModel: { path: SENSOR } })] });
     expect(c.subDevices[0]?.secret).toBeUndefined();
+  });
+
+  it('takes OTA modules per sub-device product, none by default', () => {
+    expect(validateConfig(base).gateway.otaModules).toEqual({});
+    const modules = [{ name: 'mcu', version: { command: 'cat /var/lib/{productKey}/{deviceName}.ver' }, install: { command: ['/usr/bin/flash', '--dev', '{deviceName}'] } }];
+    const c = validateConfig({ ...base, gateway: { products: { a1SubDemo01: { path: SENSOR } }, otaModules: { a1SubDemo01: modules } } });
+    expect(c.gateway.otaModules.a1SubDemo01).toEqual(modules);
   });
 });

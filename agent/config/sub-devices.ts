@@ -73,5 +73,8 @@ export function resolveSubDevices(
       throw new ConfigError(source, `subDevices.${i}.thingModel`, `the Thing Model of product ${e.productKey} (here, on another entry of the product, or in gateway.products)`, 'none');
     }
   });
+  for (const pk of Object.keys(gateway.otaModules)) {
+    if (!products[pk]) throw new ConfigError(source, `gateway.otaModules.${pk}`, 'a sub-device product with a Thing Model (in gateway.products or on a subDevices entry)', shown(pk));
+  }
   return { gateway: { ...gateway, products }, subDevices: out };
 }

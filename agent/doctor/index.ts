@@ -64,7 +64,7 @@ export async function runDoctor(argv: string[], io: DoctorIo, opts: DoctorOption
   report(checkThingModel(config));
   report(checkSubDevices(config));
   report(checkDataDir(config.dataDir));
-  report(checkOtaStaging(config.dataDir, config.ota));
+  report(checkOtaStaging(config.dataDir, config.ota, config.gateway.otaModules));
   const ca = checkCaFile(config.broker);
   report(ca.findings);
 

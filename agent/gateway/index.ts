@@ -21,6 +21,7 @@ import { NOT_AUTHORIZED, watchRefusals } from './sessions/refusals';
 import { GatewayRequests } from './sessions/requests';
 import { MemorySubDeviceStore, type SubDeviceStore } from './sessions/store';
 import { checkClaim, createSubDeviceTraffic, topicOwner, type OwnedClaim, type SubDeviceRouterDeps, type SubDeviceTrafficSide, type TrafficSubscriber } from './traffic';
+import { checkOtaClaims, SubDeviceOta, type SubDeviceOtaOptions, type SubDeviceOtaStatus } from './ota';
 
 export interface GatewayDeps {
   identity: DeviceIdentity;
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   replyTimeoutMs: number;
   /** The outbox's `resendAcked` (queues again what it acknowledged for a device key a moment ago). */
   resendAcked?: (key: string) => number;
+  /** The sub-devices' OTA (`gateway.otaModules`); without it their notices are refused like other traffic. */
+  ota?: SubDeviceOtaOptions;
 }
 
 /** How a lifecycle notice's topic ends: only then are the device's lifecycle topics built to compare (not per message). */
@@ -62,6 +65,8 @@ export class Gateway {
   readonly traffic: SubDeviceTrafficSide;
   /** False when nothing is configured and no plugin claims sub-devices: no topics, no requests. */
   readonly enabled: boolean;
+  /** The sub-devices' OTA clients (docs/ota.md, "Sub-devices"). */
+  readonly ota: SubDeviceOta | undefined;
   private readonly notices: GatewayNotices;
   private readonly requests: GatewayRequests;
   private readonly gw: ReturnType<typeof gatewayTopics>;
@@ -75,19 +80,24 @@ export class Gateway {
     const claims: OwnedClaim[] = deps.plugins.slots.flatMap((s) => (s.instance.subDevices ? [{ owner: s.name, claim: s.instance.subDevices as SubDeviceClaim }] : []));
     const slots = new Map(deps.plugins.slots.map((s) => [s.name, s]));
     this.checkClaims(claims, models, slots);
+    checkOtaClaims(deps.config.gateway.otaModules, (name) => slots.get(name));
     this.enabled = deps.config.subDevices.length > 0 || claims.length > 0;
     this.store = deps.store ?? new MemorySubDeviceStore();
     // The traffic side's owner table, built just below and before any record is added.
     this.records = new SubDeviceRecords((d) => this.traffic.ownerOf(d)?.owner);
     this.gw = gatewayTopics(deps.identity);
     this.gwLife = lifecycleTopics(deps.identity);
+    // The notices exist by the time a receipt settles.
+    // The notices exist by the time a receipt settles.
+    const uplink = watchRefusals(deps.uplink, (d, topic) => this.refusedFor(d, topic));
+    const otaModules = deps.config.gateway.otaModules;
     this.traffic = createSubDeviceTraffic({
       directory: this.records,
       subscriber: deps.subscriber,
       claims,
       logger,
-      // The notices exist by the time a receipt settles.
-      routers: { ...deps.routers, uplink: watchRefusals(deps.uplink, (d, topic) => this.refusedFor(d, topic)), slotOf: (name) => slots.get(name) },
+      routers: { ...deps.routers, uplink, slotOf: (name) => slots.get(name) },
+      otaProducts: new Set(Object.keys(otaModules)),
     });
     this.requests = new GatewayRequests({
       gateway: deps.identity,
@@ -102,6 +112,7 @@ export class Gateway {
     this.api = createGatewayApi({ gateway: deps.identity, records: this.records, sessions: this.sessions, requests: this.requests, traffic: this.traffic, store: this.store, models, connected: () => this.connected, upstream: deps.upstream, now: deps.now });
     this.load(models);
     this.tellOwners(claims, slots, logger);
+    this.ota = deps.ota && this.enabled ? new SubDeviceOta({ ...deps.ota, modules: otaModules, directory: this.records, traffic: this.traffic, slotOf: (name) => slots.get(name), uplink, logger }) : undefined;
   }
 
   private connected = false;
@@ -128,6 +139,7 @@ export class Gateway {
       const life = lifecycleTopics(d);
       if (msg.topic === life.disable || msg.topic === life.enable || msg.topic === life.delete) return this.notices.lifecycle(msg, d);
     }
+    if (this.ota && SubDeviceOta.takes(msg.topic)) return this.ota.handle(msg, d);
     return this.traffic.handle(msg, owner);
   }
 
@@ -160,8 +172,13 @@ export class Gateway {
     this.sessions.onDisconnected();
   }
 
+  /** Before the first connect: the sub-devices' OTA counts this start and resumes interrupted downloads. */
+  async boot(): Promise<void> {
+    await this.ota?.boot();
+  }
+
   async stop(drainTimeoutMs: number): Promise<void> {
-    await this.traffic.drain(drainTimeoutMs);
+    await Promise.all([this.traffic.drain(drainTimeoutMs), this.ota?.stop()]);
     this.sessions.stop();
   }
 
@@ -171,6 +188,11 @@ export class Gateway {
     if (!owner || owner.extError) return undefined;
     const d = owner.device;
     return this.records.get(d.productKey, d.deviceName)?.key;
+  }
+
+  /** Sub-devices with an OTA job or failure, for /healthz. */
+  otaStatus(): SubDeviceOtaStatus[] {
+    return this.ota?.status() ?? [];
   }
 
   /**

@@ -48,6 +48,8 @@ export interface OtaDeviceOptions {
   ids: MessageIdGenerator;
   logger: Logger;
   observer?: OtaObserver;
+  /** The configuration key of the modules, named when a notice is for another one (default `ota.modules`). */
+  modulesKey?: string;
 }
 
 interface Active {
@@ -182,7 +184,7 @@ export class OtaDevice {
     }
     const module = noticeModule(data);
     try {
-      if (!this.moduleOf(module)) throw OtaErrors.unhandled(module);
+      if (!this.moduleOf(module)) throw OtaErrors.unhandled(module, this.o.modulesKey);
       await this.take(parseNotice(data));
     } catch (e) {
       if (!this.stopping.signal.aborted) await this.report(module, e);
@@ -201,7 +203,7 @@ export class OtaDevice {
   /** A new job, the same job again (fresh URLs), or one that replaces a download. */
   private async takeNow(notice: OtaNotice): Promise<void> {
     const m = this.moduleOf(notice.module);
-    if (!m) return this.report(notice.module, OtaErrors.unhandled(notice.module));
+    if (!m) return this.report(notice.module, OtaErrors.unhandled(notice.module, this.o.modulesKey));
     const key = jobKey(notice);
     const cur = this.active.get(notice.module);
     if (cur?.key === key) {

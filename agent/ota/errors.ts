@@ -18,7 +18,7 @@ export type OtaErrorCode =
 
 export const OTA_ERROR_CODES = {
   OTA_NOTICE_INVALID: 'an upgrade notice or firmware.get answer lacks a field or has one of the wrong form (version, url, sign, signMethod, size, files); reported with step -1',
-  OTA_MODULE_UNHANDLED: 'an upgrade notice names a module that no ota.modules entry configures; reported with step -1 and the module name',
+  OTA_MODULE_UNHANDLED: 'an upgrade notice names a module that no ota.modules entry (gateway.otaModules for a sub-device) configures; reported with step -1 and the module name',
   OTA_NO_SPACE: 'the package is larger than ota.maxPackageBytes or does not fit in the staging directory with ota.reserveBytes left; reported with step -2',
   OTA_DOWNLOAD_FAILED: 'a file could not be downloaded (HTTP status, size, network) within ota.retries attempts; reported with step -2',
   OTA_URL_EXPIRED: 'the signed URL of a file was refused (403/404/410) and asking again (thing.ota.firmware.get) gave no fresh one; reported with step -2',
@@ -57,7 +57,7 @@ export class OtaError extends Error {
 
 export const OtaErrors = {
   invalid: (field: string, expected: string, received: unknown) => new OtaError('OTA_NOTICE_INVALID', `${field}: expected ${expected}, received ${shown(received)}`),
-  unhandled: (module: string) => new OtaError('OTA_MODULE_UNHANDLED', `module "${module}" is not handled by this device (no ota.modules entry)`),
+  unhandled: (module: string, key = 'ota.modules') => new OtaError('OTA_MODULE_UNHANDLED', `module "${module}" is not handled by this device (no ${key} entry)`),
   noSpace: (why: string) => new OtaError('OTA_NO_SPACE', why),
   download: (file: string, why: string) => new OtaError('OTA_DOWNLOAD_FAILED', `${file}: download failed: ${why}`),
   expired: (file: string, status: number) => new OtaError('OTA_URL_EXPIRED', `${file}: the URL was refused with HTTP ${status} (expired) and no fresh one came`),

@@ -1,7 +1,9 @@
 /**
  * The agent's gateway (agent/gateway), built from the agent's parts: its sub-device routers share the gateway
- * router's budgets, inbox, clock and id source; its topics on the gateway's own identity join the gateway's router.
+ * router's budgets, inbox, clock and id source; its topics on the gateway's own identity join the gateway's router;
+ * its sub-devices' OTA shares the gateway's OTA store, staging directory and bounds (the `ota` section).
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { AgentConfig } from '../config/load';
@@ -11,6 +13,8 @@ import type { Router, RouterObserver } from '../router';
 import type { Session } from '../session/session';
 import type { Uplink } from '../transport';
 import type { AgentClock } from '../clock/clock';
+import type { OtaObserver } from '../ota/device';
+import { MemoryOtaStore } from '../ota/store';
 import type { AgentStores } from './stores';
 
 export interface AgentGatewayParts {
@@ -24,6 +28,8 @@ export interface AgentGatewayParts {
   logger: Logger;
   clock: AgentClock;
   observer?: RouterObserver;
+  /** The OTA counters (the agent's metrics), shared with the gateway's own OTA. */
+  otaObserver?: OtaObserver;
 }
 
 export function createAgentGateway(p: AgentGatewayParts): Gateway {
@@ -50,6 +56,13 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
     now: () => p.clock.now(),
     replyTimeoutMs: config.upstream.replyTimeoutMs,
     ...(stores.durable?.resendAcked ? { resendAcked: (key: string) => stores.durable?.resendAcked?.(key) ?? 0 } : {}),
+    ota: {
+      settings: config.ota,
+      stagingDir: join(config.dataDir, config.ota.stagingDir),
+      configDir: config.configDir,
+      store: stores.ota ?? new MemoryOtaStore(),
+      ...(p.otaObserver ? { observer: p.otaObserver } : {}),
+    },
   });
   const durable = stores.durable;
   if (gateway.enabled && durable?.setHold && durable.release) {

@@ -71,9 +71,12 @@ export class AgentHealth {
     if (change.state === 'reconnecting') m.reconnect();
   }
 
-  /** Adds the sub-devices by state to /healthz and /metrics (the gateway is built after the health). */
-  reportGateway(status: () => { configured: number; byState: Record<string, number> }): void {
-    this.gateway = status;
+  /**
+   * Adds the sub-devices by state to /healthz and /metrics (the gateway is built after the health), and to /healthz
+   * the sub-devices with an OTA job or failure (`ota`: read per request, not per metrics scrape).
+   */
+  reportGateway(status: () => { configured: number; byState: Record<string, number> }, ota?: () => unknown): void {
+    this.gateway = ota ? () => ({ ...status(), ota: ota() }) : status;
     this.metrics?.reportSubDevices(() => status().byState);
   }
 

@@ -8,6 +8,7 @@
 import type { CompiledThingModel } from '../../thing-model';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { CustomTopicHandler, CustomTopicClaim, PropertyClaim, RawClaim, RrpcClaims, ServiceHandler } from './index';
+import type { OtaClaim } from './ota';
 import type { PostHandle, PostOptions, Upstream } from './upstream';
 
 /**
@@ -56,6 +57,13 @@ export interface SubDeviceClaim {
   customTopics?: Record<string, CustomTopicHandler | CustomTopicClaim>;
   rrpc?: RrpcClaims;
   raw?: RawClaim;
+  /**
+   * The OTA modules of the owned sub-devices that this plugin versions and installs (docs/ota.md, "Sub-devices"):
+   * each must be in `gateway.otaModules` of the product with `version: {"plugin": "<this plugin's name>"}`. The
+   * agent downloads and verifies on the sub-device's behalf; `version` and `install` get the sub-device as
+   * `device` / `info.device`.
+   */
+  ota?: OtaClaim;
   /** Told of every state change of a sub-device this plugin owns (disabled by the cloud, deleted, back online...). */
   onStateChange?(device: SubDeviceStatus, previous: SubDeviceState | undefined): void;
 }

@@ -11,6 +11,8 @@ export function topicOwner(topic: string): DeviceId | undefined {
   if (l[1] === 'ext' && l[2] === 'rrpc') o = 4;
   const at = (i: number): DeviceId | undefined => (fixed(l[i]) && fixed(l[i + 1]) ? { productKey: l[i]!, deviceName: l[i + 1]! } : undefined);
   if (l[o] === 'sys') return at(o + 1);
+  // `/ota/device/{kind}/{pk}/{dn}`: a gateway informs and reports progress for its sub-devices on their own (C4).
+  if (o === 1 && l[1] === 'ota' && l[2] === 'device' && l.length === 6) return at(4);
   if (o === 1 && l[1] === 'ext' && (l[2] === 'ntp' || l[2] === 'error' || l[2] === 'session')) return at(3);
   if (o === 1 && l[1] === 'shadow') return at(3);
   if (l[o + 2] === 'user') return at(o);

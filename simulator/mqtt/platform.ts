@@ -129,7 +129,12 @@ export class Platform implements UplinkSink {
     this.link = link;
     this.opts.ota?.attach({ send: (t, p, q) => this.send(t, p, q), online: (id) => this.reachability(id) === 'ONLINE' });
     const proxy = (link as MqttLink & { proxy?: (gw: DeviceId, sub: DeviceId, on: boolean) => void }).proxy;
-    if (proxy) this.gatewayChannel.setSessionHook((gw, sub, on) => proxy.call(link, gw, sub, on));
+    this.gatewayChannel.setSessionHook((gw, sub, on) => {
+      proxy?.call(link, gw, sub, on);
+      // A sub-device logged in through its gateway is online for OTA as a direct device is at CONNECT: its queued
+      // notices go out to the gateway (docs/protocol/ota-platform.md, "Sub-devices").
+      if (on) this.opts.ota?.jobs.onOnline(sub);
+    });
   }
 
   /** Ends every waiting call (they answer TIMEOUT) and stops the script workers. */

@@ -156,6 +156,32 @@ describe.each(BROKER_MODES)('gateway sessions (%s broker)', (mode: BrokerMode) =
     expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 520, data: { productKey: SUB_PK, deviceName: 'sensor-02' } });
   });
 
+  it("OTA over the gateway: a logged-in sub-device's inform is its own, a notice reaches the gateway; a logged-out one's topics are refused", async () => {
+    const versions = async (dn: string) => {
+      const r = await api().listOTAModuleVersionsByDevice(new $Iot.ListOTAModuleVersionsByDeviceRequest({ productKey: SUB_PK, deviceName: dn, pageSize: 10 }));
+      return Object.fromEntries((r.body?.data?.simpleOTAModuleInfo ?? []).map((m) => [m.moduleName, m.moduleVersion]));
+    };
+    await gw.subscribeAsync([`/ota/device/upgrade/${SUB_PK}/sensor-01`], { qos: 1 });
+    await gw.publishAsync(`/ota/device/inform/${SUB_PK}/sensor-01`, JSON.stringify({ id: 1, params: { version: '1.2.3' } }), { qos: 1 });
+    for (let i = 0; i < 100 && (await versions('sensor-01')).default !== '1.2.3'; i++) await sleep(20);
+    expect(await versions('sensor-01')).toEqual({ default: '1.2.3' });
+    const notice = nextMessage(gw, (t) => t === `/ota/device/upgrade/${SUB_PK}/sensor-01`);
+    const url = s.sim.ota.uploads.put(Buffer.from('sensor image'));
+    const fw = await api().createOTAFirmware(new $Iot.CreateOTAFirmwareRequest({ productKey: SUB_PK, destVersion: '1.3.0', firmwareName: 'sensor 1.3.0', signMethod: 'SHA256', firmwareUrl: url }));
+    await api().createOTAStaticUpgradeJob(new $Iot.CreateOTAStaticUpgradeJobRequest({ productKey: SUB_PK, firmwareId: fw.body.data!.firmwareId!, targetSelection: 'SPECIFIC', targetDeviceName: ['sensor-01'] }));
+    expect(JSON.parse((await notice).payload.toString())).toMatchObject({ code: '1000', data: { version: '1.3.0' } });
+    // sensor-02 was logged out above.
+    if (mode === 'managed') {
+      await expect(gw.publishAsync(`/ota/device/inform/${SUB_PK}/sensor-02`, JSON.stringify({ id: 2, params: { version: '9.9' } }), { qos: 1 })).rejects.toThrow();
+      expect(await versions('sensor-02')).toEqual({});
+      return;
+    }
+    const err = nextMessage(gw, (t) => t === `/ext/error/${PK}/gw-001`);
+    await gw.publishAsync(`/ota/device/inform/${SUB_PK}/sensor-02`, JSON.stringify({ id: 2, params: { version: '9.9' } }), { qos: 1 });
+    expect(JSON.parse((await err).payload.toString())).toMatchObject({ code: 520, data: { productKey: SUB_PK, deviceName: 'sensor-02' } });
+    expect(await versions('sensor-02')).toEqual({});
+  });
+
   it('services, RRpc and Pub reach the sub-device over the gateway; its answers come back', async () => {
     const sub = `/sys/${SUB_PK}/sensor-01`;
     await gw.subscribeAsync([`${sub}/thing/service/+`, `${sub}/rrpc/request/+`, `/${SUB_PK}/sensor-01/user/#`]);

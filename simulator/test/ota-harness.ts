@@ -102,12 +102,16 @@ export function httpGet(url: string, headers: Record<string, string> = {}, metho
 }
 
 /** A package from bytes (uploaded through the simulator's shortcut, created through the SDK); returns its id. */
-export async function createPackage(client: Iot, sim: CloudSimulator, opts: { files: Buffer[]; destVersion: string; moduleName?: string; signMethod?: 'MD5' | 'SHA256'; udi?: string; type?: number; srcVersion?: string }): Promise<string> {
+export async function createPackage(
+  client: Iot,
+  sim: CloudSimulator,
+  opts: { files: Buffer[]; destVersion: string; moduleName?: string; signMethod?: 'MD5' | 'SHA256'; udi?: string; type?: number; srcVersion?: string; productKey?: string },
+): Promise<string> {
   const urls = opts.files.map((f) => sim.ota.uploads.put(f));
   const multi = opts.files.length > 1;
   const res = await client.createOTAFirmware(
     new $Iot.CreateOTAFirmwareRequest({
-      productKey: PK,
+      productKey: opts.productKey ?? PK,
       destVersion: opts.destVersion,
       firmwareName: `fw ${opts.destVersion}`,
       signMethod: opts.signMethod ?? 'SHA256',

@@ -32,6 +32,7 @@ type Listener = (entry: SubDeviceEntry, previous: SubDeviceState | undefined) =>
 export class SubDeviceRecords implements SubDeviceDirectory {
   private readonly byKey = new Map<string, SubDeviceRecord>();
   private readonly listeners = new Set<Listener>();
+  private readonly removals = new Set<(entry: SubDeviceEntry) => void>();
   private readonly counts = new Map<SubDeviceState, number>();
 
   constructor(private readonly ownerOf: (d: DeviceIdentity) => string | undefined) {}
@@ -47,6 +48,11 @@ export class SubDeviceRecords implements SubDeviceDirectory {
   onChange(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called after a record is forgotten (its `offline` change came first, when it was not offline already). */
+  onRemoved(listener: (entry: SubDeviceEntry) => void): void {
+    this.removals.add(listener);
   }
 
   record(d: DeviceIdentity): SubDeviceRecord | undefined {
@@ -100,6 +106,7 @@ export class SubDeviceRecords implements SubDeviceDirectory {
     this.setState(r, 'offline', reason);
     this.count('offline', -1);
     this.byKey.delete(r.key);
+    for (const l of this.removals) l(r.entry);
   }
 
   private count(state: SubDeviceState, delta: number): void {

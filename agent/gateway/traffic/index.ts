@@ -5,9 +5,10 @@
  * handed to that device's router. The sessions half calls {@link createSubDeviceTraffic} from the wiring.
  */
 import type { Logger } from 'pino';
-import { channelTopics, deviceTopics, extRrpcFilter, lifecycleTopics, type DeviceIdentity } from '../../../thing-model/wire';
+import { channelTopics, deviceTopics, extRrpcFilter, lifecycleTopics, otaTopics, type DeviceIdentity } from '../../../thing-model/wire';
 import type { Upstream } from '../../../handlers/api';
 import type { InboundMessage } from '../../transport';
+import type { Router } from '../../router';
 import { errorReply } from '../../router/replies';
 import type { SubDeviceDirectory, SubDeviceEntry, SubDeviceTraffic } from '../directory';
 import { SubDeviceOwners, type OwnedClaim } from './owners';
@@ -18,7 +19,7 @@ import type { TopicOwner } from './topic-owner';
 export { SubDeviceOwners, type OwnedClaim } from './owners';
 export type { Admission } from './admit';
 export { topicOwner, type TopicOwner } from './topic-owner';
-export { checkClaim, type SubDeviceRouterDeps } from './routers';
+export { checkClaim, claimRegistry, type SubDeviceRouterDeps } from './routers';
 
 /** The part of the gateway's MQTT session the traffic side needs (agent/session: `subscribeNow`, `unsubscribeNow`). */
 export interface TrafficSubscriber {
@@ -37,6 +38,8 @@ export interface SubDeviceTrafficDeps {
   logger: Logger;
   /** What each sub-device's router shares with the gateway's (uplink, budgets, inbox, clock). */
   routers: Omit<SubDeviceRouterDeps, 'logger'>;
+  /** Products with OTA modules (`gateway.otaModules`): their devices also subscribe the OTA replies. */
+  otaProducts?: ReadonlySet<string>;
 }
 
 /** The traffic side as the wiring sees it. */
@@ -47,6 +50,8 @@ export interface SubDeviceTrafficSide extends SubDeviceTraffic {
   ownerOf(device: DeviceIdentity): OwnedClaim | undefined;
   /** Whether a call for this sub-device may reach its owner, or the Alink code and message to refuse it with. */
   admit(device: DeviceIdentity): Admission;
+  /** The device's router, made now if need be; undefined when the directory does not know the device. */
+  routerOf(device: DeviceIdentity): Router | undefined;
   /** `ctx.gateway.upstream(device)`: undefined when the directory does not know the device. */
   upstream(device: DeviceIdentity): Upstream | undefined;
   /** One inbound message on a sub-device's topics (`owner` from {@link topicOwner}). Never rejects. */
@@ -77,6 +82,7 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
   const filtersFor = (device: DeviceIdentity): readonly string[] => {
     const t = deviceTopics(device);
     const life = lifecycleTopics(device);
+    const ota = otaTopics(device);
     return [
       t.propertySet,
       t.serviceFilter,
@@ -93,6 +99,9 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
       life.disable,
       life.enable,
       life.delete,
+      // Every device hears its upgrade notices: one for a device without modules is answered with a failure.
+      ota.upgrade,
+      ...(deps.otaProducts?.has(device.productKey) ? [ota.firmwareGetReply, ota.fileDownloadReply] : []),
     ];
   };
 
@@ -118,6 +127,7 @@ export function createSubDeviceTraffic(deps: SubDeviceTrafficDeps): SubDeviceTra
     filtersFor,
     ownerOf: (device) => owners.ownerOf(device),
     admit: (device) => admit(deps.directory, owners, device),
+    routerOf,
     upstream: (device) => routerOf(device)?.upstream,
     forget: (device) => routers.forget(device),
     handle(msg, owner) {

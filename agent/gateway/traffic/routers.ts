@@ -51,7 +51,7 @@ function claimSlot(owned: OwnedClaim, real: PluginSlot): PluginSlot {
       if (view === undefined || inst !== seen) {
         seen = inst;
         const c = inst.subDevices ?? owned.claim;
-        view = { properties: c.properties, services: c.services, customTopics: c.customTopics, rrpc: c.rrpc, raw: c.raw } as PluginInstance<unknown>;
+        view = { properties: c.properties, services: c.services, customTopics: c.customTopics, rrpc: c.rrpc, raw: c.raw, ota: c.ota } as PluginInstance<unknown>;
       }
       return view;
     },
@@ -76,6 +76,11 @@ export function checkClaim(owned: OwnedClaim, real: PluginSlot, model: CompiledT
   HandlerRegistry.build([claimSlot(owned, real)], model, sample);
 }
 
+/** A sub-device's claims table: its owner's `subDevices` claim as its only plugin (none without an owner). */
+export function claimRegistry(owned: OwnedClaim | undefined, real: PluginSlot | undefined, model: CompiledThingModel, identity: DeviceIdentity): HandlerRegistry {
+  return HandlerRegistry.build(owned && real ? [claimSlot(owned, real)] : [], model, identity);
+}
+
 export class SubDeviceRouters {
   private readonly byKey = new Map<string, Router>();
 
@@ -92,7 +97,7 @@ export class SubDeviceRouters {
       identity,
       model: entry.model,
       uplink: d.uplink,
-      plugins: { registry: HandlerRegistry.build(owned && real ? [claimSlot(owned, real)] : [], entry.model, identity) },
+      plugins: { registry: claimRegistry(owned, real, entry.model, identity) },
       rrpc: d.rrpc,
       logger: d.logger.child({ device: entry.key }),
       asyncTimeoutMs: d.asyncTimeoutMs,

@@ -1,7 +1,8 @@
 /**
  * Which device an inbound topic is for, and where a refusal of it is answered (docs/protocol/gateway-traffic.md,
- * "Routing"): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/...` around either, `/ext/error/{pk}/{dn}`.
- * Pure string work on the hot path of every sub-device message.
+ * "Routing"): `/sys/{pk}/{dn}/...`, `/{pk}/{dn}/user/...`, `/ext/rrpc/{id}/...` around either, `/ext/error/{pk}/{dn}`,
+ * and the OTA topics `/ota/device/{kind}/{pk}/{dn}` (docs/protocol/ota.md, "Sub-devices"): no reply topic, a notice
+ * is answered with progress. Pure string work on the hot path of every sub-device message.
  */
 import type { DeviceIdentity } from '../../../thing-model/wire';
 
@@ -17,6 +18,7 @@ export interface TopicOwner {
 
 const EXT_RRPC = '/ext/rrpc/';
 const EXT_ERROR = '/ext/error/';
+const OTA = '/ota/device/';
 
 export function topicOwner(topic: string): TopicOwner | undefined {
   if (topic.startsWith(EXT_ERROR)) {
@@ -28,6 +30,10 @@ export function topicOwner(topic: string): TopicOwner | undefined {
     if (rest < 0) return undefined;
     const inner = topicOwner(topic.slice(rest));
     return inner && !inner.extError ? { device: inner.device, replyTopic: topic, replyQos: 0 } : undefined;
+  }
+  if (topic.startsWith(OTA)) {
+    const [kind, pk, dn, more] = topic.slice(OTA.length).split('/');
+    return kind && pk && dn && more === undefined ? { device: { productKey: pk, deviceName: dn }, replyQos: 1 } : undefined;
   }
   const l = topic.split('/');
   if (l[0] !== '') return undefined;
