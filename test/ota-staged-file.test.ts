@@ -90,6 +90,10 @@ describe('StagedFile pipeline', () => {
     let overlapped = false;
     for (let at = 0; at < body.length; at += CHUNK) {
       await file.append(body.subarray(at, at + CHUNK));
+      // What the next request asks from (the MQTT downloader's offset, the size check), whichever write finished.
+      expect(file.received).toBe(Math.min(at + CHUNK, body.length));
+      await sleep(8);
+      expect(file.received).toBe(Math.min(at + CHUNK, body.length));
       // Bytes past the durable offset: the block being written and the one filling, never more.
       expect(file.received - file.offset).toBeLessThanOrEqual(2 * BLOCK);
       if (file.received - file.offset > BLOCK) overlapped = true;

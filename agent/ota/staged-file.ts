@@ -94,12 +94,7 @@ export class StagedFile {
     if (this.filled === 0) return;
     const bytes = this.block.subarray(0, this.filled);
     this.filled = 0;
-    this.writingBytes = bytes.length;
-    try {
-      await this.persist(bytes);
-    } finally {
-      this.writingBytes = 0;
-    }
+    await this.persist(bytes);
   }
 
   /** Back to an empty file (a server that ignored `Range` sends the whole file again). */
@@ -132,7 +127,6 @@ export class StagedFile {
     this.block = this.spare ?? Buffer.allocUnsafe(full.length);
     this.spare = full;
     this.filled = 0;
-    this.writingBytes = bytes.length;
     this.writing = this.persist(bytes).then(
       () => undefined,
       (e: unknown) => e as Error,
@@ -148,7 +142,6 @@ export class StagedFile {
     if (!this.writing) return;
     const err = await this.writing;
     this.writing = undefined;
-    this.writingBytes = 0;
     if (err) {
       this.filled = 0;
       throw err;
@@ -157,14 +150,22 @@ export class StagedFile {
 
   /** Write, fsync, hash, record: the recorded offset never runs ahead of the disk. */
   private async persist(bytes: Buffer): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await this.fh.write(bytes, written, bytes.length - written, this.durableOffset + written);
-      written += bytesWritten;
+    this.writingBytes = bytes.length;
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await this.fh.write(bytes, written, bytes.length - written, this.durableOffset + written);
+        written += bytesWritten;
+      }
+      await this.fh.datasync();
+    } catch (e) {
+      this.writingBytes = 0;
+      throw e;
     }
-    await this.fh.datasync();
     this.hash.update(bytes);
+    // In one step: `received` must not count the block twice between here and the next settle().
     this.durableOffset += bytes.length;
+    this.writingBytes = 0;
     this.onDurable(this.durableOffset);
   }
 }
