@@ -1,7 +1,9 @@
 /**
  * One file of a package on its way to the staging directory. Bytes arrive in order and are written in blocks:
  * write the block, fsync the file, then record the new offset (`onDurable`), never the other way round, so the
- * recorded offset is always a prefix the disk holds. Opening an existing file truncates it to the recorded offset
+ * recorded offset is always a prefix the disk holds. That work runs on the thread pool while the next block fills
+ * (two blocks, one write at a time), so the socket is read during the fsync (docs/ota.md, "Download"; the numbers
+ * in docs/performance.md, "OTA download"). Opening an existing file truncates it to the recorded offset
  * (bytes past it were never confirmed) and hashes that prefix again from disk: a hash's state cannot be stored,
  * and the bytes on disk are what will be installed.
  */
