@@ -34,7 +34,7 @@ async function plugins(list: ReturnType<typeof fwPlugin>[]) {
 describe('OTA pieces', () => {
   it('validates the ota section with errors naming the key', () => {
     const c = validateConfig({ ...base(), ota: { modules: [{ name: 'default', version: { file: 'v' } }] } });
-    expect(c.ota).toMatchObject({ stagingDir: 'ota', blockBytes: 1024 * 1024, healthyBoots: 3, modules: [{ name: 'default', version: { file: 'v' } }] });
+    expect(c.ota).toMatchObject({ stagingDir: 'ota', blockBytes: 4 * 1024 * 1024, healthyBoots: 3, modules: [{ name: 'default', version: { file: 'v' } }] });
     expect(() => validateConfig({ ...base(), ota: { blockBytes: 10 } })).toThrow('ota.blockBytes: expected integer in [4096, 67108864], received 10');
     expect(() => validateConfig({ ...base(), ota: { modules: [{ name: 'a/b', version: { file: 'v' } }] } })).toThrow(/ota\.modules\.0\.name/);
     expect(() => validateConfig({ ...base(), ota: { modules: [{ name: 'x', version: { url: 'v' } }] } })).toThrow(/ota\.modules\.0\.version/);

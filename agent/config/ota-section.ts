@@ -26,7 +26,7 @@ export interface OtaSection {
   maxPackageBytes: number;
   /** Free space the staging file system must keep after a package is staged. */
   reserveBytes: number;
-  /** Bytes written between two fsyncs; a resume re-fetches at most this much. */
+  /** Bytes written between two fsyncs (two blocks are held: one written while the next fills); what a kill -9 can leave on disk unrecorded. */
   blockBytes: number;
   /** Progress is sent every this many percent (and always at 100 and on failure). */
   progressStepPercent: number;
@@ -98,7 +98,7 @@ export const otaSchema = {
     stagingDir: { type: 'string', minLength: 1, default: 'ota', expected: 'a directory path' },
     maxPackageBytes: int(1, 2 ** 40, 1024 ** 3),
     reserveBytes: int(0, 2 ** 40, 16 * 1024 * 1024),
-    blockBytes: int(4096, 64 * 1024 * 1024, 1024 * 1024),
+    blockBytes: int(4096, 64 * 1024 * 1024, 4 * 1024 * 1024),
     progressStepPercent: int(1, 100, 5),
     pullOnStart: { type: 'boolean', default: true, expected: 'true or false' },
     idleTimeoutMs: int(100, 600_000, 30_000),
