@@ -163,7 +163,9 @@ export async function comparePaired(title: string, baseline: Contender, contende
 }
 
 /** Lines for the console: per-pair rates and ratios, the median, and each side's CPU per operation. */
-export function describePaired(p: PairedSummary, goal: number): string[] {
+/** `goal` undefined: a reference pairing that explains another, with no goal of its own. */
+export function describePaired(p: PairedSummary, goal?: number): string[] {
+  const verdict = (x: number) => (goal === undefined ? 'a reference, no goal' : `goal ≥ ${goal}: ${x >= goal ? 'met' : 'NOT met'}`);
   const cpu = (s: SideSummary) => {
     const by = Object.entries(s.cpuMsPerOpBy).map(([k, v]) => `${k} ${v}`);
     const info = Object.entries(s.infoCpuMsPerOpBy).map(([k, v]) => `${k} ${v}`);
@@ -174,7 +176,7 @@ export function describePaired(p: PairedSummary, goal: number): string[] {
     `${p.title}`,
     `  ${p.baseline.name}: ${p.baseline.opsPerSecond.join(' ')} /s, ${p.baseline.ops} ops${errs(p.baseline)}; CPU ${cpu(p.baseline)}`,
     `  ${p.contender.name}: ${p.contender.opsPerSecond.join(' ')} /s, ${p.contender.ops} ops${errs(p.contender)}; CPU ${cpu(p.contender)}`,
-    `  rate ratio per pair: ${p.pairRatios.join(' ')}; median ${p.medianRatio}× (goal ≥ ${goal}: ${p.medianRatio >= goal ? 'met' : 'NOT met'})`,
-    `  CPU per op, baseline / contender, per pair: ${p.pairCpuRatios.join(' ')}; median ${p.medianCpuRatio}×, all rounds ${p.cpuRatio}× (goal ≥ ${goal}: ${p.cpuRatio >= goal ? 'met' : 'NOT met'})`,
+    `  rate ratio per pair: ${p.pairRatios.join(' ')}; median ${p.medianRatio}× (${verdict(p.medianRatio)})`,
+    `  CPU per op, baseline / contender, per pair: ${p.pairCpuRatios.join(' ')}; median ${p.medianCpuRatio}×, all rounds ${p.cpuRatio}× (${verdict(p.cpuRatio)})`,
   ];
 }

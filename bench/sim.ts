@@ -9,7 +9,8 @@
  * - RRpc and Pub through the SDK with the simulator on its managed MQTT 5 broker (mosquitto with the Alink plugin)
  *   against the embedded broker (goal ≥ 0.9), and the CONNECT rate of the managed broker's auth plugin against a
  *   plain mosquitto with no auth (goal ≥ 0.8): both sides run side by side in alternating short rounds
- *   (bench/paired.ts), giving per-pair ratios, their median, and each side's CPU per operation.
+ *   (bench/paired.ts), giving per-pair ratios, their median, and each side's CPU per operation; beside them, the
+ *   raw request/echo round trip on both brokers, which is the cost of the out-of-process hop alone.
  *
  * The simulator and the echo device run in a child process, the load (SDK or raw client) in this one, so the
  * two do not share an event loop; the child reports its own CPU time, giving the simulator's cost per call
@@ -255,12 +256,13 @@ function serverCpu(child: Child, mosquittoPid?: number): () => Promise<Record<st
 
 const diff = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
 
-/** One side of an SDK comparison: closed-loop calls of one kind through the SDK against one simulator. */
-async function sdkContender(name: string, kind: Kind, child: Child, concurrency: number, mosquittoPid?: number): Promise<Contender> {
-  const { call } = await makeCall(kind, child.urls);
+/** One side of a broker comparison: closed-loop calls of one kind (SDK or raw MQTT) against one simulator. */
+async function callContender(name: string, kind: Kind, child: Child, concurrency: number, mosquittoPid?: number): Promise<Contender & { close(): Promise<void> }> {
+  const { call, close } = await makeCall(kind, child.urls);
   const cpu = serverCpu(child, mosquittoPid);
   return {
     name,
+    close,
     round: async (ms) => {
       const c0 = await cpu();
       const r = await closedLoop(call, concurrency, ms);
@@ -325,10 +327,12 @@ async function main(): Promise<void> {
     }
     const managedMosquitto = childPid(managed.pid, 'mosquitto');
     if (!managedMosquitto) throw new Error('the managed simulator has no mosquitto child');
-    for (const [label, kind] of [['RRpc', 'rrpc-sdk'], ['Pub', 'pub-sdk']] as const) {
-      const a = await sdkContender('embedded', kind, embedded, concurrency);
-      const b = await sdkContender('managed MQTT 5', kind, managed, concurrency, managedMosquitto);
-      paired.push(await comparePaired(`${label} via SDK, ${concurrency} in flight: managed MQTT 5 vs embedded`, a, b, pairs, roundMs));
+    // The raw pairing is the out-of-process hop alone: the same request/echo round trip with no SDK, HTTP or RRpc logic.
+    for (const [label, kind] of [['RRpc via SDK', 'rrpc-sdk'], ['Pub via SDK', 'pub-sdk'], ['raw MQTT request/echo', 'rrpc-raw']] as const) {
+      const a = await callContender('embedded', kind, embedded, concurrency);
+      const b = await callContender('managed MQTT 5', kind, managed, concurrency, managedMosquitto);
+      paired.push(await comparePaired(`${label}, ${concurrency} in flight: managed MQTT 5 vs embedded`, a, b, pairs, roundMs));
+      await Promise.all([a.close(), b.close()]);
     }
     const noAuth = connectContender('mosquitto, no auth', plain.url, plain.pid);
     const withPlugin = connectContender('managed mosquitto, Alink auth plugin', managed.urls.mqttUrl, managedMosquitto, managed);
@@ -346,7 +350,7 @@ async function main(): Promise<void> {
     say(`${r.phase.padEnd(48)} ${String(r.qps).padStart(7)} ${r.p50.toFixed(2).padStart(8)} ${r.p99.toFixed(2).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.errors).padStart(7)} ${r.simCpuMsPerCall.toFixed(3).padStart(17)} ${r.clientCpuMsPerCall.toFixed(3).padStart(7)}`);
   }
   const ratio = (a?: Summary, b?: Summary) => (a && b ? Math.round((a.qps / b.qps) * 1000) / 1000 : NaN);
-  const [rrpcPaired, pubPaired, connectPaired, connectLoggedPaired] = paired;
+  const [rrpcPaired, pubPaired, rawPaired, connectPaired, connectLoggedPaired] = paired;
   const ratios = {
     rrpcSdkVsRaw: ratio(rrpc, rrpcRaw),
     pubSdkVsRaw: ratio(pub, pubRaw),
@@ -354,6 +358,8 @@ async function main(): Promise<void> {
     rrpcManagedVsEmbeddedCpu: rrpcPaired?.cpuRatio,
     pubManagedVsEmbedded: pubPaired?.medianRatio,
     pubManagedVsEmbeddedCpu: pubPaired?.cpuRatio,
+    rawManagedVsEmbedded: rawPaired?.medianRatio,
+    rawManagedVsEmbeddedCpu: rawPaired?.cpuRatio,
     connectPluginVsNoAuth: connectPaired?.medianRatio,
     connectPluginVsNoAuthCpu: connectPaired?.cpuRatio,
     connectPluginVsLoggedNoAuth: connectLoggedPaired?.medianRatio,
@@ -366,7 +372,7 @@ async function main(): Promise<void> {
   say(`Simulator capacity from its CPU per call (one core): RRpc ≈ ${capacity(rrpcPaced)}/s, Pub ≈ ${capacity(pubPaced)}/s.`);
   say('');
   say(`Paired rounds (${pairs} pairs of ${roundMs / 1000} s, order AB BA …; CPU per op is the verdict that load does not move):`);
-  for (const p of paired) for (const line of describePaired(p, p === connectPaired || p === connectLoggedPaired ? 0.8 : 0.9)) say(line);
+  for (const p of paired) for (const line of describePaired(p, p === rawPaired ? undefined : p === connectPaired || p === connectLoggedPaired ? 0.8 : 0.9)) say(line);
   say(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores.`);
   console.log(JSON.stringify({ bench: 'sim', results, paired, ratios, load: os.loadavg(), cpus: os.cpus().length }));
 }

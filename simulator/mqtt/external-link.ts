@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, IClientOptions, ISubscriptionMap, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { DownstreamOptions, MqttLink, UplinkSink } from './link';
+import { batchWrites } from './write-batching';
 
 /** Everything a device publishes upstream: Alink requests and replies, RRPC answers, NTP, custom topics. */
 /** What devices send; `/ota/device/upgrade` is the platform's own (docs/protocol/ota-platform.md). */
@@ -31,6 +32,8 @@ export interface ExternalLinkOptions {
 export class ExternalLink implements MqttLink {
   readonly mode = 'external' as const;
   private client?: MqttClient;
+  /** Holds the current connection's writes until the end of the event loop turn (a reconnect brings a new one). */
+  private hold: () => void = () => undefined;
 
   constructor(private readonly opts: ExternalLinkOptions) {}
 
@@ -49,6 +52,7 @@ export class ExternalLink implements MqttLink {
     const client = connect(this.opts.url, options);
     this.client = client;
     const subs: ISubscriptionMap = Object.fromEntries(UPSTREAM_FILTERS.map((f) => [f, { qos: 1, nl: true }]));
+    client.on('connect', () => (this.hold = batchWrites(client.stream as unknown as Parameters<typeof batchWrites>[0])));
     client.on('message', (topic, payload) => {
       if (!this.opts.intercept?.(topic, payload)) this.opts.sink.uplink(topic, payload);
     });
@@ -96,6 +100,7 @@ export class ExternalLink implements MqttLink {
     const client = this.client;
     if (!client) throw new Error('the external broker link is not running');
     const p = opts.properties;
+    this.hold();
     await client.publishAsync(topic, payload, {
       qos: opts.qos,
       ...(p
