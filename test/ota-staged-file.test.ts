@@ -1,12 +1,12 @@
 /**
- * The pipelined StagedFile (agent/ota/staged-file.ts, docs/ota.md "Download"): a full block is written and
- * fsynced while the next one fills, at most two blocks are held, each offset is recorded only after its block's
- * fsync; a failed write or fsync mid-pipeline, or a connection dropped while a block is being written, leaves
- * the recorded offset a prefix that is on disk, and the download resumes from it to the right digest. Faults are
- * injected into the real file handle's `write`/`datasync`; the file, the SQLite record and the HTTP server are
- * real.
+ * The pipelined StagedFile (agent/ota/staged-file.ts, docs/ota.md "Download"): a full block is written while the
+ * next one fills, at most two blocks are held, writes never wait for an fsync, and each recorded offset was on disk
+ * when recorded; a failed write or fsync mid-pipeline, or a connection dropped while a block is being written,
+ * leaves the file a prefix it can resume from to the right digest; a new start in the same boot keeps what the
+ * file holds, after a reboot only the record. Faults are injected into the real file handle's `write`/`datasync`;
+ * the file, the SQLite record and the HTTP server are real.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,58 +83,116 @@ describe('StagedFile pipeline', () => {
     return state;
   }
 
-  it('fills the next block while the previous one is written and fsynced, holding at most two', async () => {
+  it('fills the next block while the previous one is written, holding at most two, and never waits for an fsync to write', async () => {
     const body = bytes(10 * BLOCK + 1234, 5);
-    inject('datasync', { delayMs: 15 });
+    inject('write', { delayMs: 10 });
+    const syncs = inject('datasync', { delayMs: 40 });
     const file = await open(0, body.length, sha256(body));
     let overlapped = false;
     for (let at = 0; at < body.length; at += CHUNK) {
       await file.append(body.subarray(at, at + CHUNK));
       // What the next request asks from (the MQTT downloader's offset, the size check), whichever write finished.
       expect(file.received).toBe(Math.min(at + CHUNK, body.length));
-      await sleep(8);
+      await sleep(4);
       expect(file.received).toBe(Math.min(at + CHUNK, body.length));
-      // Bytes past the durable offset: the block being written and the one filling, never more.
+      // Bytes past the file's end: the block being written and the one filling, never more.
       expect(file.received - file.offset).toBeLessThanOrEqual(2 * BLOCK);
       if (file.received - file.offset > BLOCK) overlapped = true;
+      // The record never runs ahead of what was written.
+      expect(file.durable).toBeLessThanOrEqual(file.offset);
     }
     await file.flush();
     expect(overlapped).toBe(true);
+    // Ten blocks written while each fsync takes four blocks' time: the fsyncs covered several writes each.
+    expect(syncs.calls).toBeLessThan(10);
     expect(file.offset).toBe(body.length);
+    expect(file.durable).toBe(body.length);
     expect(file.digest()).toBe(sha256(body));
     await file.close();
-    expect(records.map((r) => r.at)).toEqual([...Array.from({ length: 10 }, (_, i) => (i + 1) * BLOCK), body.length]);
+    const at = records.map((r) => r.at);
+    expect(at).toEqual([...at].sort((a, b) => a - b));
+    expect(at[at.length - 1]).toBe(body.length);
     expectDurablePrefixes(body);
     expect(readFileSync(path).equals(body)).toBe(true);
     expect(store.offset('pk/dn', 'default', 0)).toBe(body.length);
   });
 
-  it.each<Method>(['write', 'datasync'])('a failed %s mid-pipeline rejects, keeps the record at the last durable block, and the resume completes', async (method) => {
+  it('a failed write mid-pipeline rejects, keeps the file at the last good block, and the resume completes', async () => {
     const body = bytes(8 * BLOCK + 777, 9);
-    // The third block's call fails while the fourth block fills.
-    const fault = inject(method, { failOn: 3, delayMs: 5 });
+    // The third block's write fails while the fourth block fills.
+    const fault = inject('write', { failOn: 3, delayMs: 5 });
     const file = await open(0, body.length, sha256(body));
     let failure: unknown;
     let at = 0;
     for (; at < body.length && !failure; at += CHUNK) await file.append(body.subarray(at, at + CHUNK)).catch((e: unknown) => (failure = e));
-    expect(String(failure)).toContain(`EIO injected into ${method}`);
+    expect(String(failure)).toContain('EIO injected into write');
     expect(fault.calls).toBe(3);
-    // Two blocks durable and recorded; the failed block and the one filling behind it are dropped.
+    // Two blocks in the file; the failed block and the one filling behind it are dropped.
     expect(file.offset).toBe(2 * BLOCK);
     expect(file.received).toBe(2 * BLOCK);
-    expect(store.offset('pk/dn', 'default', 0)).toBe(2 * BLOCK);
-    expect(records.map((r) => r.at)).toEqual([BLOCK, 2 * BLOCK]);
-    // A flush after the failure has nothing of the dropped bytes to write.
     await file.flush();
-    expect(file.offset).toBe(2 * BLOCK);
+    expect(file.durable).toBe(2 * BLOCK);
+    expect(store.offset('pk/dn', 'default', 0)).toBe(2 * BLOCK);
 
-    // The next attempt asks for the rest from the durable offset (what downloadAttempt's Range does).
+    // The next attempt asks for the rest from the file's end (what downloadAttempt's Range does).
     for (at = file.offset; at < body.length; at += CHUNK) await file.append(body.subarray(at, Math.min(at + CHUNK, body.length)));
     await file.flush();
     expect(file.digest()).toBe(sha256(body));
     await file.close();
     expectDurablePrefixes(body);
     expect(readFileSync(path).equals(body)).toBe(true);
+  });
+
+  it('a failed fsync takes the file back to its durable prefix, rejects, and the resume completes', async () => {
+    const body = bytes(8 * BLOCK + 777, 9);
+    inject('datasync', { failOn: 2, delayMs: 5 });
+    const file = await open(0, body.length, sha256(body));
+    let failure: unknown;
+    for (let at = 0; at < body.length && !failure; at += CHUNK) {
+      await file.append(body.subarray(at, at + CHUNK)).catch((e: unknown) => (failure = e));
+      await sleep(2);
+    }
+    if (!failure) await file.flush().catch((e: unknown) => (failure = e));
+    expect(String(failure)).toContain('EIO injected into datasync');
+    // What the failed fsync covered is not trusted: the file is back at the last recorded offset.
+    const recorded = store.offset('pk/dn', 'default', 0);
+    expect(file.offset).toBe(recorded);
+    expect(file.received).toBe(recorded);
+    expect(readFileSync(path).length).toBe(recorded);
+    expect(recorded % BLOCK).toBe(0);
+    for (let at = file.offset; at < body.length; at += CHUNK) await file.append(body.subarray(at, Math.min(at + CHUNK, body.length)));
+    await file.flush();
+    expect(file.digest()).toBe(sha256(body));
+    await file.close();
+    expectDurablePrefixes(body);
+    expect(readFileSync(path).equals(body)).toBe(true);
+  });
+
+  it('a new start in the same boot keeps what the file holds past the record; after a reboot only the record', async () => {
+    const body = bytes(6 * BLOCK, 21);
+    inject('datasync', { delayMs: 200 });
+    const file = await open(0, body.length, sha256(body));
+    await file.append(body.subarray(0, 3 * BLOCK + CHUNK));
+    await sleep(50);
+    // Written, not yet fsynced: the process "dies" here (no flush).
+    expect(file.offset).toBe(3 * BLOCK);
+    const recorded = store.offset('pk/dn', 'default', 0);
+    expect(recorded).toBeLessThan(3 * BLOCK);
+    await file.close();
+    jest.restoreAllMocks();
+    const same = await open(recorded, body.length, sha256(body));
+    expect(same.offset).toBe(3 * BLOCK);
+    expect(same.durable).toBe(recorded);
+    await same.close();
+    // Another boot: the sidecar names a different boot id, so only the recorded prefix is trusted.
+    writeFileSync(`${path}.boot`, 'another-boot');
+    const rebooted = await open(recorded, body.length, sha256(body));
+    expect(rebooted.offset).toBe(recorded);
+    expect(readFileSync(path).length).toBe(recorded);
+    await rebooted.append(body.subarray(recorded));
+    await rebooted.flush();
+    expect(rebooted.digest()).toBe(sha256(body));
+    await rebooted.close();
   });
 
   it('a connection dropped while a block is being written: what was received becomes durable and recorded, then Range resumes from it', async () => {
@@ -172,9 +230,9 @@ describe('StagedFile pipeline', () => {
     inject('datasync', { delayMs: 30 });
     const file = await open(0, body.length, sha256(body));
     await file.append(body.subarray(0, BLOCK + CHUNK));
-    expect(file.offset).toBe(0);
+    expect(file.durable).toBe(0);
     await file.close();
-    // The first block's write finished before the handle closed; the partial second block was never written.
+    // The first block's write and fsync finished before the handle closed; the partial second block was never written.
     expect(store.offset('pk/dn', 'default', 0)).toBe(BLOCK);
     jest.restoreAllMocks();
     const again = await open(store.offset('pk/dn', 'default', 0), body.length, sha256(body));

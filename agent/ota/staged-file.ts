@@ -1,19 +1,24 @@
 /**
- * One file of a package on its way to the staging directory. Bytes arrive in order and are written in blocks:
- * write the block, fsync the file, then record the new offset (`onDurable`), never the other way round, so the
- * recorded offset is always a prefix the disk holds. That work runs on the thread pool while the next block fills
- * (two blocks, one write at a time), so the socket is read during the fsync (docs/ota.md, "Download"; the numbers
- * in docs/performance.md, "OTA download"). Opening an existing file truncates it to the recorded offset
- * (bytes past it were never confirmed) and hashes that prefix again from disk: a hash's state cannot be stored,
+ * One file of a package on its way to the staging directory (docs/ota.md, "Download"; the numbers in
+ * docs/performance.md, "OTA download"). Bytes arrive in order and are written in blocks, one write at a time, while
+ * the next block fills; fdatasync runs beside the writes, and each one that ends records the offset the file had
+ * when it began (`onDurable`), never more, so the recorded offset is always a prefix the disk holds even after a
+ * power cut. A write does not wait for an fsync: the socket is read and the page cache filled at the link's pace.
+ *
+ * Opening an existing file resumes from the recorded offset (bytes past it were never confirmed on disk), except
+ * in the boot that wrote them: a killed process leaves its written bytes in the page cache, whole and in order, so
+ * a sidecar `{file}.boot` naming the kernel's boot id lets the next start keep them (a kill -9 costs only the block
+ * that was still in memory). Either way the kept prefix is hashed again from disk: a hash's state cannot be stored,
  * and the bytes on disk are what will be installed.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SignMethod } from './notice';
 
 const REHASH_CHUNK = 1024 * 1024;
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 export class StagedFile {
   private hash: Hash;
@@ -25,59 +30,78 @@ export class StagedFile {
   /** The write of the previous block, settling to its error (a stored rejection would be reported as unhandled). */
   private writing: Promise<Error | undefined> | undefined;
   private writingBytes = 0;
+  /** Bytes written into the file in this boot, in order: on disk or in the page cache. */
+  private written: number;
+  private syncing: Promise<void> | undefined;
+  private syncWanted = false;
+  private syncError: Error | undefined;
 
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
     private readonly method: SignMethod,
     private durableOffset: number,
+    written: number,
     hash: Hash,
     blockBytes: number,
     private readonly onDurable: (offset: number) => void,
   ) {
+    this.written = written;
     this.hash = hash;
     this.block = Buffer.allocUnsafe(blockBytes);
   }
 
-  /** Opens (or creates) the file at `path` for appending from `offset`, re-hashing bytes [0, offset) from disk. */
+  /**
+   * Opens (or creates) the file at `path` for appending after what it keeps: bytes [0, offset) as recorded, or all
+   * the file holds when this boot wrote it (see the file's comment); that prefix is hashed again from disk.
+   */
   static async open(path: string, method: SignMethod, offset: number, blockBytes: number, onDurable: (offset: number) => void): Promise<StagedFile> {
     let fh: FileHandle;
     let from = offset;
+    let keep = offset;
+    const boot = bootId();
     try {
       fh = await open(path, 'r+');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       fh = await open(path, 'w+');
       syncDir(path);
-      from = 0;
+      from = keep = 0;
     }
     try {
       const { size } = await fh.stat();
       // A record past the file's end cannot happen with write-fsync-record; a file replaced by hand can.
-      if (size < from) from = 0;
-      await fh.truncate(from);
-      const hash = await hashPrefix(fh, from, method);
-      return new StagedFile(path, fh, method, from, hash, blockBytes, onDurable);
+      if (size < from) from = keep = 0;
+      else if (boot !== undefined && readBoot(path) === boot) keep = size;
+      await fh.truncate(keep);
+      if (boot !== undefined) writeFileSync(`${path}.boot`, boot);
+      const hash = await hashPrefix(fh, keep, method);
+      return new StagedFile(path, fh, method, from, keep, hash, blockBytes, onDurable);
     } catch (e) {
       await fh.close();
       throw e;
     }
   }
 
-  /** Bytes written and fsynced. */
+  /** Bytes in the file: where the next request starts. At most an fsync ahead of {@link durable}. */
   get offset(): number {
+    return this.written;
+  }
+
+  /** Bytes fsynced and recorded. */
+  get durable(): number {
     return this.durableOffset;
   }
 
-  /** Bytes received: durable, being written, or still in the current block. */
+  /** Bytes received: in the file, being written, or still in the current block. */
   get received(): number {
-    return this.durableOffset + this.writingBytes + this.filled;
+    return this.written + this.writingBytes + this.filled;
   }
 
   /**
    * Appends `chunk`. A full block starts its write and the next block fills meanwhile; this waits only when that
    * one is full too and the previous write has not finished, so at most two blocks are held. Rejects with the
-   * error of a failed write, the bytes received after the durable offset dropped.
+   * error of a failed write or fsync, the bytes received after the last good point dropped.
    */
   async append(chunk: Buffer): Promise<void> {
     let at = 0;
@@ -93,35 +117,45 @@ export class StagedFile {
   /** Writes, fsyncs and records everything received (after a dropped connection, at the end). */
   async flush(): Promise<void> {
     await this.settle();
-    if (this.filled === 0) return;
-    const bytes = this.block.subarray(0, this.filled);
-    this.filled = 0;
-    await this.persist(bytes);
+    if (this.filled > 0) {
+      const bytes = this.block.subarray(0, this.filled);
+      this.filled = 0;
+      this.writing = this.write(bytes);
+      await this.settle();
+    }
+    await this.drainSync();
+    if (this.durableOffset < this.written) {
+      await this.fh.datasync();
+      this.record(this.written);
+    }
   }
 
   /** Back to an empty file (a server that ignored `Range` sends the whole file again). */
   async reset(): Promise<void> {
     await this.settle().catch(() => undefined);
+    await this.drainSync().catch(() => undefined);
     this.filled = 0;
     await this.fh.truncate(0);
     await this.fh.datasync();
+    this.written = 0;
     this.durableOffset = 0;
     this.hash = createHash(this.method);
     this.onDurable(0);
   }
 
-  /** The digest of the durable bytes, lower-case hex. Ends the file's hash: call once, at the end. */
+  /** The digest of the bytes written, lower-case hex. Ends the file's hash: call once, after {@link flush}. */
   digest(): string {
     return this.hash.digest('hex');
   }
 
-  /** Closes the file once a write under way has ended (its bytes stay unrecorded if it failed). */
+  /** Closes the file once a write or fsync under way has ended (its bytes stay unrecorded if it failed). */
   async close(): Promise<void> {
     await this.settle().catch(() => undefined);
+    await this.drainSync().catch(() => undefined);
     await this.fh.close();
   }
 
-  /** Starts the write of the full block once the previous one is durable, and fills the other block meanwhile. */
+  /** Starts the write of the full block once the previous write ended, and fills the other block meanwhile. */
   private async handOff(): Promise<void> {
     await this.settle();
     const full = this.block;
@@ -129,46 +163,104 @@ export class StagedFile {
     this.block = this.spare ?? Buffer.allocUnsafe(full.length);
     this.spare = full;
     this.filled = 0;
-    this.writing = this.persist(bytes).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    this.writing = this.write(bytes);
   }
 
   /**
-   * Waits for the write under way. When it failed, the bytes of the block being filled follow bytes that never
-   * reached the disk: they are dropped too, so that `received` is the durable offset again and the next attempt
+   * Waits for the write under way. When it (or an fsync) failed, the bytes of the block being filled follow bytes
+   * that are not in the file: they are dropped too, so that `received` is the file's end again and the next attempt
    * asks for the rest from there.
    */
   private async settle(): Promise<void> {
-    if (!this.writing) return;
-    const err = await this.writing;
+    const err = this.writing ? await this.writing : undefined;
     this.writing = undefined;
     if (err) {
       this.filled = 0;
       throw err;
     }
+    if (this.syncError) {
+      this.filled = 0;
+      await this.drainSync();
+    }
   }
 
-  /** Write, fsync, hash, record: the recorded offset never runs ahead of the disk. */
-  private async persist(bytes: Buffer): Promise<void> {
+  /** Writes `bytes` at the file's end, then has them fsynced in the background; settles to its error. */
+  private async write(bytes: Buffer): Promise<Error | undefined> {
     this.writingBytes = bytes.length;
     try {
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await this.fh.write(bytes, written, bytes.length - written, this.durableOffset + written);
-        written += bytesWritten;
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, this.written + done);
+        done += bytesWritten;
       }
-      await this.fh.datasync();
     } catch (e) {
+      return e as Error;
+    } finally {
       this.writingBytes = 0;
-      throw e;
     }
     this.hash.update(bytes);
-    // In one step: `received` must not count the block twice between here and the next settle().
-    this.durableOffset += bytes.length;
-    this.writingBytes = 0;
-    this.onDurable(this.durableOffset);
+    this.written += bytes.length;
+    this.sync();
+    return undefined;
+  }
+
+  /** One fdatasync at a time; each that ends records the offset written when it began, and starts the next if more came. */
+  private sync(): void {
+    if (this.syncing) {
+      this.syncWanted = true;
+      return;
+    }
+    const upto = this.written;
+    this.syncWanted = false;
+    this.syncing = this.fh.datasync().then(
+      () => {
+        this.syncing = undefined;
+        this.record(upto);
+        if (this.syncWanted && !this.syncError) this.sync();
+      },
+      (e: unknown) => {
+        this.syncing = undefined;
+        this.syncError = e as Error;
+      },
+    );
+  }
+
+  /**
+   * Waits for the fsync under way. After a failed one the page cache cannot be trusted to reach the disk: the file
+   * goes back to its durable prefix (the next attempt asks for the rest from there) and the error is thrown.
+   */
+  private async drainSync(): Promise<void> {
+    while (this.syncing) await this.syncing;
+    const e = this.syncError;
+    if (!e) return;
+    this.syncError = undefined;
+    this.written = this.durableOffset;
+    await this.fh.truncate(this.written);
+    this.hash = await hashPrefix(this.fh, this.written, this.method);
+    throw e;
+  }
+
+  private record(upto: number): void {
+    if (upto <= this.durableOffset) return;
+    this.durableOffset = upto;
+    this.onDurable(upto);
+  }
+}
+
+/** The kernel's id of this boot; undefined where /proc does not say. */
+function bootId(): string | undefined {
+  try {
+    return readFileSync(BOOT_ID, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readBoot(path: string): string | undefined {
+  try {
+    return readFileSync(`${path}.boot`, 'utf8').trim();
+  } catch {
+    return undefined;
   }
 }
 
