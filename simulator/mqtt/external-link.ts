@@ -85,12 +85,17 @@ export class ExternalLink implements MqttLink {
     return this.opts.url;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Disconnects. `keepSession` leaves the broker the session (its subscriptions, and QoS 1 messages queued for it
+   * meanwhile): for a broker restart, so what devices send and what the plugin reports in between is delivered
+   * when the link is back.
+   */
+  async stop(keepSession = false): Promise<void> {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
     if (client.connected) {
-      await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+      await client.endAsync(false, keepSession ? {} : { properties: { sessionExpiryInterval: 0 } });
     } else {
       await client.endAsync(true);
     }

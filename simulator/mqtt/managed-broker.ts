@@ -161,13 +161,15 @@ export class ManagedBroker implements MqttLink {
 
   /** Stops and starts mosquitto on the same port; its persistence keeps sessions across the restart. */
   async restart(downMs = 0): Promise<void> {
-    await this.halt();
+    // The platform's session outlives the restart: presence reports and device messages that come before its link
+    // is back (devices may reconnect first) queue in it, in mosquitto's persistence, instead of being dropped.
+    await this.halt(true);
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     await this.start();
   }
 
-  private async halt(): Promise<void> {
-    await this.link?.stop();
+  private async halt(keepSession = false): Promise<void> {
+    await this.link?.stop(keepSession);
     this.link = undefined;
     await this.stopChild();
     await Promise.all(this.chains.values());
