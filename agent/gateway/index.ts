@@ -88,7 +88,6 @@ export class Gateway {
     this.gw = gatewayTopics(deps.identity);
     this.gwLife = lifecycleTopics(deps.identity);
     // The notices exist by the time a receipt settles.
-    // The notices exist by the time a receipt settles.
     const uplink = watchRefusals(deps.uplink, (d, topic) => this.refusedFor(d, topic));
     const otaModules = deps.config.gateway.otaModules;
     this.traffic = createSubDeviceTraffic({
@@ -150,11 +149,8 @@ export class Gateway {
    */
   refused(topic: string, reasonCode: number): void {
     if (!this.enabled || reasonCode !== NOT_AUTHORIZED) return;
-    const owner = topicOwner(topic);
-    if (!owner || owner.extError) return;
-    const d = owner.device;
-    if (d.productKey === this.deps.identity.productKey && d.deviceName === this.deps.identity.deviceName) return;
-    this.refusedFor(d, topic);
+    const d = this.subDeviceOf(topic);
+    if (d) this.refusedFor(d, topic);
   }
 
   private refusedFor(device: DeviceIdentity, topic: string): void {
@@ -184,10 +180,8 @@ export class Gateway {
 
   /** The record key of the known sub-device `topic` belongs to (the outbox keeps its acknowledged messages a moment). */
   keyOf(topic: string): string | undefined {
-    const owner = topicOwner(topic);
-    if (!owner || owner.extError) return undefined;
-    const d = owner.device;
-    return this.records.get(d.productKey, d.deviceName)?.key;
+    const d = this.subDeviceOf(topic);
+    return d && this.records.get(d.productKey, d.deviceName)?.key;
   }
 
   /** Sub-devices with an OTA job or failure, for /healthz. */
@@ -200,12 +194,17 @@ export class Gateway {
    * outbox keeps them until the device is logged in again (docs/protocol/gateway.md, "Held messages").
    */
   holds(topic: string): boolean {
-    const owner = topicOwner(topic);
-    if (!owner || owner.extError) return false;
-    const d = owner.device;
-    if (d.productKey === this.deps.identity.productKey && d.deviceName === this.deps.identity.deviceName) return false;
-    const e = this.records.get(d.productKey, d.deviceName);
+    const d = this.subDeviceOf(topic);
+    const e = d && this.records.get(d.productKey, d.deviceName);
     return e !== undefined && e.state !== 'online';
+  }
+
+  /** The sub-device `topic` belongs to: undefined for the gateway's own topics, `/ext/error` notices and topics of no device. */
+  private subDeviceOf(topic: string): DeviceIdentity | undefined {
+    const owner = topicOwner(topic);
+    if (!owner || owner.extError) return undefined;
+    const d = owner.device;
+    return d.productKey === this.deps.identity.productKey && d.deviceName === this.deps.identity.deviceName ? undefined : d;
   }
 
   /** Calls `release` (once per turn however many devices came online in it) whenever a sub-device is online. */
