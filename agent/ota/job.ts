@@ -80,7 +80,7 @@ export async function downloadAll(ctx: JobContext, job: StoredJob, signal: Abort
       report(at);
     });
     try {
-      if (file.offset > 0) ctx.logger.info({ module: notice.module, file: f.name, offset: file.offset, size: f.size }, 'ota download resumes from the stored offset');
+      if (file.offset > 0) ctx.logger.info({ module: notice.module, file: f.name, offset: file.offset, recorded: file.durable, size: f.size }, 'ota download resumes where the staged file ends');
       notice = await fetchFile(ctx, notice, i, file, signal);
       const got = file.digest();
       if (got !== f.sign) {
