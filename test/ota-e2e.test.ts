@@ -3,7 +3,7 @@
  * simulator, the agent takes the notice, downloads from the simulator's file server, verifies, installs with the
  * built-in command installer and informs the new version; the task states are read back through the SDK.
  * A whole update, a multi-file package, a dropped connection mid-file, an expired URL refreshed by pull, a
- * corrupted file (-3, nothing installed), a failing installer (-4, previous version kept, the next job taken), a
+ * corrupted file (-3, nothing installed), a failing installer (-4, previous version kept, the next job taken), a notice that waits for an install, a
  * cancelled task, NeedConfirm, and a notice for a module nobody handles.
  */
 import * as $Iot from '@alicloud/iot20180120';
@@ -19,11 +19,11 @@ import { bytes } from './ota-support';
 const DEVICE = { productKey: TEST_DEVICE.productKey, deviceName: 'gw-001' };
 const DN = DEVICE.deviceName;
 
-/** The built-in installer's command: refuses versions named "bad", else concatenates the files and sets the version. */
+/** The built-in installer's command: refuses versions named "bad", takes a second over those named "slow", else concatenates the files and sets the version. */
 function installer(dir: string): string[] {
   const script = [
     'set -e',
-    'case "$OTA_VERSION" in *bad*) echo "flash refused by the bootloader" >&2; exit 3;; esac',
+    'case "$OTA_VERSION" in *bad*) echo "flash refused by the bootloader" >&2; exit 3;; *slow*) sleep 1;; esac',
     `cat "$@" > "${dir}/installed.bin"`,
     `echo "$OTA_VERSION" > "${dir}/VERSION"`,
   ].join('\n');
@@ -147,6 +147,20 @@ describe.each(MODES)('OTA end to end on the %s broker', (mode) => {
     expect(version()).toBe('3.0.0');
   });
 
+  it('takes a notice pushed while another job installs (an overwriting job) once that install has ended', async () => {
+    const slow = await createPackage(s.iot, s.sim, { files: [bytes(1000, 13)], destVersion: '3.0.1-slow' });
+    const slowJob = await staticJob(s.iot, { firmwareId: slow, targetDeviceName: [DN] });
+    await waitFor(() => device!.log.lines().some((l) => l.msg === 'ota job installing' && l.version === '3.0.1-slow'), 8000, 'the slow install');
+    // The platform pushes a second job for a module only when it overwrites the unfinished one (OverwriteMode 1).
+    const next = await createPackage(s.iot, s.sim, { files: [bytes(1000, 14)], destVersion: '3.0.2' });
+    const nextJob = await staticJob(s.iot, { firmwareId: next, targetDeviceName: [DN], overwriteMode: 1 });
+    await waitFor(() => device!.log.lines().some((l) => l.msg === 'ota notice waits: the module is installing another job' && l.version === '3.0.2'), 8000, 'the waiting notice');
+    await waitTask(s.iot, nextJob, DN, 'SUCCEEDED', 15_000);
+    expect((await taskOf(s.iot, slowJob, DN))?.taskStatus).toBe('CANCELED');
+    expect(readFileSync(join(dir, 'installed.bin')).equals(bytes(1000, 14))).toBe(true);
+    expect(version()).toBe('3.0.2');
+  });
+
   it('answers a notice for a module no ota.modules entry handles with a failure that says so', async () => {
     const fw = await createPackage(s.iot, s.sim, { files: [bytes(10, 8)], destVersion: '1.0', moduleName: 'nobody' });
     const jobId = await staticJob(s.iot, { firmwareId: fw, targetDeviceName: [DN] });
@@ -159,7 +173,7 @@ describe.each(MODES)('OTA end to end on the %s broker', (mode) => {
     const jobId = await staticJob(s.iot, { firmwareId: fw, targetDeviceName: [DN], needConfirm: true });
     await waitTask(s.iot, jobId, DN, 'CONFIRM', 5000);
     await new Promise((r) => setTimeout(r, 300));
-    expect(version()).toBe('3.0.0');
+    expect(version()).toBe('3.0.2');
     const unfinished = await s.iot.listOTAUnfinishedTaskByDevice(new $Iot.ListOTAUnfinishedTaskByDeviceRequest({ productKey: DEVICE.productKey, deviceName: DN }));
     const taskId = unfinished.body?.data?.simpleOTATaskInfo?.[0]?.taskId;
     expect(taskId).toBeDefined();

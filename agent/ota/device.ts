@@ -210,11 +210,10 @@ export class OtaDevice {
       cur.fresh = notice;
       return;
     }
-    if (cur) {
-      if (cur.job.state !== 'downloading') return void this.o.logger.warn({ module: notice.module, version: notice.version, busyWith: cur.job.notice.version }, 'ota notice ignored: the module is installing another job');
-      cur.controller.abort(new Error(`replaced by a notice for version ${notice.version}`));
-      await cur.done;
-    }
+    if (cur?.job.state === 'downloading') cur.controller.abort(new Error(`replaced by a notice for version ${notice.version}`));
+    // An install is not interrupted, but the notice waits for it: the platform pushes a job once, maybe before this one ends.
+    else if (cur) this.o.logger.info({ module: notice.module, version: notice.version, busyWith: cur.job.notice.version }, 'ota notice waits: the module is installing another job');
+    if (cur) await cur.done;
     this.alive();
     const stored = this.o.store.jobs(this.key).find((j) => j.module === notice.module);
     if (stored?.key === key && stored.state !== 'downloading') return;
