@@ -24,8 +24,7 @@ import { DeviceChannels } from './wiring/channels';
 import { AgentClock } from './clock/clock';
 import { openDefaultStores, type AgentStores } from './wiring/stores';
 import { agedPostPolicy } from './upstream/history';
-import type { Gateway } from './gateway';
-import { createAgentGateway } from './wiring/gateway';
+import { createAgentGateway, type AgentGateway } from './wiring/gateway';
 
 export type { AgentStores, OutboxDepth } from './wiring/stores';
 
@@ -103,7 +102,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** Connection state, metrics and the health listener. */
   readonly health: AgentHealth;
   /** The sub-devices behind this gateway (docs/protocol/gateway.md); idle when none is configured or driven. */
-  readonly gateway: Gateway;
+  readonly gateway: AgentGateway;
   private currentState: AgentState = 'created';
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;

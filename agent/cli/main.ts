@@ -13,6 +13,7 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error (one line on stderr naming the key).
  */
 import { Agent } from '../agent';
+import { leanStart } from '../lifecycle/lean-start';
 import { handleSignals } from '../lifecycle/shutdown';
 import { SystemdIntegration } from '../lifecycle/systemd';
 
@@ -60,10 +61,12 @@ function parseRunArgs(args: string[]): { config?: string; error?: string } {
 
 /** Runs the agent until a stop signal; resolves with the exit code. `env` carries systemd's variables. */
 async function runAgent(configPath: string, io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
+  const leanEnd = leanStart();
   let agent: Agent;
   try {
     agent = await Agent.create(configPath, { env });
   } catch (err) {
+    leanEnd();
     io.stderr.write(`${oneLine(err)}\n`);
     return SETUP_ERRORS.has((err as Error)?.name) ? 2 : 1;
   }
@@ -111,11 +114,13 @@ async function runAgent(configPath: string, io: CliIo, env: NodeJS.ProcessEnv): 
   try {
     await started;
   } catch (err) {
+    leanEnd();
     finish();
     io.stderr.write(`${oneLine(err)}\n`);
     return 1;
   }
   // Config, Thing Model, stores and plugins are up and the first attempt is over, connected or not.
+  leanEnd();
   if (!stopping) systemd.ready();
   const code = await exited;
   finish();

@@ -14,7 +14,7 @@ import type { Router } from '../router';
 import type { Session } from '../session/session';
 import { StaticTags } from '../tags/static-tags';
 import { LogUploader } from '../log-upload/uploader';
-import { OtaDevice, type OtaObserver } from '../ota/device';
+import type { OtaDevice, OtaObserver } from '../ota/device';
 import { MemoryOtaStore, type OtaStore } from '../ota/store';
 import type { Uplink } from '../transport';
 
@@ -51,7 +51,9 @@ export class DeviceChannels {
     this.logs = new LogUploader({ identity: opts.identity, router: opts.router, settings: opts.config.logUpload, logger: opts.logger });
     const ota = opts.config.ota;
     if (ota.modules.length > 0) {
-      this.ota = new OtaDevice({
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an agent without ota.modules never holds the OTA modules
+      const { OtaDevice: OtaDeviceClass } = require('../ota/device') as typeof import('../ota/device');
+      this.ota = new OtaDeviceClass({
         device: opts.identity,
         settings: ota,
         stagingDir: join(opts.config.dataDir, ota.stagingDir),

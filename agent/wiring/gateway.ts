@@ -2,12 +2,16 @@
  * The agent's gateway (agent/gateway), built from the agent's parts: its sub-device routers share the gateway
  * router's budgets, inbox, clock and id source; its topics on the gateway's own identity join the gateway's router;
  * its sub-devices' OTA shares the gateway's OTA store, staging directory and bounds (the `ota` section).
+ * An agent with nothing of a gateway configured and no plugin claiming sub-devices does not load agent/gateway at
+ * all (docs/performance.md, "Connected RSS"): an idle stand-in answers for it, and builds the real one only if a
+ * plugin calls `ctx.gateway`, so that those calls answer exactly as they would otherwise.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DeviceIdentity } from '../../thing-model/wire';
 import type { AgentConfig } from '../config/load';
-import { Gateway } from '../gateway';
+import type { Gateway } from '../gateway';
+import type { SubDeviceState } from '../../handlers/api';
 import type { PluginHost } from '../plugins/loader';
 import type { Router, RouterObserver } from '../router';
 import type { Session } from '../session/session';
@@ -32,9 +36,28 @@ export interface AgentGatewayParts {
   otaObserver?: OtaObserver;
 }
 
-export function createAgentGateway(p: AgentGatewayParts): Gateway {
+/** What the agent uses of its gateway: the real one, or the idle stand-in. */
+export type AgentGateway = Pick<Gateway, 'api' | 'enabled' | 'counts' | 'handle' | 'onConnected' | 'onDisconnected' | 'boot' | 'stop' | 'otaStatus'> & {
+  readonly records: { readonly size: number };
+  readonly ota?: { readonly configured: boolean } | undefined;
+};
+
+export function createAgentGateway(p: AgentGatewayParts): AgentGateway {
+  const { config, plugins } = p;
+  const used =
+    config.subDevices.length > 0 ||
+    Object.keys(config.gateway.products).length > 0 ||
+    Object.keys(config.gateway.otaModules).length > 0 ||
+    plugins.slots.some((s) => s.instance.subDevices !== undefined);
+  return used ? wired(p) : idle(() => build(p));
+}
+
+/** Loaded here, not imported: an agent that never uses its gateway never holds its modules. */
+function build(p: AgentGatewayParts): Gateway {
   const { config, stores, router } = p;
-  const gateway = new Gateway({
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when a gateway is configured or called
+  const { Gateway: GatewayClass } = require('../gateway') as typeof import('../gateway');
+  return new GatewayClass({
     identity: p.identity,
     config,
     plugins: p.plugins,
@@ -64,6 +87,11 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
       ...(p.otaObserver ? { observer: p.otaObserver } : {}),
     },
   });
+}
+
+function wired(p: AgentGatewayParts): Gateway {
+  const { stores, router } = p;
+  const gateway = build(p);
   const durable = stores.durable;
   if (gateway.enabled && durable?.setHold && durable.release) {
     durable.setHold(
@@ -77,4 +105,48 @@ export function createAgentGateway(p: AgentGatewayParts): Gateway {
   for (const t of routes.replies) router.addReplyTopic(t);
   for (const r of routes.channels) router.addRoute(r);
   return gateway;
+}
+
+const NO_STATES: Readonly<Record<SubDeviceState, number>> = { pending: 0, loggingIn: 0, online: 0, offline: 0, disabled: 0, failed: 0 };
+
+/** No sub-devices, no topics, no requests; `ctx.gateway` calls go to a real (disabled) gateway built on the first. */
+function idle(make: () => Gateway): AgentGateway {
+  let real: Gateway | undefined;
+  let connected = false;
+  const api = (): Gateway['api'] => {
+    if (!real) {
+      real = make();
+      if (connected) real.onConnected();
+    }
+    return real.api;
+  };
+  return {
+    enabled: false,
+    records: { size: 0 },
+    ota: undefined,
+    api: {
+      add: (d) => api().add(d),
+      remove: (d) => api().remove(d),
+      setReachable: (d, r) => api().setReachable(d, r),
+      status: (d) => api().status(d),
+      list: () => api().list(),
+      upstream: (d) => api().upstream(d),
+      model: (pk) => api().model(pk),
+      postPack: (entries, opts) => api().postPack(entries, opts),
+    },
+    counts: () => ({ ...NO_STATES }),
+    handle: () => undefined,
+    // Once built, the real one follows the connection as it would have from the start (its api asks whether connected).
+    onConnected: () => {
+      connected = true;
+      real?.onConnected();
+    },
+    onDisconnected: () => {
+      connected = false;
+      real?.onDisconnected();
+    },
+    boot: () => Promise.resolve(),
+    stop: (ms) => real?.stop(ms) ?? Promise.resolve(),
+    otaStatus: () => [],
+  };
 }
