@@ -1,11 +1,14 @@
 /**
  * One HTTP(S) attempt at the rest of a file (docs/protocol/ota.md, "HTTPS download"): a GET with
- * `Range: bytes={offset}-` once something is staged, streamed into the {@link StagedFile} with backpressure (one
- * block in memory, whatever the file's size). Node's own `http`/`https`: a plain GET with one header needs nothing
- * more, and the socket's idle timeout is the stall detector.
+ * `Range: bytes={offset}-` once something is staged, streamed into the {@link StagedFile} with backpressure (two
+ * blocks in memory at most, whatever the file's size). The body is read by ./http-client (one reused read buffer,
+ * each read copied straight into the block: Node's `http` client and a `for await` over it cost more CPU than the
+ * hash and the writes, docs/performance.md "OTA download"); a response that client does not read (chunked, no
+ * Content-Length) is fetched again through Node's `http`, whose socket idle timeout is the same stall detector.
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { get as fastGet } from './http-client';
 import type { StagedFile } from './staged-file';
 
 /** The server answered with a status that says the URL is no good any more (a signed URL past its `Expires`). */
@@ -26,6 +29,8 @@ export interface AttemptOptions {
   signal: AbortSignal;
   /** Every chunk received (metrics, throughput). */
   onBytes?: (n: number) => void;
+  /** CA certificates (PEM) to trust instead of the system's: for tests against a local HTTPS server. */
+  ca?: string | Buffer;
 }
 
 const REFUSED = new Set([401, 403, 404, 410]);
@@ -38,16 +43,33 @@ const REFUSED = new Set([401, 403, 404, 410]);
 export async function downloadAttempt(file: StagedFile, o: AttemptOptions): Promise<void> {
   if (file.offset === o.size) return;
   if (file.offset > o.size) await file.reset();
-  const res = await get(o.url, file.offset, o.idleTimeoutMs, o.signal);
+  const idleMessage = `no data for ${o.idleTimeoutMs} ms (ota.idleTimeoutMs)`;
+  const onBody = (chunk: Buffer): Promise<void> | undefined => {
+    if (file.received + chunk.length > o.size) throw new PermanentDownloadError(`more than the ${o.size} bytes the notice announced`);
+    o.onBytes?.(chunk.length);
+    return file.appendSync(chunk);
+  };
   try {
-    await take(file, res, o);
+    const how = await fastGet({
+      url: o.url,
+      offset: file.offset,
+      idleTimeoutMs: o.idleTimeoutMs,
+      idleMessage,
+      signal: o.signal,
+      ca: o.ca,
+      onHead: (h) => checkHead(file, h.status, (name) => h.headers[name], o),
+      onBody,
+    });
+    if (how === 'fallback') await nodeAttempt(file, o, idleMessage, onBody);
   } finally {
-    res.destroy();
+    // What arrived before a drop is good: keep it, so the next attempt resumes after it.
+    await file.flush();
   }
+  if (file.offset !== o.size) throw new Error(`connection closed at ${file.offset} of ${o.size} bytes`);
 }
 
-async function take(file: StagedFile, res: IncomingMessage, o: AttemptOptions): Promise<void> {
-  const status = res.statusCode ?? 0;
+/** Throws for a status or a length that says the body is not the rest of this file; resets for a whole-file 200. */
+async function checkHead(file: StagedFile, status: number, header: (name: string) => string | undefined, o: AttemptOptions): Promise<void> {
   if (REFUSED.has(status)) throw new UrlRefusedError(status);
   if (status === 416) {
     // Nothing past our offset: the staged bytes are the whole file only if the sizes agree.
@@ -56,35 +78,39 @@ async function take(file: StagedFile, res: IncomingMessage, o: AttemptOptions): 
   if (status >= 500) throw new Error(`HTTP ${status}`);
   if (status !== 200 && status !== 206) throw new PermanentDownloadError(`HTTP ${status}`);
   if (status === 206) {
-    const start = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
-    if (!start || Number(start[1]) !== file.offset) throw new PermanentDownloadError(`Content-Range ${String(res.headers['content-range'])} does not start at ${file.offset}`);
+    const range = header('content-range');
+    const start = /^bytes (\d+)-/.exec(range ?? '');
+    if (!start || Number(start[1]) !== file.offset) throw new PermanentDownloadError(`Content-Range ${String(range)} does not start at ${file.offset}`);
   } else if (file.offset > 0) {
     // The server ignored Range: the body is the whole file.
     await file.reset();
   }
-  const declared = res.headers['content-length'];
+  const declared = header('content-length');
   if (declared !== undefined && file.offset + Number(declared) !== o.size) {
     throw new PermanentDownloadError(`the server sends ${file.offset + Number(declared)} bytes, the notice announced ${o.size}`);
   }
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      if (file.received + chunk.length > o.size) throw new PermanentDownloadError(`more than the ${o.size} bytes the notice announced`);
-      o.onBytes?.(chunk.length);
-      await file.append(chunk);
-    }
-  } finally {
-    // What arrived before a drop is good: keep it, so the next attempt resumes after it.
-    await file.flush();
-  }
-  if (file.offset !== o.size) throw new Error(`connection closed at ${file.offset} of ${o.size} bytes`);
 }
 
-function get(url: string, offset: number, idleTimeoutMs: number, signal: AbortSignal): Promise<IncomingMessage> {
+/** The attempt through Node's `http`, for the responses ./http-client leaves to it. */
+async function nodeAttempt(file: StagedFile, o: AttemptOptions, idleMessage: string, onBody: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
+  const res = await nodeGet(o, file.offset, idleMessage);
+  try {
+    const header = (name: string) => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    };
+    await checkHead(file, res.statusCode ?? 0, header, o);
+    for await (const chunk of res as AsyncIterable<Buffer>) await onBody(chunk);
+  } finally {
+    res.destroy();
+  }
+}
+
+function nodeGet(o: AttemptOptions, offset: number, idleMessage: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const lib = url.startsWith('https:') ? https : http;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const req = lib.get(url, { headers, signal }, resolve);
-    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no data for ${idleTimeoutMs} ms (ota.idleTimeoutMs)`)));
+    const req = o.url.startsWith('https:') ? https.get(o.url, { headers, signal: o.signal, ca: o.ca }, resolve) : http.get(o.url, { headers, signal: o.signal }, resolve);
+    req.setTimeout(o.idleTimeoutMs, () => req.destroy(new Error(idleMessage)));
     req.once('error', reject);
   });
 }

@@ -30,6 +30,9 @@ export class StagedFile {
   /** The write of the previous block, settling to its error (a stored rejection would be reported as unhandled). */
   private writing: Promise<Error | undefined> | undefined;
   private writingBytes = 0;
+  /** Whether that write is still under way, and whether it failed: what {@link appendSync} can see without awaiting. */
+  private writeBusy = false;
+  private writeFailed = false;
   /** Bytes written into the file in this boot, in order: on disk or in the page cache. */
   private written: number;
   private syncing: Promise<void> | undefined;
@@ -104,14 +107,31 @@ export class StagedFile {
    * error of a failed write or fsync, the bytes received after the last good point dropped.
    */
   async append(chunk: Buffer): Promise<void> {
+    await this.appendSync(chunk);
+  }
+
+  /**
+   * {@link append} without a promise when none is needed: undefined once `chunk` is copied (a full block whose
+   * predecessor's write had ended started its own write at once), or a promise when a full block must wait for
+   * that write. Until it settles the rest of `chunk` is not copied yet: the caller must not reuse the buffer nor
+   * append more. A socket read buffer is passed in straight, and the socket paused only when this returns a promise.
+   */
+  appendSync(chunk: Buffer): Promise<void> | undefined {
     let at = 0;
     while (at < chunk.length) {
       const n = Math.min(chunk.length - at, this.block.length - this.filled);
       chunk.copy(this.block, this.filled, at, at + n);
       this.filled += n;
       at += n;
-      if (this.filled === this.block.length) await this.handOff();
+      if (this.filled < this.block.length) continue;
+      // A write that failed, or an fsync that did, is reported (and the bytes after it dropped) by the slow path.
+      if (this.writeBusy || this.writeFailed || this.syncError) {
+        const rest = chunk.subarray(at);
+        return this.handOff().then(() => this.append(rest));
+      }
+      this.swap();
     }
+    return undefined;
   }
 
   /** Writes, fsyncs and records everything received (after a dropped connection, at the end). */
@@ -158,6 +178,11 @@ export class StagedFile {
   /** Starts the write of the full block once the previous write ended, and fills the other block meanwhile. */
   private async handOff(): Promise<void> {
     await this.settle();
+    this.swap();
+  }
+
+  /** Starts the write of the full block (the previous one has ended well) and makes the other block the one to fill. */
+  private swap(): void {
     const full = this.block;
     const bytes = full.subarray(0, this.filled);
     this.block = this.spare ?? Buffer.allocUnsafe(full.length);
@@ -174,6 +199,7 @@ export class StagedFile {
   private async settle(): Promise<void> {
     const err = this.writing ? await this.writing : undefined;
     this.writing = undefined;
+    this.writeFailed = false;
     if (err) {
       this.filled = 0;
       throw err;
@@ -187,6 +213,7 @@ export class StagedFile {
   /** Writes `bytes` at the file's end, then has them fsynced in the background; settles to its error. */
   private async write(bytes: Buffer): Promise<Error | undefined> {
     this.writingBytes = bytes.length;
+    this.writeBusy = true;
     try {
       let done = 0;
       while (done < bytes.length) {
@@ -194,9 +221,11 @@ export class StagedFile {
         done += bytesWritten;
       }
     } catch (e) {
+      this.writeFailed = true;
       return e as Error;
     } finally {
       this.writingBytes = 0;
+      this.writeBusy = false;
     }
     this.hash.update(bytes);
     this.written += bytes.length;
