@@ -210,24 +210,31 @@ export class StagedFile {
     }
   }
 
-  /** Writes `bytes` at the file's end, then has them fsynced in the background; settles to its error. */
+  /** Writes `bytes` at the file's end and hashes them, then has them fsynced in the background; settles to its error. */
   private async write(bytes: Buffer): Promise<Error | undefined> {
     this.writingBytes = bytes.length;
     this.writeBusy = true;
+    // The block is hashed here while the thread pool writes it (nothing touches it until the write ends): after the
+    // write, the hash held the socket for as long as the write itself, one block after the other.
+    const before = this.hash.copy();
+    let step = this.fh.write(bytes, 0, bytes.length, this.written);
+    this.hash.update(bytes);
     try {
       let done = 0;
-      while (done < bytes.length) {
-        const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, this.written + done);
-        done += bytesWritten;
+      for (;;) {
+        done += (await step).bytesWritten;
+        if (done >= bytes.length) break;
+        step = this.fh.write(bytes, done, bytes.length - done, this.written + done);
       }
     } catch (e) {
+      // The bytes are not in the file: neither is their hash.
+      this.hash = before;
       this.writeFailed = true;
       return e as Error;
     } finally {
       this.writingBytes = 0;
       this.writeBusy = false;
     }
-    this.hash.update(bytes);
     this.written += bytes.length;
     this.sync();
     return undefined;
