@@ -1,9 +1,9 @@
 /**
- * OTA download benchmark (not a test), docs/performance.md "OTA download": the agent's downloader (Node's http
- * into a StagedFile: blocks of `ota.blockBytes` written, fsynced, hashed with SHA-256, the offset recorded in
- * SQLite, as agent/ota/job.ts does) against `curl` on the same signed URL, in the same run. The simulator serving
- * the file runs in a child process (bench/ota-server.ts): both clients face the same server the same way, and
- * this process's memory is the downloader's alone.
+ * OTA download benchmark (not a test), docs/performance.md "OTA download": the agent's downloader
+ * (agent/ota/http-download.ts, its own HTTP/1.1 client, into a StagedFile: blocks of `ota.blockBytes` written,
+ * fsynced, hashed with SHA-256, the offset recorded in SQLite, as agent/ota/job.ts does) against `curl` on the
+ * same signed URL, in the same run. The simulator serving the file runs in a child process (bench/ota-server.ts):
+ * both clients face the same server the same way, and this process's memory is the downloader's alone.
  *
  * 1. Throughput: ratio = agent MB/s / curl MB/s (goal >= 0.9), 200 MB (`BENCH_OTA_MB`) and a quarter of it,
  *    `BENCH_OTA_ROUNDS` rounds each (default 5), curl and agent alternating who goes first; median ratio.
