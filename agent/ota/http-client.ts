@@ -203,8 +203,8 @@ export function get(o: GetOptions): Promise<'ended' | 'fallback'> {
 /** The head, with the body's length; undefined for what this client leaves to Node's `http`. */
 export function parseHead(text: string): { head: ResponseHead; length: number } | undefined {
   const lines = text.split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]!);
-  if (!status) return undefined;
+  const statusLine = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]!);
+  if (!statusLine) return undefined;
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1)) {
     const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/.exec(line);
@@ -212,10 +212,12 @@ export function parseHead(text: string): { head: ResponseHead; length: number } 
     const name = m[1]!.toLowerCase();
     headers[name] = headers[name] === undefined ? m[2]! : `${headers[name]}, ${m[2]!}`;
   }
-  const code = Number(status[1]);
+  const status = Number(statusLine[1]);
   const length = headers['content-length'];
-  if (code < 200 || headers['transfer-encoding'] !== undefined || length === undefined || !/^\d+$/.test(length)) return undefined;
-  return { head: { status: code, headers }, length: Number(length) };
+  // 1xx: informational heads come before the real one, which Node's parser skips to.
+  const informational = status < 200;
+  if (informational || headers['transfer-encoding'] !== undefined || length === undefined || !/^\d+$/.test(length)) return undefined;
+  return { head: { status, headers }, length: Number(length) };
 }
 
 function abortError(signal: AbortSignal): Error {
