@@ -299,6 +299,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       await this.session.subscribe(this.router.subscriptions());
       await this.plugins.start(this.router.upstream, undefined, this.gateway.api);
       await Promise.all([this.channels.boot(), this.gateway.boot()]);
+      // A stop (SIGTERM) during the boot steps has stopped the session: connecting now would throw.
+      if (this.stopPromise) return;
       const outcome = await this.session.connect();
       if (this.stopPromise) return;
       if (!outcome.connected) this.logger.warn({ cause: outcome.cause }, 'broker not reachable at start; running offline and reconnecting');
