@@ -51,7 +51,7 @@ describe('an agent without a gateway', () => {
 
   it('answers ctx.gateway as a disabled gateway does, building it on the first call', async () => {
     const idle = await Agent.create(configIn(join(dir, 'idle')));
-    const disabled = await Agent.create(configIn(join(dir, 'disabled'), { gateway: { products: {} } }));
+    // A configured product and no sub-device: the real gateway, built at start and disabled, to compare with.
     const real = await Agent.create(configIn(join(dir, 'real'), { gateway: { products: { a1Meter0001: { path: TSL } } } }));
     try {
       expect(idle.gateway.enabled).toBe(false);
@@ -59,15 +59,19 @@ describe('an agent without a gateway', () => {
       expect(idle.gateway.api.list()).toEqual([]);
       const sub = { productKey: 'a1Meter0001', deviceName: 'meter-01' };
       await expect(idle.gateway.api.add(sub)).rejects.toMatchObject({ code: 'GATEWAY_UNKNOWN_PRODUCT', message: expect.stringContaining('none configured') });
-      await expect(disabled.gateway.api.add(sub)).rejects.toMatchObject({ code: 'GATEWAY_UNKNOWN_PRODUCT' });
+      const other = { productKey: 'a1Other0001', deviceName: 'meter-01' };
+      await expect(real.gateway.api.add(other)).rejects.toMatchObject({ code: 'GATEWAY_UNKNOWN_PRODUCT', message: expect.stringContaining('a1Meter0001') });
+      expect(real.gateway.api.list()).toEqual([]);
       expect(idle.gateway.api.status(sub)).toBeUndefined();
+      expect(real.gateway.api.status(sub)).toBeUndefined();
       expect(idle.gateway.api.model('a1Meter0001')).toBeUndefined();
       expect(real.gateway.api.model('a1Meter0001')).toBeDefined();
       expect(() => idle.gateway.api.upstream(sub)).toThrow(expect.objectContaining({ code: 'GATEWAY_UNKNOWN_DEVICE' }) as Error);
+      expect(() => real.gateway.api.upstream(sub)).toThrow(expect.objectContaining({ code: 'GATEWAY_UNKNOWN_DEVICE' }) as Error);
       expect(idle.gateway.counts()).toEqual({ pending: 0, loggingIn: 0, online: 0, offline: 0, disabled: 0, failed: 0 });
       expect(idle.gateway.handle({ topic: `/sys/a1Meter0001/meter-01/thing/service/property/set`, payload: Buffer.from('{}'), qos: 1 })).toBeUndefined();
     } finally {
-      await Promise.all([idle.stop(), disabled.stop(), real.stop()]);
+      await Promise.all([idle.stop(), real.stop()]);
     }
   });
 });
