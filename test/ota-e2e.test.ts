@@ -3,8 +3,8 @@
  * simulator, the agent takes the notice, downloads from the simulator's file server, verifies, installs with the
  * built-in command installer and informs the new version; the task states are read back through the SDK.
  * A whole update, a multi-file package, a dropped connection mid-file, an expired URL refreshed by pull, a
- * corrupted file (-3, nothing installed), a failing installer (-4, previous version kept, the next job taken), a notice that waits for an install, a
- * cancelled task, NeedConfirm, and a notice for a module nobody handles.
+ * corrupted file (-3, nothing installed), a failing installer (-4, previous version kept, the next job taken), a
+ * notice that waits for an install, a cancelled task, NeedConfirm, and a notice for a module nobody handles.
  */
 import * as $Iot from '@alicloud/iot20180120';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
