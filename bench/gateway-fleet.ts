@@ -3,7 +3,9 @@
  * (bench/gateway-host.ts): K real gateway agents with M sub-devices each posting P posts/s per sub-device, and K raw
  * MQTT.js clients sending the same posts on the same topics. They take turns in windows of BENCH_FLEET_WINDOW_MS
  * (the idle one is connected and quiet), and each window measures the host's CPU: gateways per core = K / cores
- * used, messages per second per core = posts sent / CPU seconds; the ratios are agent / raw.
+ * used, messages per second per core = posts sent / CPU seconds; the ratios are agent / raw. A third host runs
+ * the raw clients with each post through a durable `Outbox` of its own (one SQLite file and fsync per gateway, as
+ * every agent has): its ratio to raw is what durability alone leaves, a ceiling for the agents' ratio.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,12 +20,16 @@ export const FLEET_P = Number(process.env.BENCH_FLEET_POSTS ?? 2);
 const WINDOW_MS = Number(process.env.BENCH_FLEET_WINDOW_MS ?? 2000);
 const WINDOWS = Number(process.env.BENCH_FLEET_WINDOWS ?? 2);
 
-export interface FleetRound {
-  agent: { gatewaysPerCore: number; msgsPerCore: number; msgsPerSecond: number };
-  raw: { gatewaysPerCore: number; msgsPerCore: number; msgsPerSecond: number };
+interface Figures {
+  gatewaysPerCore: number;
+  msgsPerCore: number;
+  msgsPerSecond: number;
 }
 
-type Role = 'agent' | 'raw';
+export type FleetRound = Record<Role, Figures>;
+
+type Role = 'agent' | 'raw' | 'outbox';
+const ROLES: readonly Role[] = ['agent', 'raw', 'outbox'];
 
 function ask<T>(proc: ChildProcess, msg: string, match: (m: unknown) => m is T, ms: number): Promise<T> {
   return withTimeout(
@@ -54,7 +60,7 @@ export class FleetBench {
     const world = await startWorld({ gateways: FLEET_K, subDevices: FLEET_M, tsls: [], broker: 'embedded', serviceClients: [RAW_CLIENT] });
     const hosts = new Map<Role, ChildProcess>();
     try {
-      for (const role of ['agent', 'raw'] as const) {
+      for (const role of ROLES) {
         const proc = fork(join(__dirname, 'gateway-host.js'), [role, world.mqttUrl, String(FLEET_K), String(FLEET_M), String(FLEET_P)], {
           stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
           execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=host-${role}.cpuprofile`] : [],
@@ -78,7 +84,7 @@ export class FleetBench {
    */
   private async warmUp(): Promise<void> {
     const asked = FLEET_K * FLEET_M * FLEET_P;
-    for (const role of ['agent', 'raw'] as const) {
+    for (const role of ROLES) {
       for (let i = 0; i < 10; i++) {
         const w = await this.window(role);
         if (w.sent / w.seconds >= 0.9 * asked) break;
@@ -97,8 +103,9 @@ export class FleetBench {
   }
 
   async round(r: number): Promise<FleetRound> {
-    const sum = { agent: { cpuUs: 0, seconds: 0, sent: 0 }, raw: { cpuUs: 0, seconds: 0, sent: 0 } };
-    const order: Role[] = r % 2 === 0 ? ['agent', 'raw'] : ['raw', 'agent'];
+    const zero = () => ({ cpuUs: 0, seconds: 0, sent: 0 });
+    const sum = { agent: zero(), raw: zero(), outbox: zero() };
+    const order = r % 2 === 0 ? ROLES : [...ROLES].reverse();
     for (let i = 0; i < WINDOWS; i++) {
       for (const role of order) {
         const w = await this.window(role);
@@ -107,11 +114,11 @@ export class FleetBench {
         sum[role].sent += w.sent;
       }
     }
-    const figures = (s: { cpuUs: number; seconds: number; sent: number }) => {
+    const figures = (s: { cpuUs: number; seconds: number; sent: number }): Figures => {
       const cores = s.cpuUs / 1e6 / s.seconds;
       return { gatewaysPerCore: FLEET_K / cores, msgsPerCore: s.sent / (s.cpuUs / 1e6), msgsPerSecond: s.sent / s.seconds };
     };
-    return { agent: figures(sum.agent), raw: figures(sum.raw) };
+    return { agent: figures(sum.agent), raw: figures(sum.raw), outbox: figures(sum.outbox) };
   }
 
   async stop(): Promise<void> {

@@ -1,13 +1,19 @@
 /**
  * A child process of bench:gateway part (d) (bench/gateway-fleet.ts): K gateways with M sub-devices each, posting P
  * property posts per second per sub-device at QoS 1, either as real agents in this one process (`agent`: each an
- * `Agent` with its durable stores, posts through `ctx.gateway.upstream(device).postProperties`) or as K raw MQTT.js
- * clients publishing the same posts on the same topics (`raw`: the floor). Answers the parent's `cpu-start` /
+ * `Agent` with its durable stores, posts through `ctx.gateway.upstream(device).postProperties`), as K raw MQTT.js
+ * clients publishing the same posts on the same topics (`raw`: the floor), or as the same raw clients with each
+ * QoS 1 publish going through a durable `Outbox` of its own file (`outbox`: what durability alone costs, the
+ * ceiling of any agent that keeps its messages the way the agent does). Answers the parent's `cpu-start` /
  * `cpu-stop` with its CPU time and the posts it sent in between.
  *
  *   node dist/bench/gateway-host.js ROLE URL K M P
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { Outbox } from '../agent/outbox';
 import { startInProcessGateway, type InProcessGateway } from './fleet/agents';
 import { sleep } from './fleet/fleet';
 import { Poster } from './fleet/poster';
@@ -43,11 +49,34 @@ async function agentHost(url: string, gateways: FleetGateway[], products: Return
   };
 }
 
-async function rawHost(url: string, gateways: FleetGateway[], P: number): Promise<Host> {
+type Publish = (topic: string, body: string, done: () => void) => void;
+
+async function rawHost(url: string, gateways: FleetGateway[], P: number, durable: boolean): Promise<Host> {
   const clients: MqttClient[] = [];
+  const publishers: Publish[] = [];
+  const outboxes: Outbox[] = [];
+  const dir = durable ? mkdtempSync(join(tmpdir(), 'fleet-outbox-')) : undefined;
   for (const gw of gateways) {
-    const c = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `raw-${gw.id.deviceName}`, ...RAW_CLIENT, reconnectPeriod: 0, writeCache: false } as mqtt.IClientOptions);
+    const outbox = dir ? Outbox.open({ file: join(dir, `${gw.id.deviceName}.db`), synchronous: 'full' }) : undefined;
+    const c = await mqtt.connectAsync(url, {
+      protocolVersion: 4,
+      clientId: `${durable ? 'outbox' : 'raw'}-${gw.id.deviceName}`,
+      ...RAW_CLIENT,
+      reconnectPeriod: 0,
+      writeCache: false,
+      ...outbox?.mqttOptions(),
+    } as mqtt.IClientOptions);
     (c.stream as unknown as { setNoDelay?(b: boolean): void }).setNoDelay?.(true);
+    if (outbox) {
+      outbox.attach(c);
+      outboxes.push(outbox);
+      // Counted at the PUBACK, as the raw client's are.
+      publishers.push((topic, body, done) => {
+        void outbox.publish(topic, body, { qos: 1, messageClass: 'property' }).then((r) => r.acked.then(done));
+      });
+    } else {
+      publishers.push((topic, body, done) => c.publish(topic, body, { qos: 1 }, done));
+    }
     // The agent's subscriptions for its sub-devices' post replies, as one filter per product.
     await c.subscribeAsync(Object.fromEntries([...new Set(gw.subs.map((s) => s.id.productKey))].map((pk) => [`/sys/${pk}/+/thing/event/property/post_reply`, { qos: 0 as const }])));
     clients.push(c);
@@ -59,7 +88,7 @@ async function rawHost(url: string, gateways: FleetGateway[], P: number): Promis
       const seq = new Map<string, number>();
       // The same pacing as the agents' posters: one timer per gateway, owed posts by elapsed time.
       const timers = gateways.map((gw, g) => {
-        const c = clients[g] as MqttClient;
+        const publish = publishers[g] as Publish;
         let credit = 0;
         let next = 0;
         let last = performance.now();
@@ -73,7 +102,7 @@ async function rawHost(url: string, gateways: FleetGateway[], P: number): Promis
             const n = (seq.get(k) ?? 0) + 1;
             seq.set(k, n);
             const body = JSON.stringify({ id: String(id++), version: '1.0', params: { [s.product.seqProperty]: n }, method: 'thing.event.property.post' });
-            c.publish(`/sys/${s.id.productKey}/${k}/thing/event/property/post`, body, { qos: 1 }, () => sent++);
+            publish(`/sys/${s.id.productKey}/${k}/thing/event/property/post`, body, () => sent++);
           }
         }, 50);
       });
@@ -82,7 +111,11 @@ async function rawHost(url: string, gateways: FleetGateway[], P: number): Promis
         return sent;
       };
     },
-    stop: async () => void (await Promise.all(clients.map((c) => c.endAsync()))),
+    stop: async () => {
+      await Promise.all(clients.map((c) => c.endAsync()));
+      for (const o of outboxes) o.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -91,7 +124,7 @@ async function main(): Promise<void> {
   const M = Number(m);
   const P = Number(p);
   const { gateways, products } = fleetLayout({ gateways: Number(k), subDevices: M, tsls: [] });
-  const host = role === 'agent' ? await agentHost(url as string, gateways, products, M, P) : await rawHost(url as string, gateways, P);
+  const host = role === 'agent' ? await agentHost(url as string, gateways, products, M, P) : await rawHost(url as string, gateways, P, role === 'outbox');
   let cpu = process.cpuUsage();
   let t0 = performance.now();
   let end: (() => number) | undefined;
