@@ -1,8 +1,8 @@
 /**
  * What StagedFile asks of its `io` (agent/ota/staged-io.ts): fsynced ranges are dropped from the page cache in
  * order, never past what is fsynced and recorded, all of the file by the end, and the descriptor stays open until
- * the last drop ends; a failed drop changes nothing; a failed hash update counts as a failed write. The addon's
- * calls themselves are checked in native/pagecache.test.ts.
+ * the last drop ends; a failed drop changes nothing; a failed hash update counts as a failed write; without the
+ * addon the file is the same, hashed by node:crypto. The addon's calls themselves: native/io.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -84,6 +84,19 @@ describe('StagedFile io', () => {
     const pages = residentPages(path);
     if (pages === undefined) return; // no fincore here: the order test above still holds
     expect(pages).toBe(0);
+  });
+
+  it('without the addon: node:crypto on the JS thread, no drops, the same file and digest', async () => {
+    const io = loadStagedIo(join(dir, 'no-native-here'));
+    expect(io.dropCache).toBeUndefined();
+    expect(io.hash('md5').update(Buffer.from('x'))).toBeUndefined();
+    const body = bytes(4 * BLOCK + 3, 7);
+    const file = await StagedFile.open(path, 'sha256', 0, BLOCK, () => undefined, io);
+    await file.append(body);
+    await file.flush();
+    expect(file.digest()).toBe(sha256(body));
+    await file.close();
+    expect(readFileSync(path).equals(body)).toBe(true);
   });
 
   it('a failed drop changes nothing', async () => {
