@@ -1,6 +1,7 @@
 'use strict';
 /**
- * alink-agent-native: systemd's notify protocol for Node. See index.d.ts for the API.
+ * alink-agent-native: systemd's notify protocol for Node, dropping a file's page cache, and digests updated on the
+ * thread pool. See index.d.ts.
  * Loading throws when no build for this platform and Node ABI exists (build it with `npm ci` at the repo root,
  * or `node scripts/build.js` here); callers that can live without it catch that.
  */
@@ -41,4 +42,36 @@ function monotonicUsec() {
   return binding.monotonicUsec();
 }
 
-module.exports = { notify, monotonicUsec, path: file };
+function dropPageCache(fd, offset, length) {
+  return binding.dropPageCache(fd, offset, length).catch((err) => {
+    throw withCode(err);
+  });
+}
+
+/** A digest state of the addon (hash.c); one update at a time, each on the thread pool. */
+class PoolHash {
+  #state;
+
+  constructor(state) {
+    this.#state = state;
+  }
+
+  update(data) {
+    return binding.hashUpdate(this.#state, data);
+  }
+
+  copy() {
+    return new PoolHash(binding.hashCopy(this.#state));
+  }
+
+  digest() {
+    return binding.hashDigest(this.#state);
+  }
+}
+
+function createPoolHash(algorithm) {
+  const state = binding.hashCreate(algorithm);
+  return state === undefined ? undefined : new PoolHash(state);
+}
+
+module.exports = { notify, monotonicUsec, dropPageCache, createPoolHash, path: file };

@@ -4,7 +4,8 @@
  * when recorded; a failed write or fsync mid-pipeline, or a connection dropped while a block is being written,
  * leaves the file a prefix it can resume from to the right digest; a new start in the same boot keeps what the
  * file holds, after a reboot only the record. Faults are injected into the real file handle's `write`/`datasync`;
- * the file, the SQLite record and the HTTP server are real.
+ * the file, the SQLite record and the HTTP server are real. Every case runs twice: with the native addon (blocks
+ * hashed on the thread pool, fsynced ranges dropped from the page cache) and without it (node:crypto, no drops).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { openAgentDb, type AgentDb } from '../agent/storage';
 import { StagedFile } from '../agent/ota/staged-file';
+import { loadStagedIo, nodeHash, type StagedIo } from '../agent/ota/staged-io';
 import { downloadAttempt } from '../agent/ota/http-download';
 import { SqliteOtaStore } from '../agent/ota/store';
 import { bytes, sha256, startFileServer, type FileServer } from './ota-support';
@@ -30,7 +32,19 @@ async function handleProto(dir: string): Promise<FileHandle> {
   return Object.getPrototypeOf(fh) as FileHandle;
 }
 
-describe('StagedFile pipeline', () => {
+const IO: [string, () => StagedIo][] = [
+  ['with the native addon', () => loadStagedIo()],
+  ['with node:crypto and no page-cache drops', () => ({ hash: (m) => nodeHash(m) })],
+];
+
+it('the native addon is built, so the first variant uses it', () => {
+  const io = loadStagedIo();
+  expect(io.dropCache).toBeInstanceOf(Function);
+  // A pool hash's update answers a promise; node:crypto's is done at once.
+  expect(typeof io.hash('sha256').update(Buffer.from('x'))?.then).toBe('function');
+});
+
+describe.each(IO)('StagedFile pipeline, %s', (_name, makeIo) => {
   let dir: string;
   let db: AgentDb;
   let store: SqliteOtaStore;
@@ -60,7 +74,7 @@ describe('StagedFile pipeline', () => {
     StagedFile.open(path, 'sha256', offset, BLOCK, (at) => {
       records.push({ at, onDisk: readFileSync(path) });
       store.setOffset('pk/dn', 'default', 0, at, size, sign);
-    });
+    }, makeIo());
 
   /** Every record names bytes that were on disk, equal to the body's, when it was made. */
   const expectDurablePrefixes = (body: Buffer) => {

@@ -10,18 +10,26 @@
  * a sidecar `{file}.boot` naming the kernel's boot id lets the next start keep them (a kill -9 costs only the block
  * that was still in memory). Either way the kept prefix is hashed again from disk: a hash's state cannot be stored,
  * and the bytes on disk are what will be installed.
+ *
+ * With the native addon (agent/ota/staged-io.ts; without it node:crypto and the page cache as they are):
+ * - each block is hashed on the thread pool beside its write: on the JS thread that was ~120 ms per 200 MB, most
+ *   of what a download cost it, and the main bound of the download (docs/performance.md, "OTA download");
+ * - each fsynced range is dropped from the page cache: a 200 MB firmware passes through the few MiB not yet
+ *   fsynced, the same freed pages reused block after block, instead of taking 200 MB of cache from the running
+ *   services. On a VM that hands free memory back to its host, pages not reused at once fault through the host
+ *   when touched again (writes into them ran at 257-301 MB/s, into pages freed just before at 4.7-5.0 GB/s).
  */
-import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SignMethod } from './notice';
+import { loadStagedIo, type BlockHash, type StagedIo } from './staged-io';
 
 const REHASH_CHUNK = 1024 * 1024;
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 export class StagedFile {
-  private hash: Hash;
+  private hash: BlockHash;
   /** The block being filled. */
   private block: Buffer;
   /** The other block: the one being written, or free (allocated when a second block is first needed). */
@@ -38,6 +46,9 @@ export class StagedFile {
   private syncing: Promise<void> | undefined;
   private syncWanted = false;
   private syncError: Error | undefined;
+  /** Bytes [0, released) fsynced and handed to `io.dropCache`; the drops run one after the other, never failing. */
+  private released = 0;
+  private releasing: Promise<void> | undefined;
 
   private constructor(
     readonly path: string,
@@ -45,9 +56,10 @@ export class StagedFile {
     private readonly method: SignMethod,
     private durableOffset: number,
     written: number,
-    hash: Hash,
+    hash: BlockHash,
     blockBytes: number,
     private readonly onDurable: (offset: number) => void,
+    private readonly io: StagedIo,
   ) {
     this.written = written;
     this.hash = hash;
@@ -57,8 +69,16 @@ export class StagedFile {
   /**
    * Opens (or creates) the file at `path` for appending after what it keeps: bytes [0, offset) as recorded, or all
    * the file holds when this boot wrote it (see the file's comment); that prefix is hashed again from disk.
+   * `io` hashes and drops fsynced ranges from the page cache (default: with the native addon when it is built).
    */
-  static async open(path: string, method: SignMethod, offset: number, blockBytes: number, onDurable: (offset: number) => void): Promise<StagedFile> {
+  static async open(
+    path: string,
+    method: SignMethod,
+    offset: number,
+    blockBytes: number,
+    onDurable: (offset: number) => void,
+    io: StagedIo = loadStagedIo(),
+  ): Promise<StagedFile> {
     let fh: FileHandle;
     let from = offset;
     let keep = offset;
@@ -78,8 +98,8 @@ export class StagedFile {
       else if (boot !== undefined && readBoot(path) === boot) keep = size;
       await fh.truncate(keep);
       if (boot !== undefined) writeFileSync(`${path}.boot`, boot);
-      const hash = await hashPrefix(fh, keep, method);
-      return new StagedFile(path, fh, method, from, keep, hash, blockBytes, onDurable);
+      const hash = await hashPrefix(fh, keep, io.hash(method));
+      return new StagedFile(path, fh, method, from, keep, hash, blockBytes, onDurable, io);
     } catch (e) {
       await fh.close();
       throw e;
@@ -147,6 +167,7 @@ export class StagedFile {
     if (this.durableOffset < this.written) {
       await this.fh.datasync();
       this.record(this.written);
+      this.release(this.written);
     }
   }
 
@@ -155,23 +176,27 @@ export class StagedFile {
     await this.settle().catch(() => undefined);
     await this.drainSync().catch(() => undefined);
     this.filled = 0;
+    await this.releasing;
     await this.fh.truncate(0);
     await this.fh.datasync();
+    this.released = 0;
     this.written = 0;
     this.durableOffset = 0;
-    this.hash = createHash(this.method);
+    this.hash = this.io.hash(this.method);
     this.onDurable(0);
   }
 
   /** The digest of the bytes written, lower-case hex. Ends the file's hash: call once, after {@link flush}. */
   digest(): string {
-    return this.hash.digest('hex');
+    return this.hash.digest();
   }
 
-  /** Closes the file once a write or fsync under way has ended (its bytes stay unrecorded if it failed). */
+  /** Closes the file once a write, fsync or drop under way has ended (its bytes stay unrecorded if it failed). */
   async close(): Promise<void> {
     await this.settle().catch(() => undefined);
     await this.drainSync().catch(() => undefined);
+    // A drop still running would advise whatever file gets the descriptor's number next.
+    await this.releasing;
     await this.fh.close();
   }
 
@@ -214,11 +239,15 @@ export class StagedFile {
   private async write(bytes: Buffer): Promise<Error | undefined> {
     this.writingBytes = bytes.length;
     this.writeBusy = true;
-    // The block is hashed here while the thread pool writes it (nothing touches it until the write ends): after the
-    // write, the hash held the socket for as long as the write itself, one block after the other.
+    // The block is hashed while the thread pool writes it (nothing touches it until both end), on the pool as well
+    // with the addon: after the write, the hash held the socket for as long as the write, one block after the other.
     const before = this.hash.copy();
     let step = this.fh.write(bytes, 0, bytes.length, this.written);
-    this.hash.update(bytes);
+    // Settles to its error: one stored while the write is awaited would be reported as unhandled.
+    const hashing = this.hash.update(bytes)?.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     try {
       let done = 0;
       for (;;) {
@@ -226,8 +255,11 @@ export class StagedFile {
         if (done >= bytes.length) break;
         step = this.fh.write(bytes, done, bytes.length - done, this.written + done);
       }
+      const failed = await hashing;
+      if (failed) throw failed;
     } catch (e) {
-      // The bytes are not in the file: neither is their hash.
+      // The bytes are not in the file, or not in the hash: neither counts (a later write goes to the same offset).
+      await hashing;
       this.hash = before;
       this.writeFailed = true;
       return e as Error;
@@ -252,6 +284,7 @@ export class StagedFile {
       () => {
         this.syncing = undefined;
         this.record(upto);
+        this.release(upto);
         if (this.syncWanted && !this.syncError) this.sync();
       },
       (e: unknown) => {
@@ -272,8 +305,21 @@ export class StagedFile {
     this.syncError = undefined;
     this.written = this.durableOffset;
     await this.fh.truncate(this.written);
-    this.hash = await hashPrefix(this.fh, this.written, this.method);
+    this.hash = await hashPrefix(this.fh, this.written, this.io.hash(this.method));
     throw e;
+  }
+
+  /**
+   * Drops [released, upto) from the page cache: fsynced, so its pages are clean and the kernel frees them (a dirty
+   * page would be left alone). A failed drop only leaves pages cached: it is advice, the bytes are on disk.
+   */
+  private release(upto: number): void {
+    const drop = this.io.dropCache;
+    if (!drop || upto <= this.released) return;
+    const from = this.released;
+    const fd = this.fh.fd;
+    this.released = upto;
+    this.releasing = (this.releasing ?? Promise.resolve()).then(() => drop(fd, from, upto - from)).catch(() => undefined);
   }
 
   private record(upto: number): void {
@@ -300,14 +346,13 @@ function readBoot(path: string): string | undefined {
   }
 }
 
-async function hashPrefix(fh: FileHandle, length: number, method: SignMethod): Promise<Hash> {
-  const hash = createHash(method);
+async function hashPrefix(fh: FileHandle, length: number, hash: BlockHash): Promise<BlockHash> {
   const buf = Buffer.allocUnsafe(Math.min(REHASH_CHUNK, Math.max(length, 1)));
   let pos = 0;
   while (pos < length) {
     const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, length - pos), pos);
     if (bytesRead === 0) break;
-    hash.update(buf.subarray(0, bytesRead));
+    await hash.update(buf.subarray(0, bytesRead));
     pos += bytesRead;
   }
   return hash;

@@ -8,6 +8,8 @@
  * Exports:
  *   send(socketPath: string, message: string): undefined   throws an Error carrying errno, syscall, address
  *   monotonicUsec(): bigint                                 CLOCK_MONOTONIC in microseconds (for RELOADING=1)
+ *   dropPageCache(fd, offset, length): Promise<undefined>   see pagecache.c (registered here: one module, one Init)
+ *   hashCreate, hashUpdate, hashCopy, hashDigest            see hash.c
  */
 #include <node_api.h>
 
@@ -21,6 +23,9 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "hash.h"
+#include "pagecache.h"
 
 /* systemd reads notifications into a buffer of this size (NOTIFY_BUFFER_MAX) and drops longer ones. */
 #define NOTIFY_MAX_BYTES 4096
@@ -202,6 +207,11 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"monotonicUsec", NULL, MonotonicUsec, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropPageCache", NULL, DropPageCache, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hashCreate", NULL, HashCreate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hashUpdate", NULL, HashUpdate, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hashCopy", NULL, HashCopy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hashDigest", NULL, HashDigest, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
