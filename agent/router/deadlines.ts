@@ -37,8 +37,11 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
  * Memory is bounded by the items held: emptied deadlines are dropped at once.
  */
 export class DeadlineTimer<T extends HasDeadline> {
-  /** Items by deadline; iteration order is insertion order, not time order (deadlines come from different budgets). */
-  private readonly due = new Map<number, Set<T>>();
+  /**
+   * Items by deadline, alone or (rarely: deadlines are in milliseconds) in a Set of those sharing one; iteration
+   * order is insertion order, not time order (deadlines come from different budgets).
+   */
+  private readonly due = new Map<number, T | Set<T>>();
   private count = 0;
   private timer: DeadlineTimerHandle | undefined;
   /** The deadline the timer is set for; Infinity when unset. */
@@ -63,12 +66,15 @@ export class DeadlineTimer<T extends HasDeadline> {
   /** Holds `item` until its deadline; adding an item already held does nothing. */
   add(item: T): void {
     const at = item.deadline;
-    let set = this.due.get(at);
-    if (set === undefined) {
-      set = new Set();
-      this.due.set(at, set);
-    } else if (set.has(item)) return;
-    set.add(item);
+    const held = this.due.get(at);
+    if (held === undefined) this.due.set(at, item);
+    else if (held instanceof Set) {
+      if (held.has(item)) return;
+      held.add(item);
+    } else {
+      if (held === item) return;
+      this.due.set(at, new Set([held, item]));
+    }
     this.count++;
     if (at < this.armedFor) this.arm(at);
     else if (!this.refed) this.ref(true);
@@ -76,9 +82,12 @@ export class DeadlineTimer<T extends HasDeadline> {
 
   /** Stops holding `item`; true when it was held. */
   delete(item: T): boolean {
-    const set = this.due.get(item.deadline);
-    if (set === undefined || !set.delete(item)) return false;
-    if (set.size === 0) this.due.delete(item.deadline);
+    const at = item.deadline;
+    const held = this.due.get(at);
+    if (held === item) this.due.delete(at);
+    else if (held instanceof Set && held.delete(item)) {
+      if (held.size === 0) this.due.delete(at);
+    } else return false;
     if (--this.count === 0) this.ref(false);
     return true;
   }
@@ -86,7 +95,10 @@ export class DeadlineTimer<T extends HasDeadline> {
   /** Every item held, in no particular order (a copy: the caller may delete while going through it). */
   items(): T[] {
     const out: T[] = [];
-    for (const set of this.due.values()) for (const item of set) out.push(item);
+    for (const held of this.due.values()) {
+      if (held instanceof Set) for (const item of held) out.push(item);
+      else out.push(held);
+    }
     return out;
   }
 
@@ -110,13 +122,14 @@ export class DeadlineTimer<T extends HasDeadline> {
     const now = this.clock.now();
     const expired: T[] = [];
     let next = Infinity;
-    for (const [at, set] of this.due) {
+    for (const [at, held] of this.due) {
       if (at <= now) {
-        for (const item of set) expired.push(item);
+        if (held instanceof Set) for (const item of held) expired.push(item);
+        else expired.push(held);
         this.due.delete(at);
-        this.count -= set.size;
       } else if (at < next) next = at;
     }
+    this.count -= expired.length;
     if (next !== Infinity) this.arm(next);
     for (const item of expired) this.expired(item);
   };
