@@ -1,11 +1,10 @@
 /**
  * One handler invocation with a deadline. A handler that returns synchronously costs no timer and no
- * AbortController (the signal is created on first access); one that returns a promise races its deadline (held
- * by PendingCalls on one shared timer), and whichever comes first wins: the other is logged and dropped.
+ * AbortController (the signal is created on first access); one that returns a promise races a timer set to
+ * the deadline, and whichever comes first wins: the other is logged and dropped.
  */
 import type { Logger } from 'pino';
 import type { CallContext, CallKind, DeviceIdentity } from '../../handlers/api';
-import { DeadlineTimer, type DeadlineClock } from './deadlines';
 
 /** How a handler call ended. `expired` carries the message of the error reply the router sends instead. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown; expired?: string };
@@ -44,22 +43,14 @@ export class Call implements CallContext {
   }
 }
 
-/**
- * Calls that are waiting on a promise: ended by their deadline (one shared timer, deadlines.ts) or by `drain`.
- * One per router (or other owner), never shared across agents.
- */
+/** Calls that are waiting on a promise, so that `drain` can end them. */
 export class PendingCalls {
-  private readonly calls: DeadlineTimer<Call>;
-
-  constructor(clock?: DeadlineClock) {
-    this.calls = new DeadlineTimer((c) => c.expire?.(`deadline exceeded after ${Date.now() - c.receivedAt} ms`), clock);
-  }
+  private readonly calls = new Set<Call>();
 
   get size(): number {
     return this.calls.size;
   }
 
-  /** Holds `c` until it is deleted; at its deadline, `c.expire` is called. */
   add(c: Call): void {
     this.calls.add(c);
   }
@@ -70,7 +61,7 @@ export class PendingCalls {
 
   /** Ends every pending call with `message` (their error replies follow). */
   expireAll(message: string): void {
-    for (const c of this.calls.items()) c.expire?.(message);
+    for (const c of [...this.calls]) c.expire?.(message);
   }
 }
 
@@ -100,6 +91,7 @@ export function runHandler<A, T>(
     let done = false;
     const finish = (o: Outcome<T>) => {
       done = true;
+      clearTimeout(timer);
       pending.delete(call);
       call.expire = undefined;
       resolve(o);
@@ -109,6 +101,7 @@ export function runHandler<A, T>(
       call.abort(message);
       finish({ ok: false, error: new Error(message), expired: message });
     };
+    const timer = setTimeout(() => call.expire?.(`deadline exceeded after ${Date.now() - call.receivedAt} ms`), Math.max(0, call.deadline - Date.now()));
     pending.add(call);
     promise.then(
       (value) => {
