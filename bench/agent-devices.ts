@@ -20,6 +20,12 @@ const TSL = join(ROOT, 'simulator', 'tsl', 'example-gateway.json');
 /** The node options of the shipped systemd unit. */
 export const UNIT_NODE_OPTIONS = '--max-semi-space-size=2';
 
+/** Node's flags for a V8 CPU profile written to `dir`, sampled every BENCH_CPU_PROF_INTERVAL µs when set. */
+export function cpuProfArgs(dir: string): string[] {
+  const interval = process.env.BENCH_CPU_PROF_INTERVAL;
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...(interval ? [`--cpu-prof-interval=${interval}`] : [])];
+}
+
 export type Role = 'echo' | 'sdk' | 'agent' | 'durable';
 
 export const sys = (dn: string) => `/sys/${PK}/${dn}`;
@@ -112,7 +118,7 @@ export function spawnCli(url: string, dn: string): { proc: ChildProcess; cleanup
     }),
   );
   const cli = join(__dirname, '..', 'agent', 'cli', 'main.js');
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, '--cpu-prof-name=durable.cpuprofile'] : [];
+  const prof = process.env.BENCH_CPU_PROF ? [...cpuProfArgs(process.env.BENCH_CPU_PROF), '--cpu-prof-name=durable.cpuprofile'] : [];
   // As the shipped unit runs it (deploy/systemd/alink-agent.service, Environment=NODE_OPTIONS=...); override with
   // BENCH_CLI_NODE_OPTIONS ('' for V8's defaults).
   const nodeOptions = process.env.BENCH_CLI_NODE_OPTIONS ?? UNIT_NODE_OPTIONS;

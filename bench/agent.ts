@@ -29,12 +29,13 @@
  * <= 0 and p99 <= 0.5 ms; (d) durable RSS - echo RSS <= 12 MB.
  * Env: BENCH_DURATION_MS (default 3000), BENCH_WINDOW (default 64), BENCH_RRPC_CALLS (default 1000), BENCH_REPEAT,
  * BENCH_ROLES (default echo,sdk,agent,durable), BENCH_LOG (the agents' log level, default warn), BENCH_CPU_PROF
- * (a folder for V8 CPU profiles of the devices), BENCH_RRPC_HANDLER_MS.
+ * (a folder for V8 CPU profiles of the devices; BENCH_CPU_PROF_INTERVAL their sampling interval in µs, V8's default
+ * 1000 samples a 50 µs path too coarsely), BENCH_RRPC_HANDLER_MS.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Cloud } from './agent-cloud';
-import { child, spawnCli, type Role } from './agent-devices';
+import { child, cpuProfArgs, spawnCli, type Role } from './agent-devices';
 import { startMosquitto } from './brokers';
 import { median, percentile, withTimeout } from './stats';
 import { procCpuUs, rssMb } from './proc';
@@ -167,14 +168,23 @@ async function throughput(cloud: Cloud, devices: { role: Role; dn: string; proc:
   return loads;
 }
 
+/** One device's RRPC latency percentiles (ms) and its CPU time per call (µs) over the timed calls. */
+interface RrpcResult {
+  p50: number;
+  p99: number;
+  cpuUs: number;
+}
+
 /**
  * Sequential RRPC calls to several devices running side by side, alternating between them (the order rotated
- * every round): p50 and p99 latency in ms per device. On a shared, noisy machine, devices measured one after the
- * other meet different background load; alternating call by call, they meet the same.
+ * every round): p50 and p99 latency in ms per device, and each device's CPU per call. On a shared, noisy machine,
+ * devices measured one after the other meet different background load; alternating call by call, they meet the same.
  */
-async function rrpcLatency(cloud: Cloud, dns: string[]): Promise<{ p50: number; p99: number }[]> {
+async function rrpcLatency(cloud: Cloud, devices: { dn: string; proc: ChildProcess }[]): Promise<RrpcResult[]> {
+  const dns = devices.map((d) => d.dn);
   for (let i = 0; i < 200; i++) for (const dn of dns) await withTimeout(cloud.rrpc(dn), 2000, 'rrpc warm-up');
   const samples: number[][] = dns.map(() => []);
+  for (const d of devices) await deviceCpu(d.proc, 'cpu-start');
   for (let i = 0; i < RRPC_CALLS; i++) {
     for (let k = 0; k < dns.length; k++) {
       const d = (i + k) % dns.length;
@@ -185,9 +195,11 @@ async function rrpcLatency(cloud: Cloud, dns: string[]): Promise<{ p50: number; 
       if (code !== 200) throw new Error(`${dn}: RRPC answered ${code}`);
     }
   }
-  return samples.map((s) => {
+  const cpu: number[] = [];
+  for (const d of devices) cpu.push(await deviceCpu(d.proc, 'cpu-stop'));
+  return samples.map((s, k) => {
     s.sort((a, b) => a - b);
-    return { p50: percentile(s, 50), p99: percentile(s, 99) };
+    return { p50: percentile(s, 50), p99: percentile(s, 99), cpuUs: (cpu[k] as number) / RRPC_CALLS };
   });
 }
 
@@ -201,7 +213,7 @@ function startDevice(role: Role, url: string, dn: string): Promise<ChildProcess>
     return Promise.resolve(proc);
   }
   // BENCH_CPU_PROF=dir writes a V8 CPU profile of each device process there (for finding the hot path).
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${role}.cpuprofile`] : [];
+  const prof = process.env.BENCH_CPU_PROF ? [...cpuProfArgs(process.env.BENCH_CPU_PROF), `--cpu-prof-name=${role}.cpuprofile`] : [];
   const proc = fork(__filename, ['--device', role, url, dn], { execArgv: [...process.execArgv, ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return withTimeout(
     new Promise<ChildProcess>((res, rej) => {
@@ -231,7 +243,7 @@ async function main(): Promise<void> {
   const cpu = perRole<number>();
   const cloudCpu = perRole<number>();
   const rss = perRole<number>();
-  const lat = perRole<{ p50: number; p99: number }>();
+  const lat = perRole<RrpcResult>();
   console.log(`agent benchmark: mosquitto ${broker.url}, window ${WINDOW}, ${DURATION_MS} ms per run, ${RRPC_CALLS} RRPC calls, ${REPEAT} runs, ${ROLES.join(' ')}`);
   try {
     for (let run = 1; run <= REPEAT; run++) {
@@ -253,14 +265,11 @@ async function main(): Promise<void> {
           if (l.posts > 0) line += `, ${(l.posts / l.done).toFixed(2)} posts/set`;
           console.log(line);
         }
-        const ls = await rrpcLatency(
-          cloud,
-          devices.map((d) => d.dn),
-        );
+        const ls = await rrpcLatency(cloud, devices);
         devices.forEach((d, k) => {
-          const l = ls[k] as { p50: number; p99: number };
+          const l = ls[k] as RrpcResult;
           lat[d.role].push(l);
-          console.log(`run ${run} ${d.role.padEnd(7)} RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms`);
+          console.log(`run ${run} ${d.role.padEnd(7)} RRPC p50 ${l.p50.toFixed(3)} ms, p99 ${l.p99.toFixed(3)} ms, ${l.cpuUs.toFixed(0)} µs device CPU per call`);
         });
       } finally {
         cloud.forget();
@@ -284,6 +293,7 @@ async function main(): Promise<void> {
   const p99 = (r: Role) => median(lat[r].map((l) => l.p99));
   console.log(`  RRPC p50          ${fmt((r) => `${p50(r).toFixed(3)} ms`)}`);
   console.log(`  RRPC p99          ${fmt((r) => `${p99(r).toFixed(3)} ms`)}`);
+  console.log(`  RRPC CPU/call     ${fmt((r) => `${median(lat[r].map((l) => l.cpuUs)).toFixed(0)} µs`)}`);
   const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
   // Ratios per run (the devices of one run met the same load), then their median.
   const ratioRuns = (a: Role, b: Role) => rate[a].map((x, i) => x / (rate[b][i] as number));

@@ -21,6 +21,7 @@ import { brokerConnectOptions } from './connect-options';
 import { CredentialSource } from './credentials';
 import { SessionError, SessionErrors } from './errors';
 import { deliverTo } from './inbound';
+import { publishQos0 } from './publish-qos0';
 import { tuneSocket } from './socket';
 import { UpstreamLimits } from './limits';
 import { SubscriptionBook, type Subscription } from './subscriptions';
@@ -199,6 +200,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     // MQTT 3.1.1 has no properties; they are dropped rather than half-sent.
     const props = this.protocolVersion === 5 ? opts.properties : undefined;
     if (qos === 1 && this.opts.durable) return this.opts.durable.publish(topic, payload, props || !opts.properties ? opts : { ...opts, properties: undefined });
+    if (qos === 0) return publishQos0(this.client, topic, payload, props, this.protocolVersion);
     let settle!: (err?: Error) => void;
     const acked = new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(SessionErrors.publishFailed(topic, err)) : resolve());
