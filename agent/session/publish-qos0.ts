@@ -54,20 +54,23 @@ export function encodePublishQos0(topic: string, payload: string | Buffer, proto
  */
 export function publishQos0(client: MqttClient, topic: string, payload: string | Buffer, props: MessageProperties | undefined, protocolVersion: 4 | 5): Promise<PublishReceipt> {
   const stream = client.stream as unknown as PacketStream | undefined;
-  if (props || !stream || client.disconnecting) return viaMqttJs(client, topic, payload, props);
+  if (props || !stream || client.disconnecting) return publishViaMqttJs(client, topic, payload, 0, props);
   if (stream.write(encodePublishQos0(topic, payload, protocolVersion))) return WRITTEN;
   const acked = new Promise<void>((resolve) => stream.once('drain', resolve));
   return Promise.resolve({ acked });
 }
 
-/** MQTT.js's own path: MQTT 5 properties (topic aliases and the rest are its business), or a closing client. */
-function viaMqttJs(client: MqttClient, topic: string, payload: string | Buffer, props: MessageProperties | undefined): Promise<PublishReceipt> {
+/**
+ * MQTT.js's own path: QoS 1 without the durable outbox, and the QoS 0 messages not written above (MQTT 5
+ * properties: topic aliases and the rest are its business; a closing client). `acked` settles with MQTT.js's callback.
+ */
+export function publishViaMqttJs(client: MqttClient, topic: string, payload: string | Buffer, qos: 0 | 1, props: MessageProperties | undefined): Promise<PublishReceipt> {
   let settle!: (err?: Error) => void;
   const acked = new Promise<void>((resolve, reject) => {
     settle = (err) => (err ? reject(SessionErrors.publishFailed(topic, err)) : resolve());
   });
   // A caller that ignores `acked` must not turn a failed publish into an unhandled rejection.
   acked.catch(noop);
-  client.publish(topic, payload, props ? { qos: 0, properties: props } : { qos: 0 }, (err) => settle(err));
+  client.publish(topic, payload, props ? { qos, properties: props } : { qos }, (err) => settle(err));
   return Promise.resolve({ acked });
 }

@@ -21,7 +21,7 @@ import { brokerConnectOptions } from './connect-options';
 import { CredentialSource } from './credentials';
 import { SessionError, SessionErrors } from './errors';
 import { deliverTo } from './inbound';
-import { publishQos0 } from './publish-qos0';
+import { publishQos0, publishViaMqttJs } from './publish-qos0';
 import { tuneSocket } from './socket';
 import { UpstreamLimits } from './limits';
 import { SubscriptionBook, type Subscription } from './subscriptions';
@@ -201,14 +201,7 @@ export class Session extends EventEmitter<SessionEvents> implements Uplink {
     const props = this.protocolVersion === 5 ? opts.properties : undefined;
     if (qos === 1 && this.opts.durable) return this.opts.durable.publish(topic, payload, props || !opts.properties ? opts : { ...opts, properties: undefined });
     if (qos === 0) return publishQos0(this.client, topic, payload, props, this.protocolVersion);
-    let settle!: (err?: Error) => void;
-    const acked = new Promise<void>((resolve, reject) => {
-      settle = (err) => (err ? reject(SessionErrors.publishFailed(topic, err)) : resolve());
-    });
-    // A caller that ignores `acked` must not turn a failed publish into an unhandled rejection.
-    acked.catch(noop);
-    this.client.publish(topic, payload, props ? { qos, properties: props } : { qos }, (err) => settle(err));
-    return Promise.resolve({ acked });
+    return publishViaMqttJs(this.client, topic, payload, qos, props);
   }
 
   /**
