@@ -37,14 +37,26 @@ export function findNativeDir(from: string = __dirname): string | undefined {
   return undefined;
 }
 
+/** The whole addon (native/index.d.ts): the notify calls, and those the OTA download uses (agent/ota/staged-io.ts). */
+export type NativeAddon = typeof import('../../native');
+
+/** The outcome of loading the whole addon: it, or why not. */
+export type AddonLoad = { ok: true; addon: NativeAddon } | { ok: false; error: LifecycleError };
+
 /** Loads the addon from `dir` (default: the one {@link findNativeDir} finds). Never throws. */
-export function loadNotifyBinding(dir: string | undefined = findNativeDir()): BindingLoad {
+export function loadNativeAddon(dir: string | undefined = findNativeDir()): AddonLoad {
   if (dir === undefined) return { ok: false, error: LifecycleErrors.notifyUnavailable(undefined, `searched from ${__dirname}`) };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the location is only known at run time
-    return { ok: true, binding: require(dir) as NotifyBinding };
+    return { ok: true, addon: require(dir) as NativeAddon };
   } catch (err) {
     const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'unknown error';
     return { ok: false, error: LifecycleErrors.notifyUnavailable(dir, first) };
   }
+}
+
+/** The notify part of {@link loadNativeAddon}. Never throws. */
+export function loadNotifyBinding(dir: string | undefined = findNativeDir()): BindingLoad {
+  const load = loadNativeAddon(dir);
+  return load.ok ? { ok: true, binding: load.addon } : load;
 }

@@ -8,7 +8,7 @@
  *   native/src/hash.c) rather than on the JS thread with node:crypto.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { findNativeDir } from '../lifecycle/binding';
+import { findNativeDir, loadNativeAddon, type NativeAddon } from '../lifecycle/binding';
 import type { SignMethod } from './notice';
 
 /** Drops the pages of `fd`'s file in [offset, offset + length) from the page cache; see native/index.d.ts. */
@@ -35,7 +35,8 @@ export interface StagedIo {
   hash(method: SignMethod): BlockHash;
 }
 
-type Addon = Partial<Pick<typeof import('../../native'), 'dropPageCache' | 'createPoolHash'>>;
+/** A build from before a call existed loads but lacks it. */
+type Addon = Partial<Pick<NativeAddon, 'dropPageCache' | 'createPoolHash'>>;
 type PoolHash = import('../../native').PoolHash;
 
 /** node:crypto's digest, updated on the JS thread. */
@@ -53,14 +54,9 @@ function poolHash(from: PoolHash): BlockHash {
 
 /** The addon's calls from `dir` (default: the one {@link findNativeDir} finds), node:crypto and no drops without it. Never throws. */
 export function loadStagedIo(dir: string | undefined = findNativeDir()): StagedIo {
-  let addon: Addon = {};
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the location is only known at run time
-    if (dir !== undefined) addon = require(dir) as Addon;
-  } catch {
-    // not built for this platform: the node:fs and node:crypto paths
-  }
-  // A build from before a call existed loads but lacks it.
+  // Not built for this platform: the node:fs and node:crypto paths.
+  const load = loadNativeAddon(dir);
+  const addon: Addon = load.ok ? load.addon : {};
   const create = typeof addon.createPoolHash === 'function' ? addon.createPoolHash : undefined;
   return {
     dropCache: typeof addon.dropPageCache === 'function' ? addon.dropPageCache : undefined,
