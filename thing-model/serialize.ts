@@ -126,16 +126,18 @@ function typeProbe(dt: DataType): Probe | undefined {
 }
 
 function membersProbe(members: ParamDef[]): Probe | undefined {
-  const probes = new Map<string, Probe>();
-  for (const m of members) {
-    const p = typeProbe(m.dataType);
-    if (p) probes.set(m.identifier, p);
-  }
-  if (probes.size === 0) return undefined;
   // Arrays and an index: this runs once per reply, often before V8 optimised it, where a Map's entry iterator
   // and the destructuring of each entry cost more than the probes themselves.
-  const keys = [...probes.keys()];
-  const fns = [...probes.values()];
+  const keys: string[] = [];
+  const fns: Probe[] = [];
+  for (const m of members) {
+    const p = typeProbe(m.dataType);
+    if (p) {
+      keys.push(m.identifier);
+      fns.push(p);
+    }
+  }
+  if (keys.length === 0) return undefined;
   return (v) => {
     if (!isPlainData(v)) return false;
     for (let i = 0; i < keys.length; i++) if ((fns[i] as Probe)(v[keys[i] as string])) return true;
