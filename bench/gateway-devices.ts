@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UNIT_NODE_OPTIONS } from './agent-devices';
+import { cpuProfArgs, UNIT_NODE_OPTIONS } from './agent-devices';
 import { gatewayConfig } from './fleet/gateway-config';
 import type { FleetGateway, World } from './fleet/world';
 
@@ -25,7 +25,7 @@ export function spawnCliGateway(world: World, gw: FleetGateway, subCount: number
   const base = gatewayConfig(world, { ...gw, subs: gw.subs.slice(0, subCount) }, { dataDir: join(dir, 'data'), logLevel: process.env.BENCH_LOG ?? 'warn', reconnectMaxMs: 2000 });
   const driver = { module: join(__dirname, 'fleet', 'driver.js'), options: { products: world.products.map((p) => p.productKey), setProperties: world.products.map((p) => p.setProperty) } };
   writeFileSync(file, JSON.stringify({ ...base, handlers: subCount > 0 ? [driver] : [] }));
-  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const prof = process.env.BENCH_CPU_PROF ? [...cpuProfArgs(process.env.BENCH_CPU_PROF), `--cpu-prof-name=${name}.cpuprofile`] : [];
   const proc = spawn(process.execPath, [...prof, join(__dirname, '..', 'agent', 'cli', 'main.js'), 'run', '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, NODE_OPTIONS: process.env.BENCH_CLI_NODE_OPTIONS ?? UNIT_NODE_OPTIONS, NOTIFY_SOCKET: '', WATCHDOG_USEC: '' },

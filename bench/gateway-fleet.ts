@@ -9,6 +9,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { cpuProfArgs } from './agent-devices';
 import { RAW_CLIENT } from './gateway-host';
 import { sleep } from './fleet/fleet';
 import { startWorld, type World } from './fleet/world';
@@ -63,7 +64,7 @@ export class FleetBench {
       for (const role of ROLES) {
         const proc = fork(join(__dirname, 'gateway-host.js'), [role, world.mqttUrl, String(FLEET_K), String(FLEET_M), String(FLEET_P)], {
           stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-          execArgv: process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`, `--cpu-prof-name=host-${role}.cpuprofile`] : [],
+          execArgv: process.env.BENCH_CPU_PROF ? [...cpuProfArgs(process.env.BENCH_CPU_PROF), `--cpu-prof-name=host-${role}.cpuprofile`] : [],
         });
         hosts.set(role, proc);
         await ask(proc, '', isReady, 180_000);
